@@ -1,0 +1,125 @@
+package netcode
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Snapshot is a state update from the server.
+type Snapshot struct {
+	// Seq increases by one for each snapshot the server sends this client;
+	// gaps are snapshots lost on the way.
+	Seq uint64
+	// Payload is the game's own encoding of its state. It belongs to the
+	// caller.
+	Payload []byte
+	// Received is when this side read it off the network.
+	Received time.Time
+}
+
+// Client is a player's connection to a game Server: state arrives as
+// snapshots (newest wins), inputs go out unreliably, events both ways
+// reliably and in order. Its methods are safe for concurrent use.
+type Client struct {
+	p *peer
+}
+
+// Dial connects to a server through sig, which it owns from then on: the
+// client makes the offer and opens both channels, and Dial returns once they
+// are open or ctx ends. A nil cfg means defaults.
+func Dial(ctx context.Context, sig Signaler, cfg *Config) (*Client, error) {
+	c, err := cfg.resolve()
+	if err != nil {
+		_ = sig.Close()
+		return nil, err
+	}
+	pc, err := newClientAPI(c).NewPeerConnection(webrtc.Configuration{ICEServers: c.ICEServers})
+	if err != nil {
+		_ = sig.Close()
+		return nil, fmt.Errorf("netcode: new peer connection: %w", err)
+	}
+	p := newPeer(c, roleClient, pc, sig, nil)
+	if err := dial(ctx, p); err != nil {
+		p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: "dial failed", Err: err}, false)
+		p.wg.Wait()
+		return nil, err
+	}
+	return &Client{p: p}, nil
+}
+
+func dial(ctx context.Context, p *peer) error {
+	proto := protocolName
+	unordered, zero := false, uint16(0)
+	udc, err := p.pc.CreateDataChannel(labelSnapshots, &webrtc.DataChannelInit{
+		Ordered: &unordered, MaxRetransmits: &zero, Protocol: &proto,
+	})
+	if err != nil {
+		return fmt.Errorf("netcode: create %s channel: %w", labelSnapshots, err)
+	}
+	rdc, err := p.pc.CreateDataChannel(labelEvents, &webrtc.DataChannelInit{Protocol: &proto})
+	if err != nil {
+		return fmt.Errorf("netcode: create %s channel: %w", labelEvents, err)
+	}
+	p.watchChannel(udc)
+	p.watchChannel(rdc)
+	offer, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("netcode: create offer: %w", err)
+	}
+	if err := p.pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("netcode: set offer: %w", err)
+	}
+	p.queueSignal(Signal{Type: SignalOffer, SDP: offer.SDP})
+	return p.waitOpen(ctx)
+}
+
+// SendInput sends an input to the server on the unreliable channel. It
+// never blocks; it fails with ErrTooLarge over Config.MaxUnreliableSize and
+// ErrCongested when the transport is backed up.
+func (c *Client) SendInput(payload []byte) error { return c.p.sendUnreliable(payload) }
+
+// SendEvent sends an event reliably and in order. It never blocks; it fails
+// with ErrTooLarge over Config.MaxEventSize and ErrEventBufferFull when
+// Config.EventBuffer bytes are still on their way.
+func (c *Client) SendEvent(payload []byte) error { return c.p.sendEvent(payload) }
+
+// ReadSnapshot waits for a snapshot newer than any returned before. Only the
+// newest is kept, so a slow reader skips snapshots but never holds up the
+// network. After the client closes it returns the close error.
+func (c *Client) ReadSnapshot(ctx context.Context) (Snapshot, error) {
+	d, err := c.p.readDatagram(ctx)
+	return Snapshot{Seq: d.seq, Payload: d.payload, Received: d.received}, err
+}
+
+// TryReadSnapshot returns the newest unread snapshot, if any, without
+// waiting: for a render loop.
+func (c *Client) TryReadSnapshot() (Snapshot, bool) {
+	d, ok := c.p.tryReadDatagram()
+	return Snapshot{Seq: d.seq, Payload: d.payload, Received: d.received}, ok
+}
+
+// ReadEvent waits for the next event from the server. Events queued before
+// the client closed are returned before the close error.
+func (c *Client) ReadEvent(ctx context.Context) ([]byte, error) { return c.p.readEvent(ctx) }
+
+// ReadEvents appends every event received and not yet read to dst, without
+// waiting.
+func (c *Client) ReadEvents(dst [][]byte) [][]byte { return c.p.readEvents(dst) }
+
+// Stats returns the connection's counters.
+func (c *Client) Stats() Stats { return c.p.statsSnapshot() }
+
+// Done is closed when the client starts closing, for whatever reason.
+func (c *Client) Done() <-chan struct{} { return c.p.closing }
+
+// Err returns nil while the client is open, then a *CloseError saying why it
+// closed.
+func (c *Client) Err() error { return c.p.Err() }
+
+// Close tells the server, releases the connection and waits for every
+// goroutine the client started. It is idempotent and unblocks every waiting
+// call.
+func (c *Client) Close() error { return c.p.close(CloseNormal, "client closed") }

@@ -1,0 +1,161 @@
+package netcode
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/pion/transport/v5"
+	"github.com/pion/webrtc/v4"
+)
+
+// Config tunes a Client or a Server. The zero value of every field means the
+// default documented on it, and a nil *Config means all defaults. A Config is
+// validated once, by Dial or NewServer, and must not be changed afterwards.
+type Config struct {
+	// MaxUnreliableSize is the largest encoded snapshot or input, in bytes.
+	// Larger sends fail with ErrTooLarge; a peer that sends a larger one is
+	// disconnected. 1200 by default: it fits one UDP datagram after DTLS and
+	// SCTP headers on any path with a 1280-byte IPv6 minimum MTU, so a lost
+	// packet costs exactly one message.
+	MaxUnreliableSize int
+	// MaxEventSize is the largest event payload, in bytes (16 KiB by
+	// default). Events are reliable, so they may span several packets.
+	MaxEventSize int
+	// UnreliableBuffer is how many bytes the unreliable channel may hold
+	// unsent before snapshot and input sends fail with ErrCongested
+	// (64 KiB by default, about a second of 60 Hz snapshots of 1 KiB).
+	UnreliableBuffer int
+	// EventBuffer is how many bytes of events may wait for the peer before
+	// SendEvent fails with ErrEventBufferFull (1 MiB by default).
+	EventBuffer int
+	// EventQueue is how many received events may wait for the application
+	// to read them (4096 by default). One more closes the session with
+	// CloseSlowReader: an unread reliable stream would otherwise stall the
+	// whole association, snapshots included.
+	EventQueue int
+	// InputQueue is how many received inputs a server session keeps for the
+	// game's tick loop (128 by default); when full the oldest input is
+	// dropped and counted in Stats.InputsOverflow.
+	InputQueue int
+	// PingInterval is how often each side measures the round-trip time on
+	// the snapshot channel and refreshes the loss estimate (500 ms by default).
+	PingInterval time.Duration
+
+	// ICEServers are the STUN and TURN servers to gather candidates with.
+	// None by default: fine on a LAN or with a server that has a public address.
+	ICEServers []webrtc.ICEServer
+	// ICEDisconnectedTimeout, ICEFailedTimeout and ICEKeepaliveInterval are
+	// pion's ICE timers. Defaults: 2 s, 10 s and 500 ms, so that a game sees
+	// trouble within about 2 s rather than pion's 5 s and 25 s. Not
+	// applicable in the browser, which has its own.
+	ICEDisconnectedTimeout time.Duration
+	ICEFailedTimeout       time.Duration
+	ICEKeepaliveInterval   time.Duration
+	// NetworkTypes restricts the candidate types gathered (for example only
+	// webrtc.NetworkTypeTCP4). All of UDP and TCP, IPv4 and IPv6, by default.
+	// Not applicable in the browser.
+	NetworkTypes []webrtc.NetworkType
+
+	// UDPAddr is the one UDP address a Server receives every client on
+	// (ICE UDP mux), "host:port". ":0" by default: every interface, a port
+	// chosen by the system (see Server.UDPAddr). A loopback host makes the
+	// server offer loopback candidates, for tests and local play.
+	UDPAddr string
+	// TCPAddr, when set, also accepts ICE over TCP on that address, for
+	// networks that block UDP. Off by default. Server only.
+	TCPAddr string
+
+	// Net replaces the operating system's network, typically with a pion
+	// vnet for simulated delay and loss. Not applicable in the browser.
+	Net transport.Net
+	// Logger receives the library's logs, pion's warnings included.
+	// Nothing is logged by default.
+	Logger *slog.Logger
+}
+
+const (
+	defaultMaxUnreliableSize = 1200
+	defaultMaxEventSize      = 16 << 10
+	defaultUnreliableBuffer  = 64 << 10
+	defaultEventBuffer       = 1 << 20
+	defaultEventQueue        = 4096
+	defaultInputQueue        = 128
+	defaultPingInterval      = 500 * time.Millisecond
+	defaultICEDisconnected   = 2 * time.Second
+	defaultICEFailed         = 10 * time.Second
+	defaultICEKeepalive      = 500 * time.Millisecond
+
+	// minUnreliableSize leaves room for the header and a useful payload.
+	minUnreliableSize = 64
+	// maxUnreliableSize keeps an unreliable message in one SCTP chunk on a
+	// 1500-byte Ethernet path; beyond that one lost fragment loses the lot.
+	maxUnreliableSize = 1400
+	// maxEventSize bounds the per-session read buffer.
+	maxEventSize = 1 << 20
+)
+
+// resolve returns a copy of c with defaults filled in, or an error naming the
+// first field that cannot work.
+func (c *Config) resolve() (*Config, error) {
+	var r Config
+	if c != nil {
+		r = *c
+		r.ICEServers = append([]webrtc.ICEServer(nil), c.ICEServers...)
+		r.NetworkTypes = append([]webrtc.NetworkType(nil), c.NetworkTypes...)
+	}
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&r.MaxUnreliableSize, defaultMaxUnreliableSize)
+	def(&r.MaxEventSize, defaultMaxEventSize)
+	def(&r.UnreliableBuffer, defaultUnreliableBuffer)
+	def(&r.EventBuffer, defaultEventBuffer)
+	def(&r.EventQueue, defaultEventQueue)
+	def(&r.InputQueue, defaultInputQueue)
+	defDur(&r.PingInterval, defaultPingInterval)
+	defDur(&r.ICEDisconnectedTimeout, defaultICEDisconnected)
+	defDur(&r.ICEFailedTimeout, defaultICEFailed)
+	defDur(&r.ICEKeepaliveInterval, defaultICEKeepalive)
+	if r.UDPAddr == "" {
+		r.UDPAddr = ":0"
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+
+	switch {
+	case r.MaxUnreliableSize < minUnreliableSize || r.MaxUnreliableSize > maxUnreliableSize:
+		return nil, fmt.Errorf("%w: MaxUnreliableSize %d not in [%d, %d]", ErrInvalidConfig, r.MaxUnreliableSize, minUnreliableSize, maxUnreliableSize)
+	case r.MaxEventSize < 1 || r.MaxEventSize > maxEventSize:
+		return nil, fmt.Errorf("%w: MaxEventSize %d not in [1, %d]", ErrInvalidConfig, r.MaxEventSize, maxEventSize)
+	case r.UnreliableBuffer < r.MaxUnreliableSize:
+		return nil, fmt.Errorf("%w: UnreliableBuffer %d smaller than MaxUnreliableSize %d", ErrInvalidConfig, r.UnreliableBuffer, r.MaxUnreliableSize)
+	case r.EventBuffer < r.MaxEventSize:
+		return nil, fmt.Errorf("%w: EventBuffer %d smaller than MaxEventSize %d", ErrInvalidConfig, r.EventBuffer, r.MaxEventSize)
+	case r.EventQueue < 1, r.InputQueue < 1:
+		return nil, fmt.Errorf("%w: EventQueue and InputQueue must be positive", ErrInvalidConfig)
+	case r.PingInterval < 0, r.ICEDisconnectedTimeout < 0, r.ICEFailedTimeout < 0, r.ICEKeepaliveInterval < 0:
+		return nil, fmt.Errorf("%w: negative duration", ErrInvalidConfig)
+	case r.ICEKeepaliveInterval >= r.ICEDisconnectedTimeout:
+		return nil, fmt.Errorf("%w: ICEKeepaliveInterval %v must be shorter than ICEDisconnectedTimeout %v", ErrInvalidConfig, r.ICEKeepaliveInterval, r.ICEDisconnectedTimeout)
+	}
+	for _, a := range []struct{ name, v string }{{"UDPAddr", r.UDPAddr}, {"TCPAddr", r.TCPAddr}} {
+		if a.v == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.v); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidConfig, a.name, err)
+		}
+	}
+	return &r, nil
+}

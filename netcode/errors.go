@@ -1,0 +1,102 @@
+package netcode
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrClosed is returned by calls on a closed Client or Session. The error
+	// returned by Err is a *CloseError that matches ErrClosed with errors.Is
+	// and says who closed it and why.
+	ErrClosed = errors.New("netcode: closed")
+	// ErrServerClosed is returned by Accept after Shutdown or Close.
+	ErrServerClosed = errors.New("netcode: server closed")
+	// ErrTooLarge is returned when a message is over its size budget
+	// (Config.MaxUnreliableSize for snapshots and inputs, Config.MaxEventSize
+	// for events). Nothing is sent: Tickwire never fragments an unreliable
+	// message behind the caller's back.
+	ErrTooLarge = errors.New("netcode: message too large")
+	// ErrCongested is returned by unreliable sends when the transport already
+	// holds Config.UnreliableBuffer bytes: the message is dropped, as a
+	// snapshot that would arrive late is worth less than the next one.
+	ErrCongested = errors.New("netcode: unreliable channel congested, message dropped")
+	// ErrEventBufferFull is returned by SendEvent when Config.EventBuffer bytes
+	// of events are waiting for the peer. The event was not sent; the caller
+	// may retry later or give up on the peer.
+	ErrEventBufferFull = errors.New("netcode: event send buffer full")
+	// ErrProtocol means the peer broke the wire protocol (WIRE.md).
+	ErrProtocol = errors.New("netcode: protocol violation")
+	// ErrSlowReader means more than Config.EventQueue received events were
+	// left unread; the session is closed rather than stalling the network or
+	// dropping a reliable event.
+	ErrSlowReader = errors.New("netcode: received events not read")
+	// ErrSignaling means the offer/answer exchange failed.
+	ErrSignaling = errors.New("netcode: signaling failed")
+	// ErrConnectionLost means the transport failed underneath the session.
+	ErrConnectionLost = errors.New("netcode: connection lost")
+	// ErrInvalidConfig is returned for a Config that cannot work.
+	ErrInvalidConfig = errors.New("netcode: invalid config")
+)
+
+// CloseCode says why a session ended. It travels in the close message
+// (WIRE.md), so both ends report the same reason.
+type CloseCode uint16
+
+const (
+	CloseNormal          CloseCode = 0 // the application closed it
+	CloseShutdown        CloseCode = 1 // the server is shutting down
+	CloseProtocolError   CloseCode = 2 // malformed or out-of-sequence message
+	CloseVersionMismatch CloseCode = 3 // peer speaks another wire version
+	CloseTooLarge        CloseCode = 4 // peer sent a message over the size budget
+	CloseSlowReader      CloseCode = 5 // the application did not read its events
+	CloseConnectionLost  CloseCode = 6 // the transport failed; never sent on the wire
+)
+
+func (c CloseCode) String() string {
+	switch c {
+	case CloseNormal:
+		return "normal"
+	case CloseShutdown:
+		return "shutdown"
+	case CloseProtocolError:
+		return "protocol error"
+	case CloseVersionMismatch:
+		return "version mismatch"
+	case CloseTooLarge:
+		return "message too large"
+	case CloseSlowReader:
+		return "slow reader"
+	case CloseConnectionLost:
+		return "connection lost"
+	}
+	return fmt.Sprintf("code %d", uint16(c))
+}
+
+// CloseError tells why a Client or Session ended.
+type CloseError struct {
+	Code   CloseCode
+	Reason string
+	// Remote is true when the peer closed the session and told us why.
+	Remote bool
+	// Err is the local cause, if any (for example ErrProtocol or ErrConnectionLost).
+	Err error
+}
+
+func (e *CloseError) Error() string {
+	who := "locally"
+	if e.Remote {
+		who = "by peer"
+	}
+	s := fmt.Sprintf("netcode: closed %s: %s", who, e.Code)
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	return s
+}
+
+// Is makes every CloseError match ErrClosed.
+func (e *CloseError) Is(target error) bool { return target == ErrClosed }
+
+// Unwrap returns the local cause.
+func (e *CloseError) Unwrap() error { return e.Err }

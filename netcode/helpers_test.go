@@ -1,0 +1,67 @@
+package netcode
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// loopbackConfig keeps a test server on 127.0.0.1.
+func loopbackConfig() *Config {
+	return &Config{UDPAddr: "127.0.0.1:0", NetworkTypes: nil}
+}
+
+func newTestServer(t testing.TB, cfg *Config) *Server {
+	t.Helper()
+	if cfg == nil {
+		cfg = loopbackConfig()
+	}
+	srv, err := NewServer(cfg)
+	if err != nil {
+		t.Fatalf("NewServer: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+// connect dials srv over an in-memory signal pipe and returns both ends.
+func connect(t testing.TB, srv *Server, cfg *Config) (*Client, *Session) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	csig, ssig := SignalPipe()
+	type result struct {
+		s   *Session
+		err error
+	}
+	accepted := make(chan result, 1)
+	go func() {
+		s, err := srv.Accept(ctx, ssig)
+		accepted <- result{s, err}
+	}()
+	c, err := Dial(ctx, csig, cfg)
+	r := <-accepted
+	if err != nil || r.err != nil {
+		if c != nil {
+			_ = c.Close()
+		}
+		if r.s != nil {
+			_ = r.s.Close("")
+		}
+		t.Fatalf("connect: dial: %v, accept: %v", err, r.err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c, r.s
+}
+
+func ctxTimeout(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}

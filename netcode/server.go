@@ -1,0 +1,323 @@
+//go:build !js
+
+package netcode
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+	"github.com/pion/webrtc/v4"
+)
+
+// maxSDPSize bounds an offer from a client; real ones are a few KiB.
+const maxSDPSize = 64 << 10
+
+// Server is the authoritative end of Tickwire, embedded in a Go game server.
+// It receives every client on one UDP port (and optionally one TCP port) and
+// hands the game one Session per client. Its methods are safe for
+// concurrent use.
+type Server struct {
+	cfg    *Config
+	api    *webrtc.API
+	udp    net.PacketConn
+	udpMux *ice.UDPMuxDefault
+	tcp    net.Listener
+	tcpMux *ice.TCPMuxDefault
+
+	ctx    context.Context // cancelled by Shutdown and Close
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	closed   bool
+	sessions map[*Session]struct{}
+	accepts  sync.WaitGroup
+	closeMu  sync.Mutex // serialises Shutdown and Close
+	done     bool
+}
+
+// NewServer listens on cfg.UDPAddr (and cfg.TCPAddr if set). A nil cfg means
+// defaults.
+func NewServer(cfg *Config) (*Server, error) {
+	c, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	var n transport.Net = c.Net
+	if n == nil {
+		if n, err = stdnet.NewNet(); err != nil {
+			return nil, fmt.Errorf("netcode: %w", err)
+		}
+	}
+	s := &Server{cfg: c, sessions: make(map[*Session]struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	log := slogFactory{c.Logger}
+
+	if s.udp, err = n.ListenPacket("udp", c.UDPAddr); err != nil {
+		return nil, fmt.Errorf("netcode: listen UDP %s: %w", c.UDPAddr, err)
+	}
+	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
+		Logger: log.NewLogger("udpmux"), UDPConn: s.udp, Net: n,
+	})
+	se := newSettingEngine(c)
+	se.SetICEUDPMux(s.udpMux)
+	if host, _, _ := net.SplitHostPort(c.UDPAddr); net.ParseIP(host).IsLoopback() || host == "localhost" {
+		se.SetIncludeLoopbackCandidate(true)
+	}
+	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
+	if c.TCPAddr != "" {
+		addr, err := net.ResolveTCPAddr("tcp", c.TCPAddr)
+		if err == nil {
+			s.tcp, err = n.ListenTCP("tcp", addr)
+		}
+		if err != nil {
+			_ = s.udpMux.Close()
+			return nil, fmt.Errorf("netcode: listen TCP %s: %w", c.TCPAddr, err)
+		}
+		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
+			Listener: s.tcp, Logger: log.NewLogger("tcpmux"), ReadBufferSize: 8, WriteBufferSize: 4 << 20,
+		})
+		se.SetICETCPMux(s.tcpMux)
+		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
+	}
+	if len(c.NetworkTypes) == 0 {
+		se.SetNetworkTypes(types)
+	}
+	s.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	return s, nil
+}
+
+// UDPAddr is the address clients reach the server on, with the port the
+// system chose if Config.UDPAddr asked for port 0.
+func (s *Server) UDPAddr() net.Addr { return s.udp.LocalAddr() }
+
+// TCPAddr is the ICE-TCP address, or nil when ICE-TCP is off.
+func (s *Server) TCPAddr() net.Addr {
+	if s.tcp == nil {
+		return nil
+	}
+	return s.tcp.Addr()
+}
+
+// Accept answers the offer a client sends on sig and returns the client's
+// Session once both channels are open. sig is the server's from then on. The
+// handshake ends with ctx, or with Shutdown or Close (ErrServerClosed).
+// Call it once per arriving client, typically from the signaling handler.
+func (s *Server) Accept(ctx context.Context, sig Signaler) (*Session, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = sig.Close()
+		return nil, ErrServerClosed
+	}
+	s.accepts.Add(1)
+	s.mu.Unlock()
+	defer s.accepts.Done()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(s.ctx, cancel)()
+
+	sess, err := s.accept(ctx, sig)
+	if err != nil && s.ctx.Err() != nil {
+		err = fmt.Errorf("%w: %v", ErrServerClosed, err)
+	}
+	return sess, err
+}
+
+func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
+	offer, err := sig.ReadSignal(ctx)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("%w: waiting for offer: %v", ErrSignaling, err)
+	case offer.Type != SignalOffer:
+		err = fmt.Errorf("%w: first signal is %q, want %q", ErrSignaling, offer.Type, SignalOffer)
+	case len(offer.SDP) > maxSDPSize:
+		err = fmt.Errorf("%w: offer of %d bytes, limit %d", ErrSignaling, len(offer.SDP), maxSDPSize)
+	}
+	if err != nil {
+		_ = sig.Close()
+		return nil, err
+	}
+	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
+	if err != nil {
+		_ = sig.Close()
+		return nil, fmt.Errorf("netcode: new peer connection: %w", err)
+	}
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP}); err != nil {
+		_ = pc.Close()
+		_ = sig.Close()
+		return nil, fmt.Errorf("%w: offer: %v", ErrSignaling, err)
+	}
+
+	sess := &Session{id: newSessionID()}
+	sess.p = newPeer(s.cfg, roleServer, pc, sig, func() { s.remove(sess) })
+	p := sess.p
+	var seenMu sync.Mutex
+	seen := map[string]bool{}
+	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+		seenMu.Lock()
+		dup := seen[dc.Label()]
+		seen[dc.Label()] = true
+		seenMu.Unlock()
+		if err := checkChannel(dc); err != nil || dup {
+			if err == nil {
+				err = fmt.Errorf("%w: second %q channel", ErrProtocol, dc.Label())
+			}
+			p.fail(err)
+			return
+		}
+		p.watchChannel(dc)
+	})
+	if err := answer(ctx, p); err != nil {
+		p.closeWith(&CloseError{Code: CloseProtocolError, Reason: "handshake failed", Err: err}, false)
+		p.wg.Wait()
+		return nil, err
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		_ = p.close(CloseShutdown, "server shutting down")
+		return nil, ErrServerClosed
+	}
+	s.sessions[sess] = struct{}{}
+	s.mu.Unlock()
+	return sess, nil
+}
+
+func answer(ctx context.Context, p *peer) error {
+	ans, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return fmt.Errorf("%w: create answer: %v", ErrSignaling, err)
+	}
+	if err := p.pc.SetLocalDescription(ans); err != nil {
+		return fmt.Errorf("%w: set answer: %v", ErrSignaling, err)
+	}
+	p.queueSignal(Signal{Type: SignalAnswer, SDP: ans.SDP})
+	return p.waitOpen(ctx)
+}
+
+// checkChannel refuses channels that are not exactly Tickwire's: above all a
+// "snapshots" channel that would be reliable.
+func checkChannel(dc *webrtc.DataChannel) error {
+	if dc.Protocol() != protocolName {
+		return fmt.Errorf("%w: channel %q speaks %q, want %q", ErrProtocol, dc.Label(), dc.Protocol(), protocolName)
+	}
+	switch dc.Label() {
+	case labelSnapshots:
+		if mr := dc.MaxRetransmits(); dc.Ordered() || mr == nil || *mr != 0 {
+			return fmt.Errorf("%w: %q channel must be unordered with maxRetransmits 0", ErrProtocol, labelSnapshots)
+		}
+	case labelEvents:
+		if !dc.Ordered() || dc.MaxRetransmits() != nil || dc.MaxPacketLifeTime() != nil {
+			return fmt.Errorf("%w: %q channel must be ordered and reliable", ErrProtocol, labelEvents)
+		}
+	default:
+		return fmt.Errorf("%w: unknown channel %q", ErrProtocol, dc.Label())
+	}
+	return nil
+}
+
+func newSessionID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Server) remove(sess *Session) {
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+}
+
+// Sessions returns the open sessions, in no particular order.
+func (s *Server) Sessions() []*Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		out = append(out, sess)
+	}
+	return out
+}
+
+// Broadcast sends the same snapshot to every session. It never blocks: a
+// session that is congested or closing misses this one, which its Stats
+// show. The error is ErrTooLarge or ErrServerClosed, else nil.
+func (s *Server) Broadcast(payload []byte) error {
+	if len(payload) > s.cfg.MaxUnreliableSize {
+		return fmt.Errorf("%w: snapshot payload of %d bytes, limit %d", ErrTooLarge, len(payload), s.cfg.MaxUnreliableSize)
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrServerClosed
+	}
+	for _, sess := range s.Sessions() {
+		if err := sess.SendSnapshot(payload); errors.Is(err, ErrTooLarge) {
+			return err
+		}
+	}
+	return nil
+}
+
+// Shutdown stops accepting, tells every client the server is shutting down,
+// closes every session and the listeners, and waits for all of it or for ctx.
+// Sessions still closing when ctx ends finish in the background; Close waits
+// for them.
+func (s *Server) Shutdown(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.shutdown()
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close is Shutdown without a deadline. It is idempotent.
+func (s *Server) Close() error {
+	s.shutdown()
+	return nil
+}
+
+func (s *Server) shutdown() {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.done {
+		return
+	}
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.cancel()
+	s.accepts.Wait()
+
+	var wg sync.WaitGroup
+	for _, sess := range s.Sessions() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = sess.p.close(CloseShutdown, "server shutting down")
+		}()
+	}
+	wg.Wait()
+	if s.tcpMux != nil {
+		_ = s.tcpMux.Close()
+	}
+	_ = s.udpMux.Close()
+	s.done = true
+}

@@ -1,0 +1,80 @@
+//go:build !js
+
+package netcode
+
+import (
+	"context"
+	"time"
+)
+
+// Input is a player's input as the server received it.
+type Input struct {
+	// Seq increases by one for each input the client sends; gaps are inputs
+	// lost on the way.
+	Seq uint64
+	// Payload is the game's own encoding. It belongs to the caller.
+	Payload []byte
+	// Received is when the server read it off the network.
+	Received time.Time
+}
+
+// Session is one client as the game server sees it. Every method is safe to
+// call from the game's tick loop: none of them waits on the client's network.
+type Session struct {
+	p  *peer
+	id string
+}
+
+// ID is a random identifier, unique within the server, for logs and maps.
+func (s *Session) ID() string { return s.id }
+
+// SendSnapshot sends state to this client on the unreliable channel. It never
+// blocks; it fails with ErrTooLarge over Config.MaxUnreliableSize and with
+// ErrCongested when the client cannot keep up.
+func (s *Session) SendSnapshot(payload []byte) error { return s.p.sendUnreliable(payload) }
+
+// SendEvent sends an event reliably and in order. It never blocks; it fails
+// with ErrTooLarge over Config.MaxEventSize and ErrEventBufferFull when
+// Config.EventBuffer bytes are still on their way.
+func (s *Session) SendEvent(payload []byte) error { return s.p.sendEvent(payload) }
+
+// ReadInputs appends the inputs received since the last call to dst, oldest
+// first, without waiting: the tick loop's way in.
+func (s *Session) ReadInputs(dst []Input) []Input {
+	s.p.mu.Lock()
+	defer s.p.mu.Unlock()
+	for {
+		d, ok := s.p.popDatagramLocked()
+		if !ok {
+			return dst
+		}
+		dst = append(dst, Input{Seq: d.seq, Payload: d.payload, Received: d.received})
+	}
+}
+
+// ReadInput waits for the next input, for servers that react to input
+// rather than tick.
+func (s *Session) ReadInput(ctx context.Context) (Input, error) {
+	d, err := s.p.readDatagram(ctx)
+	return Input{Seq: d.seq, Payload: d.payload, Received: d.received}, err
+}
+
+// ReadEvent waits for the next event from the client.
+func (s *Session) ReadEvent(ctx context.Context) ([]byte, error) { return s.p.readEvent(ctx) }
+
+// ReadEvents appends every event received and not yet read to dst, without
+// waiting.
+func (s *Session) ReadEvents(dst [][]byte) [][]byte { return s.p.readEvents(dst) }
+
+// Stats returns the session's counters.
+func (s *Session) Stats() Stats { return s.p.statsSnapshot() }
+
+// Done is closed when the session starts closing.
+func (s *Session) Done() <-chan struct{} { return s.p.closing }
+
+// Err returns nil while the session is open, then a *CloseError.
+func (s *Session) Err() error { return s.p.Err() }
+
+// Close disconnects the client, telling it reason, and waits for the
+// session's goroutines. It is idempotent.
+func (s *Session) Close(reason string) error { return s.p.close(CloseNormal, reason) }

@@ -1,0 +1,98 @@
+package netcode
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// Signal is one signaling message: an SDP offer or answer, or a trickled ICE
+// candidate. It marshals to JSON as the lobby protocol carries it.
+type Signal struct {
+	// Type is "offer", "answer" or "candidate".
+	Type string `json:"type"`
+	// SDP is set for offers and answers.
+	SDP string `json:"sdp,omitempty"`
+	// Candidate is set for type "candidate"; nil there means the sender has
+	// gathered all its candidates.
+	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+}
+
+// Signal types.
+const (
+	SignalOffer     = "offer"
+	SignalAnswer    = "answer"
+	SignalCandidate = "candidate"
+)
+
+// Signaler carries the signaling messages of one client-server pair: the
+// lobby provides one per player, tests use SignalPipe. Dial and Accept take
+// ownership of it and close it when the Client or Session closes; it may
+// fail or close earlier without harm once the connection is up.
+type Signaler interface {
+	// WriteSignal sends s to the other side.
+	WriteSignal(ctx context.Context, s Signal) error
+	// ReadSignal returns the next signal from the other side. After Close it
+	// returns an error.
+	ReadSignal(ctx context.Context) (Signal, error)
+	// Close unblocks pending calls and releases the signaler.
+	Close() error
+}
+
+// SignalPipe returns two connected in-memory Signalers, like net.Pipe, for
+// tests and single-process programs: what one writes the other reads.
+// Closing either end closes both.
+func SignalPipe() (client, server Signaler) {
+	p := &signalPipe{done: make(chan struct{})}
+	a := make(chan Signal, signalPipeBuffer)
+	b := make(chan Signal, signalPipeBuffer)
+	return &pipeEnd{p: p, in: a, out: b}, &pipeEnd{p: p, in: b, out: a}
+}
+
+// signalPipeBuffer lets a whole offer plus its candidates be written before
+// the other side reads, so neither side needs a goroutine to avoid deadlock.
+const signalPipeBuffer = 64
+
+type signalPipe struct {
+	once sync.Once
+	done chan struct{}
+}
+
+type pipeEnd struct {
+	p       *signalPipe
+	in, out chan Signal
+}
+
+func (e *pipeEnd) WriteSignal(ctx context.Context, s Signal) error {
+	select {
+	case <-e.p.done:
+		return fmt.Errorf("signal pipe: %w", ErrClosed)
+	default:
+	}
+	select {
+	case e.out <- s:
+		return nil
+	case <-e.p.done:
+		return fmt.Errorf("signal pipe: %w", ErrClosed)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *pipeEnd) ReadSignal(ctx context.Context) (Signal, error) {
+	select {
+	case s := <-e.in:
+		return s, nil
+	case <-e.p.done:
+		return Signal{}, fmt.Errorf("signal pipe: %w", ErrClosed)
+	case <-ctx.Done():
+		return Signal{}, ctx.Err()
+	}
+}
+
+func (e *pipeEnd) Close() error {
+	e.p.once.Do(func() { close(e.p.done) })
+	return nil
+}
