@@ -42,7 +42,7 @@ func Dial(ctx context.Context, sig Signaler, cfg *Config) (*Client, error) {
 		return nil, fmt.Errorf("netcode: new peer connection: %w", err)
 	}
 	p := newPeer(c, roleClient, pc, sig, nil)
-	if err := dial(ctx, p); err != nil {
+	if err := dial(ctx, p, snapshotsInit(), eventsInit()); err != nil {
 		p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: "dial failed", Err: err}, false)
 		p.wg.Wait()
 		return nil, err
@@ -50,16 +50,24 @@ func Dial(ctx context.Context, sig Signaler, cfg *Config) (*Client, error) {
 	return &Client{p: p}, nil
 }
 
-func dial(ctx context.Context, p *peer) error {
+// snapshotsInit is the unreliable channel: unordered, never retransmitted.
+func snapshotsInit() *webrtc.DataChannelInit {
+	proto, unordered, zero := protocolName, false, uint16(0)
+	return &webrtc.DataChannelInit{Ordered: &unordered, MaxRetransmits: &zero, Protocol: &proto}
+}
+
+// eventsInit is the reliable, ordered channel.
+func eventsInit() *webrtc.DataChannelInit {
 	proto := protocolName
-	unordered, zero := false, uint16(0)
-	udc, err := p.pc.CreateDataChannel(labelSnapshots, &webrtc.DataChannelInit{
-		Ordered: &unordered, MaxRetransmits: &zero, Protocol: &proto,
-	})
+	return &webrtc.DataChannelInit{Protocol: &proto}
+}
+
+func dial(ctx context.Context, p *peer, snapshots, events *webrtc.DataChannelInit) error {
+	udc, err := p.pc.CreateDataChannel(labelSnapshots, snapshots)
 	if err != nil {
 		return fmt.Errorf("netcode: create %s channel: %w", labelSnapshots, err)
 	}
-	rdc, err := p.pc.CreateDataChannel(labelEvents, &webrtc.DataChannelInit{Protocol: &proto})
+	rdc, err := p.pc.CreateDataChannel(labelEvents, events)
 	if err != nil {
 		return fmt.Errorf("netcode: create %s channel: %w", labelEvents, err)
 	}
@@ -72,7 +80,7 @@ func dial(ctx context.Context, p *peer) error {
 	if err := p.pc.SetLocalDescription(offer); err != nil {
 		return fmt.Errorf("netcode: set offer: %w", err)
 	}
-	p.queueSignal(Signal{Type: SignalOffer, SDP: offer.SDP})
+	p.queueSDP(Signal{Type: SignalOffer, SDP: offer.SDP})
 	return p.waitOpen(ctx)
 }
 

@@ -15,14 +15,17 @@ import (
 // default documented on it, and a nil *Config means all defaults. A Config is
 // validated once, by Dial or NewServer, and must not be changed afterwards.
 type Config struct {
-	// MaxUnreliableSize is the largest encoded snapshot or input, in bytes.
-	// Larger sends fail with ErrTooLarge; a peer that sends a larger one is
-	// disconnected. 1200 by default: it fits one UDP datagram after DTLS and
-	// SCTP headers on any path with a 1280-byte IPv6 minimum MTU, so a lost
-	// packet costs exactly one message.
+	// MaxUnreliableSize is the largest encoded snapshot or input this side
+	// sends, in bytes; larger sends fail with ErrTooLarge. 1200 by default:
+	// it fits one UDP datagram after DTLS and SCTP headers on any path with
+	// a 1280-byte IPv6 minimum MTU, so a lost packet costs exactly one
+	// message. At most 1400, which is also what every receiver accepts: a
+	// peer that sends more is disconnected (WIRE.md).
 	MaxUnreliableSize int
-	// MaxEventSize is the largest event payload, in bytes (16 KiB by
-	// default). Events are reliable, so they may span several packets.
+	// MaxEventSize is the largest event payload this side sends and
+	// accepts, in bytes (16 KiB by default); a peer that sends a larger one
+	// is disconnected, so both ends should agree. Events are reliable, so
+	// they may span several packets.
 	MaxEventSize int
 	// UnreliableBuffer is how many bytes the unreliable channel may hold
 	// unsent before snapshot and input sends fail with ErrCongested
@@ -91,7 +94,8 @@ const (
 	// minUnreliableSize leaves room for the header and a useful payload.
 	minUnreliableSize = 64
 	// maxUnreliableSize keeps an unreliable message in one SCTP chunk on a
-	// 1500-byte Ethernet path; beyond that one lost fragment loses the lot.
+	// 1500-byte Ethernet path (beyond that one lost fragment loses the lot);
+	// it is also the receive limit on the snapshot channel.
 	maxUnreliableSize = 1400
 	// maxEventSize bounds the per-session read buffer.
 	maxEventSize = 1 << 20

@@ -84,6 +84,12 @@ type peer struct {
 
 	sigOut chan Signal // to the signal writer
 
+	// Gathering starts inside SetLocalDescription, before the offer or
+	// answer is queued; candidates wait in early until it is.
+	sdpMu   sync.Mutex
+	sdpSent bool
+	early   []Signal
+
 	sendMu   sync.Mutex
 	enc      *wire.Encoder
 	msg      wire.Message
@@ -153,6 +159,12 @@ func newPeer(cfg *Config, r role, pc *webrtc.PeerConnection, sig Signaler, onClo
 			init := c.ToJSON()
 			s.Candidate = &init
 		}
+		p.sdpMu.Lock()
+		defer p.sdpMu.Unlock()
+		if !p.sdpSent {
+			p.early = append(p.early, s)
+			return
+		}
 		p.queueSignal(s)
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
@@ -218,6 +230,18 @@ func (p *peer) waitOpen(ctx context.Context) error {
 	go p.readReliable()
 	go p.pingLoop()
 	return nil
+}
+
+// queueSDP queues our offer or answer, then the candidates gathered so far:
+// the other side must see the description first.
+func (p *peer) queueSDP(s Signal) {
+	p.sdpMu.Lock()
+	defer p.sdpMu.Unlock()
+	p.queueSignal(s)
+	for _, c := range p.early {
+		p.queueSignal(c)
+	}
+	p.early, p.sdpSent = nil, true
 }
 
 // queueSignal hands s to the signal writer without blocking a pion callback.
@@ -405,7 +429,9 @@ func (p *peer) readFailed(channel string, err error) {
 
 func (p *peer) readUnreliable() {
 	defer p.wg.Done()
-	buf := make([]byte, p.cfg.MaxUnreliableSize)
+	// The receive limit is the protocol's, not our own send budget, so that
+	// two ends configured differently still talk.
+	buf := make([]byte, maxUnreliableSize)
 	dec := wire.NewDecoder()
 	enc := wire.NewEncoder()
 	var m wire.Message

@@ -201,7 +201,7 @@ func answer(ctx context.Context, p *peer) error {
 	if err := p.pc.SetLocalDescription(ans); err != nil {
 		return fmt.Errorf("%w: set answer: %v", ErrSignaling, err)
 	}
-	p.queueSignal(Signal{Type: SignalAnswer, SDP: ans.SDP})
+	p.queueSDP(Signal{Type: SignalAnswer, SDP: ans.SDP})
 	return p.waitOpen(ctx)
 }
 
