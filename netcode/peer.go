@@ -572,7 +572,7 @@ func (p *peer) pingLoop() {
 		if b, err := enc.Encode(&wire.Message{Kind: wire.KindPing, Seq: id, Time: int64(time.Since(p.epoch))}); err == nil {
 			p.writeRaw(p.urw, b)
 		}
-		// Confirm received events when no outgoing event has carried the ack.
+		// Confirm received events even when traffic is one-way (WIRE.md).
 		if a := p.recvAck.Load(); a != ackSent {
 			ackSent = a
 			if b, err := enc.Encode(&wire.Message{Kind: wire.KindAck, Ack: a}); err == nil {

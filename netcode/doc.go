@@ -1,0 +1,26 @@
+// Package netcode connects game clients to an authoritative game server
+// over WebRTC data channels, so that browser and native clients get
+// UDP-like latency without head-of-line blocking.
+//
+// Each connection has two data channels. Snapshots (server to client) and
+// inputs (client to server) ride an unordered channel that never
+// retransmits: a lost snapshot is replaced by the next one instead of
+// holding it up, as it would on TCP or WebSocket. Events ride a reliable,
+// ordered channel, for what must arrive: chat, scores, match results.
+//
+// The game server embeds a Server and calls Accept once per arriving
+// client with that client's Signaler; the game gets a Session, which its
+// tick loop reads inputs and events from and sends snapshots and events to
+// without ever blocking on a slow client. A player's program calls Dial with
+// its Signaler and gets a Client. A Signaler carries the WebRTC offer, answer
+// and ICE candidates between the two: the lobby provides one per player,
+// SignalPipe connects two in one process.
+//
+// Payloads are the game's own bytes. A snapshot or input must fit
+// Config.MaxUnreliableSize (1200 bytes by default) and is refused with
+// ErrTooLarge rather than fragmented, since one lost fragment would lose the
+// whole message. The wire format is in WIRE.md beside this file.
+//
+// The Client builds for GOOS=js GOARCH=wasm too, with the same API; the
+// Server is native only.
+package netcode

@@ -1,0 +1,246 @@
+package netcode
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"go.uber.org/goleak"
+)
+
+// TestNoGoroutineLeak: connect/close cycles, closed from either end, leave
+// no goroutine behind (TestMain checks the whole package as well).
+func TestNoGoroutineLeak(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	srv, err := NewServer(loopbackConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		c, s := connect(t, srv, nil)
+		ctx := ctxTimeout(t, 10*time.Second)
+		if err := c.SendEvent([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ReadEvent(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			_ = c.Close()
+		} else {
+			_ = s.Close("bye")
+		}
+		select {
+		case <-c.Done():
+		case <-ctx.Done():
+			t.Fatal("client not closed")
+		}
+		select {
+		case <-s.Done():
+		case <-ctx.Done():
+			t.Fatal("session not closed")
+		}
+		_ = c.Close()
+		_ = s.Close("")
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := goleak.Find(before); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Sessions()); n != 0 {
+		t.Fatalf("%d sessions still registered", n)
+	}
+}
+
+func TestShutdownTellsClients(t *testing.T) {
+	srv := newTestServer(t, nil)
+	c1, _ := connect(t, srv, nil)
+	c2, _ := connect(t, srv, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*Client{c1, c2} {
+		select {
+		case <-c.Done():
+		case <-ctx.Done():
+			t.Fatal("client not closed by Shutdown")
+		}
+		var ce *CloseError
+		if err := c.Err(); !errors.As(err, &ce) || ce.Code != CloseShutdown || !ce.Remote {
+			t.Fatalf("client Err = %v, want a remote shutdown", err)
+		}
+		if _, err := c.ReadSnapshot(ctx); !errors.Is(err, ErrClosed) {
+			t.Fatalf("ReadSnapshot after shutdown = %v", err)
+		}
+	}
+	csig, ssig := SignalPipe()
+	defer csig.Close()
+	if _, err := srv.Accept(ctx, ssig); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Accept after Shutdown = %v", err)
+	}
+	if err := srv.Broadcast([]byte("x")); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Broadcast after Shutdown = %v", err)
+	}
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCloseUnblocksReaders: every waiting call returns when the client closes.
+func TestCloseUnblocksReaders(t *testing.T) {
+	srv := newTestServer(t, nil)
+	c, s := connect(t, srv, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+	errs := make(chan error, 3)
+	go func() { _, err := c.ReadSnapshot(ctx); errs <- err }()
+	go func() { _, err := c.ReadEvent(ctx); errs <- err }()
+	go func() { _, err := s.ReadInput(ctx); errs <- err }()
+	time.Sleep(50 * time.Millisecond) // let them block; correctness does not depend on it
+	_ = c.Close()
+	for i := 0; i < 3; i++ {
+		if err := <-errs; !errors.Is(err, ErrClosed) {
+			t.Fatalf("blocked call returned %v, want ErrClosed", err)
+		}
+	}
+}
+
+// TestAcceptAbortedByClose: a handshake in progress ends when the server closes.
+func TestAcceptAbortedByClose(t *testing.T) {
+	srv, err := NewServer(loopbackConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	csig, ssig := SignalPipe()
+	defer csig.Close()
+	errc := make(chan error, 1)
+	go func() { _, err := srv.Accept(context.Background(), ssig); errc <- err }()
+	time.Sleep(20 * time.Millisecond)
+	_ = srv.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrServerClosed) {
+			t.Fatalf("Accept = %v, want ErrServerClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Accept still blocked after Close")
+	}
+}
+
+// TestSlowEventReader: a game that never reads events gets a clear error
+// instead of a stalled connection or lost events.
+func TestSlowEventReader(t *testing.T) {
+	srv := newTestServer(t, nil)
+	c, s := connect(t, srv, &Config{EventQueue: 10})
+	ctx := ctxTimeout(t, 10*time.Second)
+	for i := 0; i < 11; i++ {
+		if err := s.SendEvent([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-c.Done():
+	case <-ctx.Done():
+		t.Fatal("client not closed")
+	}
+	if err := c.Err(); !errors.Is(err, ErrSlowReader) {
+		t.Fatalf("Err = %v, want ErrSlowReader", err)
+	}
+	// What was queued is still readable, then the close error.
+	got := c.ReadEvents(nil)
+	if len(got) != 10 {
+		t.Fatalf("read %d queued events, want 10", len(got))
+	}
+	var ce *CloseError
+	waitFor(t, ctx, func() bool { return errors.As(s.Err(), &ce) }, "the server to be told")
+	if ce.Code != CloseSlowReader || !ce.Remote {
+		t.Fatalf("server Err = %v", s.Err())
+	}
+}
+
+// TestInputsNewestKept: a tick loop that falls behind keeps the newest
+// Config.InputQueue inputs and the rest are counted.
+func TestInputsNewestKept(t *testing.T) {
+	srv := newTestServer(t, &Config{UDPAddr: "127.0.0.1:0", InputQueue: 4})
+	c, s := connect(t, srv, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+	for i := 0; i < 10; i++ {
+		if err := c.SendInput([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, ctx, func() bool { st := s.Stats(); return st.InputsReceived+st.Lost >= 10 }, "inputs")
+	in := s.ReadInputs(nil)
+	if len(in) != 4 || in[3].Seq != s.Stats().InputsReceived+s.Stats().Lost {
+		t.Fatalf("ReadInputs = %d inputs ending at %v", len(in), in)
+	}
+	for i := 1; i < len(in); i++ {
+		if in[i].Seq <= in[i-1].Seq {
+			t.Fatalf("inputs out of order: %v", in)
+		}
+	}
+	if st := s.Stats(); st.InputsOverflow != st.InputsReceived-4 {
+		t.Fatalf("InputsOverflow = %d, received %d", st.InputsOverflow, st.InputsReceived)
+	}
+}
+
+func TestStatsRTT(t *testing.T) {
+	srv := newTestServer(t, nil)
+	c, s := connect(t, srv, &Config{PingInterval: 20 * time.Millisecond})
+	ctx := ctxTimeout(t, 10*time.Second)
+	waitFor(t, ctx, func() bool { return c.Stats().RTT > 0 && s.Stats().RTT > 0 }, "RTT samples on both sides")
+	if st := c.Stats(); st.RTT > time.Second || st.BytesIn == 0 || st.BytesOut == 0 {
+		t.Fatalf("client stats %+v", st)
+	}
+}
+
+func TestICETCP(t *testing.T) {
+	srv := newTestServer(t, &Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
+	c, s := connect(t, srv, &Config{NetworkTypes: []webrtc.NetworkType{webrtc.NetworkTypeTCP4}})
+	ctx := ctxTimeout(t, 10*time.Second)
+	if err := s.SendEvent([]byte("over tcp")); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := c.ReadEvent(ctx); err != nil || string(ev) != "over tcp" {
+		t.Fatalf("ReadEvent = %q, %v", ev, err)
+	}
+	pair, err := c.p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		t.Fatalf("selected pair: %v", err)
+	}
+	if pair.Remote.Protocol != webrtc.ICEProtocolTCP {
+		t.Fatalf("selected pair is %v, want TCP", pair.Remote.Protocol)
+	}
+}
+
+func TestConfigValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"tiny unreliable budget", Config{MaxUnreliableSize: 10}},
+		{"unreliable budget over one packet", Config{MaxUnreliableSize: 9000}},
+		{"event size over the limit", Config{MaxEventSize: 2 << 20}},
+		{"unreliable buffer under one message", Config{UnreliableBuffer: 100}},
+		{"event buffer under one event", Config{MaxEventSize: 1000, EventBuffer: 10}},
+		{"negative queue", Config{EventQueue: -1}},
+		{"keepalive not shorter than disconnect", Config{ICEKeepaliveInterval: 3 * time.Second}},
+		{"bad UDP address", Config{UDPAddr: "nope"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := NewServer(&tt.cfg); !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("NewServer = %v, want ErrInvalidConfig", err)
+			}
+			csig, _ := SignalPipe()
+			if _, err := Dial(context.Background(), csig, &tt.cfg); !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("Dial = %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+}
