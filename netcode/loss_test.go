@@ -109,8 +109,8 @@ func TestSnapshotChannelDropsUnderLoss(t *testing.T) {
 
 	st := c.Stats()
 	delivered := float64(st.SnapshotsReceived) / float64(ticks)
-	t.Logf("delivered %d/%d snapshots (%.1f%%), %d stale, latest arrival %v after sending, loss estimate %.3f, network dropped %d/%d packets",
-		st.SnapshotsReceived, ticks, 100*delivered, st.SnapshotsStale, maxLate, st.Loss, ln.dropped.Load(), ln.total.Load())
+	t.Logf("delivered %d/%d snapshots (%.1f%%), %d stale, latest arrival %v after sending, loss estimate %.3f, network dropped %d/%d packets (%d toward the client)",
+		st.SnapshotsReceived, ticks, 100*delivered, st.SnapshotsStale, maxLate, st.Loss, ln.dropped.Load(), ln.total.Load(), ln.toClient.Load())
 	if delivered >= 0.99 || delivered <= 0.90 {
 		t.Errorf("delivered fraction %.3f, want in (0.90, 0.99): the snapshot channel is not behaving as unreliable", delivered)
 	}

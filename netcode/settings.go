@@ -30,9 +30,19 @@ func newSettingEngine(cfg *Config) webrtc.SettingEngine {
 	if len(cfg.NetworkTypes) > 0 {
 		se.SetNetworkTypes(cfg.NetworkTypes)
 	}
+	// SCTP has one congestion window for both channels, and a timeout on
+	// the reliable one drops it to a single packet: snapshots then queue
+	// behind the event being recovered and arrive in late bursts (measured
+	// on vnet at 25 ms and 5% loss: 60-210 ms late). Flooring the window at
+	// RFC 4960's initial window, no more than a new connection may send,
+	// keeps a game's small, steady snapshot stream moving.
+	se.SetSCTPMinCwnd(sctpMinCwnd)
 	se.LoggerFactory = slogFactory{cfg.Logger}
 	return se
 }
+
+// sctpMinCwnd is RFC 4960's initial congestion window (section 7.2.1).
+const sctpMinCwnd = 4380
 
 func newClientAPI(cfg *Config) *webrtc.API {
 	se := newSettingEngine(cfg)

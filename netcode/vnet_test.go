@@ -2,6 +2,7 @@ package netcode
 
 import (
 	"math/rand"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,7 @@ type lossyNet struct {
 	rng            *rand.Rand
 	loss           float64
 	dropped, total atomic.Uint64
+	toClient       atomic.Uint64 // dropped packets from the server to the client
 	block          atomic.Bool
 }
 
@@ -58,7 +60,7 @@ func newLossyNet(t testing.TB, delay time.Duration, seed int64) *lossyNet {
 	return ln
 }
 
-func (ln *lossyNet) filter(vnet.Chunk) bool {
+func (ln *lossyNet) filter(c vnet.Chunk) bool {
 	if ln.block.Load() {
 		return false
 	}
@@ -70,6 +72,9 @@ func (ln *lossyNet) filter(vnet.Chunk) bool {
 	ln.total.Add(1)
 	if ln.rng.Float64() < ln.loss {
 		ln.dropped.Add(1)
+		if a, ok := c.SourceAddr().(*net.UDPAddr); ok && a.IP.Equal(net.IPv4(10, 0, 0, 1)) {
+			ln.toClient.Add(1)
+		}
 		return false
 	}
 	return true
