@@ -110,13 +110,11 @@ type peer struct {
 	evReady  chan struct{}
 	closeErr *CloseError // set before closing is closed
 
-	closeOnce     sync.Once
-	closing       chan struct{}
-	sendCloseMsg  bool
-	closed        chan struct{} // teardown finished
-	onClosed      func()
-	wg            sync.WaitGroup
-	handshakeDone atomic.Bool
+	closeOnce    sync.Once
+	closing      chan struct{}
+	sendCloseMsg bool
+	onClosed     func()
+	wg           sync.WaitGroup
 }
 
 type detachedChannel struct {
@@ -141,7 +139,6 @@ func newPeer(cfg *Config, r role, pc *webrtc.PeerConnection, sig Signaler, onClo
 		dgReady:  make(chan struct{}, 1),
 		evReady:  make(chan struct{}, 1),
 		closing:  make(chan struct{}),
-		closed:   make(chan struct{}),
 		onClosed: onClosed,
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
@@ -223,7 +220,6 @@ func (p *peer) waitOpen(ctx context.Context) error {
 		}
 	}
 	p.udc, p.urw, p.rdc, p.rrw = u.dc, u.rw, r.dc, r.rw
-	p.handshakeDone.Store(true)
 	p.wg.Add(3)
 	p.started.Store(true)
 	go p.readUnreliable()
@@ -261,7 +257,7 @@ func (p *peer) signalWriter() {
 			return
 		case s := <-p.sigOut:
 			if err := p.sig.WriteSignal(p.ctx, s); err != nil {
-				if !p.handshakeDone.Load() {
+				if !p.started.Load() {
 					p.fail(fmt.Errorf("%w: write %s: %v", ErrSignaling, s.Type, err))
 				}
 				p.log.Debug("signaling write failed", "err", err)
@@ -279,7 +275,7 @@ func (p *peer) signalReader() {
 	for {
 		s, err := p.sig.ReadSignal(p.ctx)
 		if err != nil {
-			if !p.handshakeDone.Load() {
+			if !p.started.Load() {
 				p.fail(fmt.Errorf("%w: read: %v", ErrSignaling, err))
 			}
 			p.log.Debug("signaling ended", "err", err)
@@ -345,7 +341,6 @@ func (p *peer) closer() {
 	if p.onClosed != nil {
 		p.onClosed()
 	}
-	close(p.closed)
 }
 
 // flushClose sends the close message and gives it a bounded moment to leave
@@ -397,11 +392,17 @@ func (p *peer) isClosing() bool {
 	}
 }
 
-// badMessage counts and logs a message the peer should not have sent, and
-// closes the session unless it is merely of an unknown kind.
-func (p *peer) badMessage(channel string, err error) (closed bool) {
+// countBad counts and logs, rate-limited, a message the peer should not have
+// sent.
+func (p *peer) countBad(channel string, err error) {
 	p.stats.malformed.Add(1)
 	p.logRate.Do(func() { p.log.Warn("bad message from peer", "channel", channel, "err", err) })
+}
+
+// badMessage counts a bad message and closes the session with the code
+// WIRE.md gives it, unless it is merely of an unknown kind.
+func (p *peer) badMessage(channel string, err error) (closed bool) {
+	p.countBad(channel, err)
 	switch {
 	case errors.Is(err, wire.ErrUnknownKind):
 		return false
@@ -478,7 +479,7 @@ func (p *peer) readUnreliable() {
 		case wire.KindPong:
 			rtt := time.Since(p.epoch) - time.Duration(m.Time)
 			if m.Time <= 0 || rtt < 0 || rtt > time.Minute {
-				p.badMessage(labelSnapshots, fmt.Errorf("%w: pong with a time we never sent", wire.ErrUnknownKind))
+				p.countBad(labelSnapshots, fmt.Errorf("pong with a time we never sent: %d", m.Time))
 				continue
 			}
 			p.rtt.add(rtt)
