@@ -16,7 +16,7 @@ func TestMain(m *testing.M) {
 
 // loopbackConfig keeps a test server on 127.0.0.1.
 func loopbackConfig() *Config {
-	return &Config{UDPAddr: "127.0.0.1:0", NetworkTypes: nil}
+	return &Config{UDPAddr: "127.0.0.1:0"}
 }
 
 func newTestServer(t testing.TB, cfg *Config) *Server {

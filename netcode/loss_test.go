@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// eventStream sends n numbered events from send and checks that read gets
-// exactly 1..n, once each, in order.
+// checkEvents checks that read returns events numbered 1..n, once each, in
+// order.
 func checkEvents(ctx context.Context, read func(context.Context) ([]byte, error), n int) error {
 	for want := uint64(1); want <= uint64(n); want++ {
 		b, err := read(ctx)

@@ -608,8 +608,8 @@ func clone(b []byte) []byte {
 // sendUnreliable sends a snapshot (server) or an input (client). It never
 // blocks: a congested transport refuses the message.
 func (p *peer) sendUnreliable(payload []byte) error {
-	if err := p.Err(); err != nil {
-		return err
+	if p.isClosing() {
+		return p.Err()
 	}
 	if len(payload) > p.cfg.MaxUnreliableSize {
 		return fmt.Errorf("%w: %v payload of %d bytes, limit %d", ErrTooLarge, p.outKind, len(payload), p.cfg.MaxUnreliableSize)
@@ -641,8 +641,8 @@ func (p *peer) sendUnreliable(payload []byte) error {
 // sendEvent queues a reliable event. It never blocks either: past
 // Config.EventBuffer bytes in flight it refuses.
 func (p *peer) sendEvent(payload []byte) error {
-	if err := p.Err(); err != nil {
-		return err
+	if p.isClosing() {
+		return p.Err()
 	}
 	if len(payload) > p.cfg.MaxEventSize {
 		return fmt.Errorf("%w: event of %d bytes, limit %d", ErrTooLarge, len(payload), p.cfg.MaxEventSize)

@@ -25,7 +25,6 @@ type lossyNet struct {
 	loss           float64
 	dropped, total atomic.Uint64
 	toClient       atomic.Uint64 // dropped packets from the server to the client
-	block          atomic.Bool
 }
 
 func newLossyNet(t testing.TB, delay time.Duration, seed int64) *lossyNet {
@@ -63,9 +62,6 @@ func newLossyNet(t testing.TB, delay time.Duration, seed int64) *lossyNet {
 }
 
 func (ln *lossyNet) filter(c vnet.Chunk) bool {
-	if ln.block.Load() {
-		return false
-	}
 	ln.mu.Lock()
 	defer ln.mu.Unlock()
 	if ln.loss == 0 {
