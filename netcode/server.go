@@ -15,6 +15,7 @@ import (
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
+	"github.com/tickwire/tickwire/internal/pionlog"
 )
 
 // maxSDPSize bounds an offer from a client; real ones are a few KiB.
@@ -58,7 +59,7 @@ func NewServer(cfg *Config) (*Server, error) {
 	}
 	s := &Server{cfg: c, sessions: make(map[*Session]struct{})}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	log := slogFactory{c.Logger}
+	log := pionlog.Factory{Log: c.Logger}
 
 	if s.udp, err = n.ListenPacket("udp", c.UDPAddr); err != nil {
 		return nil, fmt.Errorf("netcode: listen UDP %s: %w", c.UDPAddr, err)

@@ -3,13 +3,9 @@
 package netcode
 
 import (
-	"context"
-	"fmt"
-	"log/slog"
-
 	"github.com/pion/ice/v4"
-	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
+	"github.com/tickwire/tickwire/internal/pionlog"
 )
 
 // newSettingEngine holds the pion tuning both ends share. The browser build
@@ -37,7 +33,7 @@ func newSettingEngine(cfg *Config) webrtc.SettingEngine {
 	// RFC 4960's initial window, no more than a new connection may send,
 	// keeps a game's small, steady snapshot stream moving.
 	se.SetSCTPMinCwnd(sctpMinCwnd)
-	se.LoggerFactory = slogFactory{cfg.Logger}
+	se.LoggerFactory = pionlog.Factory{Log: cfg.Logger}
 	return se
 }
 
@@ -51,30 +47,3 @@ func newClientAPI(cfg *Config) *webrtc.API {
 	se.SetIncludeLoopbackCandidate(true)
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }
-
-// slogFactory sends pion's warnings and errors to the configured logger;
-// pion's info and debug chatter goes to Debug.
-type slogFactory struct{ log *slog.Logger }
-
-func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
-	return slogLogger{f.log.With("pion", scope)}
-}
-
-type slogLogger struct{ log *slog.Logger }
-
-func (l slogLogger) logf(level slog.Level, format string, args ...any) {
-	if l.log.Enabled(context.Background(), level) {
-		l.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
-	}
-}
-
-func (l slogLogger) Trace(string)                 {}
-func (l slogLogger) Tracef(string, ...any)        {}
-func (l slogLogger) Debug(msg string)             { l.logf(slog.LevelDebug, "%s", msg) }
-func (l slogLogger) Debugf(f string, args ...any) { l.logf(slog.LevelDebug, f, args...) }
-func (l slogLogger) Info(msg string)              { l.logf(slog.LevelDebug, "%s", msg) }
-func (l slogLogger) Infof(f string, args ...any)  { l.logf(slog.LevelDebug, f, args...) }
-func (l slogLogger) Warn(msg string)              { l.logf(slog.LevelWarn, "%s", msg) }
-func (l slogLogger) Warnf(f string, args ...any)  { l.logf(slog.LevelWarn, f, args...) }
-func (l slogLogger) Error(msg string)             { l.logf(slog.LevelError, "%s", msg) }
-func (l slogLogger) Errorf(f string, args ...any) { l.logf(slog.LevelError, f, args...) }

@@ -1,0 +1,250 @@
+//go:build !js
+
+package lobby
+
+import (
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/tickwire/tickwire/lobby/internal/match"
+	"github.com/tickwire/tickwire/lobby/internal/proto"
+)
+
+// Mode is the matchmaking rule set of one game mode. PROTOCOL.md's
+// "Matchmaking" section gives the rules these numbers feed.
+type Mode struct {
+	// MinPlayers and MaxPlayers bound a room's size (2 and 4 by default).
+	// A match is made at MaxPlayers at once, or at MinPlayers or more once
+	// its oldest ticket has waited FillWait.
+	MinPlayers, MaxPlayers int
+	// InitialWindow is how far apart two ratings may be when a ticket joins
+	// the queue (100 by default); it widens by WindowGrowth every second of
+	// waiting (50 by default) up to MaxWindow (1000 by default; negative
+	// means no cap).
+	InitialWindow, WindowGrowth, MaxWindow float64
+	// FillWait is how long a ticket holds out for a full room before a
+	// smaller one is made (10 s by default; negative means never).
+	FillWait time.Duration
+	// Backfill lets matchmaking fill free seats of running rooms of this
+	// mode, before opening new ones. Off by default.
+	Backfill bool
+}
+
+// Config configures a Server. Zero fields mean the documented defaults; a
+// nil *Config means all defaults. NewServer validates it once.
+type Config struct {
+	// Modes are the game modes players can queue for and create rooms in,
+	// by name. By default one mode, "default", with Mode's defaults.
+	Modes map[string]Mode
+	// Auth checks the token of every hello. A Guests authenticator with a
+	// random secret by default.
+	Auth Authenticator
+	// GameServerKey is the shared key a game server in another process must
+	// present to register. Empty (the default) refuses every remote game
+	// server: only in-process ones, through Server.AttachGameServer.
+	GameServerKey string
+
+	// SeatTimeout is how long a matched player has to connect to its game
+	// server before its seat is given up (30 s by default).
+	SeatTimeout time.Duration
+	// TickInterval is how often matchmaking runs and seats expire (100 ms by
+	// default). It bounds the time a full match waits to be formed.
+	TickInterval time.Duration
+	// Now is the clock of matchmaking and seat expiry (time.Now by default).
+	// Tests inject a fake one.
+	Now func() time.Time
+
+	// STUN lists STUN URLs handed to players with every match.
+	STUN []string
+	// TURN, when URLs is set, hands players short-lived TURN credentials.
+	TURN TURNConfig
+
+	// MaxMessageSize is the largest WebSocket message accepted, in bytes
+	// (32 KiB by default); a larger one closes the connection with 1009.
+	MaxMessageSize int64
+	// MessageRate and MessageBurst bound messages per second on one
+	// connection (20/s, bursts of 60 by default): about three times what a
+	// client needs to set up a connection with trickle ICE. The excess
+	// closes the connection with rate_limited. Game servers are exempt.
+	MessageRate  float64
+	MessageBurst int
+	// IPMessageRate and IPMessageBurst bound messages per second from one
+	// IP address across its connections, HTTP token requests included
+	// (100/s, bursts of 300 by default).
+	IPMessageRate  float64
+	IPMessageBurst int
+	// MaxConnsPerIP bounds simultaneous connections from one IP address
+	// (32 by default); more are refused with HTTP 429.
+	MaxConnsPerIP int
+	// OriginPatterns lists the browser origins allowed to open a player
+	// WebSocket, as host patterns ("game.example.com", "*.example.com").
+	// Empty means same-origin only; clients that send no Origin header
+	// (native ones) are always allowed. "*" allows every origin.
+	OriginPatterns []string
+	// HelloTimeout bounds the wait for hello or register (10 s by default).
+	HelloTimeout time.Duration
+	// SendQueue is how many messages may wait to be written to one
+	// connection (256 by default); a connection that falls further behind is
+	// closed, so one slow reader cannot hold up the lobby.
+	SendQueue int
+
+	// Logger receives the lobby's logs. Nothing is logged by default.
+	Logger *slog.Logger
+}
+
+func (c *Config) resolve() (*Config, error) {
+	var r Config
+	if c != nil {
+		r = *c
+	}
+	bad := func(format string, args ...any) (*Config, error) {
+		return nil, fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	}
+	modes := make(map[string]Mode, len(r.Modes))
+	if len(r.Modes) == 0 {
+		modes["default"] = Mode{}
+	}
+	for name, m := range r.Modes {
+		if name == "" || len(name) > proto.MaxNameLen {
+			return bad("mode name %q: must be 1..%d bytes", name, proto.MaxNameLen)
+		}
+		modes[name] = m
+	}
+	names := make([]string, 0, len(modes))
+	for name := range modes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		m := modes[name]
+		if m.MinPlayers == 0 {
+			m.MinPlayers = min(2, max(m.MaxPlayers, 1))
+		}
+		if m.MaxPlayers == 0 {
+			m.MaxPlayers = max(4, m.MinPlayers)
+		}
+		if m.InitialWindow == 0 {
+			m.InitialWindow = 100
+		}
+		if m.WindowGrowth == 0 {
+			m.WindowGrowth = 50
+		}
+		if m.MaxWindow == 0 {
+			m.MaxWindow = 1000
+		}
+		if m.FillWait == 0 {
+			m.FillWait = 10 * time.Second
+		}
+		if m.MinPlayers < 1 || m.MaxPlayers < m.MinPlayers || m.MaxPlayers > 1024 {
+			return bad("mode %q: need 1 <= MinPlayers (%d) <= MaxPlayers (%d) <= 1024", name, m.MinPlayers, m.MaxPlayers)
+		}
+		if m.InitialWindow < 0 || m.WindowGrowth < 0 {
+			return bad("mode %q: negative rating window", name)
+		}
+		modes[name] = m
+	}
+	r.Modes = modes
+	if r.Auth == nil {
+		g, err := NewGuests(nil)
+		if err != nil {
+			return nil, err
+		}
+		r.Auth = g
+	}
+	defaults := []struct {
+		v   *time.Duration
+		def time.Duration
+		n   string
+	}{
+		{&r.SeatTimeout, 30 * time.Second, "SeatTimeout"},
+		{&r.TickInterval, 100 * time.Millisecond, "TickInterval"},
+		{&r.HelloTimeout, 10 * time.Second, "HelloTimeout"},
+		{&r.TURN.TTL, time.Hour, "TURN.TTL"},
+	}
+	for _, d := range defaults {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 {
+			return bad("negative %s", d.n)
+		}
+	}
+	if len(r.TURN.URLs) > 0 && r.TURN.Secret == "" {
+		return bad("TURN URLs without a TURN secret")
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.MaxMessageSize == 0 {
+		r.MaxMessageSize = 32 << 10
+	}
+	if r.MaxMessageSize < 4<<10 {
+		return bad("MaxMessageSize %d below 4 KiB: an SDP offer would not fit", r.MaxMessageSize)
+	}
+	ints := []struct {
+		v   *int
+		def int
+		n   string
+	}{
+		{&r.MessageBurst, 60, "MessageBurst"},
+		{&r.IPMessageBurst, 300, "IPMessageBurst"},
+		{&r.MaxConnsPerIP, 32, "MaxConnsPerIP"},
+		{&r.SendQueue, 256, "SendQueue"},
+	}
+	for _, d := range ints {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 {
+			return bad("negative %s", d.n)
+		}
+	}
+	if r.MessageRate == 0 {
+		r.MessageRate = 20
+	}
+	if r.IPMessageRate == 0 {
+		r.IPMessageRate = 100
+	}
+	if r.MessageRate < 0 || r.IPMessageRate < 0 {
+		return bad("negative message rate")
+	}
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &r, nil
+}
+
+// matchModes converts the modes for the matchmaker.
+func (c *Config) matchModes() map[string]match.Mode {
+	out := make(map[string]match.Mode, len(c.Modes))
+	for name, m := range c.Modes {
+		mm := match.Mode{
+			MinPlayers:    m.MinPlayers,
+			MaxPlayers:    m.MaxPlayers,
+			InitialWindow: m.InitialWindow,
+			WindowGrowth:  m.WindowGrowth,
+			MaxWindow:     max(m.MaxWindow, 0),
+			FillWait:      m.FillWait,
+		}
+		if m.FillWait < 0 {
+			mm.FillWait = 1<<63 - 1
+		}
+		out[name] = mm
+	}
+	return out
+}
+
+// iceServersFor builds a player's ICE configuration for one join.
+func (c *Config) iceServersFor(player string, now time.Time) []ICEServer {
+	var out []ICEServer
+	if len(c.STUN) > 0 {
+		out = append(out, ICEServer{URLs: c.STUN})
+	}
+	if len(c.TURN.URLs) > 0 {
+		user, pass := TURNCredentials(c.TURN.Secret, player, now.Add(c.TURN.TTL))
+		out = append(out, ICEServer{URLs: c.TURN.URLs, Username: user, Credential: pass})
+	}
+	return out
+}

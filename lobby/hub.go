@@ -1,0 +1,818 @@
+//go:build !js
+
+package lobby
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tickwire/tickwire/lobby/internal/match"
+	"github.com/tickwire/tickwire/lobby/internal/proto"
+	"golang.org/x/time/rate"
+)
+
+// The hub is the lobby's one state owner: players, parties, the queue,
+// rooms and game servers live in its goroutine, and connections talk to it
+// through its inbox. One owner keeps every rule (a player is queued or
+// seated, never both; a seat belongs to one room on one server) checkable
+// in one place, without locks.
+type hub struct {
+	cfg   *Config
+	mm    *match.Matchmaker
+	in    chan event
+	calls chan func()
+	quit  chan struct{}
+	done  chan struct{}
+
+	players map[string]*player
+	parties map[string]*party
+	tickets map[string]*ticket
+	rooms   map[string]*room
+	codes   map[string]*room
+	servers map[string]*gameServer
+	pending map[*seat]struct{} // seats not yet claimed
+	conns   map[*conn]struct{}
+
+	warnNoServer rate.Sometimes
+	// soon runs matchmaking shortly after a ticket joins, so a full match
+	// forms in about a millisecond instead of waiting for the next tick;
+	// armed says it is set. Bursts of tickets share one early run.
+	soon  *time.Timer
+	armed bool
+}
+
+// matchSoon is how long matchmaking waits after a ticket joins, to batch
+// a burst of arrivals into one run.
+const matchSoon = time.Millisecond
+
+type event struct {
+	c     *conn
+	msg   any             // a decoded message, or nil
+	ident *Identity       // set when a player's hello succeeded
+	reg   *proto.Register // set when a game server registered
+	gone  bool            // the connection ended
+}
+
+type player struct {
+	id, name string
+	c        *conn // nil while disconnected
+	party    *party
+	ticket   *ticket
+	seat     *seat
+}
+
+type party struct {
+	code    string
+	leader  *player
+	members []*player
+}
+
+type ticket struct {
+	id      string
+	players []*player
+	mode    string
+	region  string
+	rating  float64
+	since   time.Time
+}
+
+type room struct {
+	id, code, name string
+	mode, region   string
+	public         bool
+	matchmade      bool
+	max            int
+	gs             *gameServer
+	seats          map[string]*seat // by player id
+	order          []*seat          // in seating order, for stable listings
+	ratingSum      float64
+}
+
+type seat struct {
+	room    *room
+	p       *player
+	token   string
+	rating  float64
+	claimed bool
+	expires time.Time
+}
+
+type gameServer struct {
+	id, name, region string
+	capacity, load   int // in seats; a room holds its max seats
+	c                *conn
+	rooms            map[string]*room
+}
+
+func newHub(cfg *Config) (*hub, error) {
+	mm, err := match.New(cfg.matchModes())
+	if err != nil {
+		return nil, err
+	}
+	return &hub{
+		cfg:          cfg,
+		mm:           mm,
+		in:           make(chan event, 1024),
+		calls:        make(chan func()),
+		quit:         make(chan struct{}),
+		done:         make(chan struct{}),
+		players:      map[string]*player{},
+		parties:      map[string]*party{},
+		tickets:      map[string]*ticket{},
+		rooms:        map[string]*room{},
+		codes:        map[string]*room{},
+		servers:      map[string]*gameServer{},
+		pending:      map[*seat]struct{}{},
+		conns:        map[*conn]struct{}{},
+		warnNoServer: rate.Sometimes{Interval: 10 * time.Second},
+	}, nil
+}
+
+// post hands an event to the hub; false once the hub has stopped.
+func (h *hub) post(ev event) bool {
+	select {
+	case h.in <- ev:
+		return true
+	case <-h.done:
+		return false
+	}
+}
+
+// do runs f in the hub goroutine and waits for it; false once the hub has
+// stopped.
+func (h *hub) do(f func()) bool {
+	ran := make(chan struct{})
+	select {
+	case h.calls <- func() { f(); close(ran) }:
+		<-ran
+		return true
+	case <-h.done:
+		return false
+	}
+}
+
+func (h *hub) run() {
+	defer close(h.done)
+	tick := time.NewTicker(h.cfg.TickInterval)
+	defer tick.Stop()
+	h.soon = time.NewTimer(time.Hour)
+	h.soon.Stop()
+	defer h.soon.Stop()
+	for {
+		select {
+		case <-h.soon.C:
+			h.armed = false
+			h.tick(h.cfg.Now())
+		case ev := <-h.in:
+			h.handle(ev)
+		case f := <-h.calls:
+			f()
+		case <-tick.C:
+			h.tick(h.cfg.Now())
+		case <-h.quit:
+			for c := range h.conns {
+				c.close(proto.CloseGoingAway, "lobby shutting down")
+			}
+			return
+		}
+	}
+}
+
+func (h *hub) handle(ev event) {
+	c := ev.c
+	switch {
+	case ev.gone:
+		delete(h.conns, c)
+		if c.player != nil {
+			h.playerGone(c.player, c)
+		}
+		if c.gs != nil {
+			h.serverGone(c.gs)
+		}
+	case ev.ident != nil:
+		h.conns[c] = struct{}{}
+		h.attachPlayer(c, *ev.ident)
+	case ev.reg != nil:
+		h.conns[c] = struct{}{}
+		h.attachServer(c, ev.reg)
+	case c.player != nil:
+		h.playerMessage(c.player, ev.msg)
+	case c.gs != nil:
+		h.serverMessage(c.gs, ev.msg)
+	}
+}
+
+func (h *hub) now() time.Time { return h.cfg.Now() }
+
+// ---- players
+
+func (h *hub) attachPlayer(c *conn, id Identity) {
+	p := h.players[id.Player]
+	if p == nil {
+		p = &player{id: id.Player}
+		h.players[id.Player] = p
+	} else if p.c != nil {
+		p.c.player = nil
+		delete(h.conns, p.c)
+		p.c.close(proto.CloseReplaced, "connected elsewhere")
+	}
+	p.name, p.c, c.player = id.Name, c, p
+	c.send(proto.TypeWelcome, &proto.Welcome{V: proto.Version, Player: p.id, Name: p.name})
+	if p.seat != nil {
+		// Back from a dropped lobby connection: say where it plays.
+		c.send(proto.TypeMatch, h.matchMessage(p.seat, ""))
+	}
+}
+
+func (h *hub) playerGone(p *player, c *conn) {
+	if p.c != c {
+		return
+	}
+	p.c = nil
+	if p.ticket != nil {
+		h.dequeue(p.ticket, p, proto.ReasonDisconnect, "")
+	}
+	if p.party != nil && p.seat == nil {
+		h.leaveParty(p)
+	}
+	h.forgetIfIdle(p)
+}
+
+// forgetIfIdle drops a disconnected player that holds nothing.
+func (h *hub) forgetIfIdle(p *player) {
+	if p.c == nil && p.seat == nil && p.ticket == nil && p.party == nil {
+		delete(h.players, p.id)
+	}
+}
+
+func (h *hub) playerMessage(p *player, msg any) {
+	switch m := msg.(type) {
+	case *proto.Queue:
+		h.queue(p, m)
+	case *proto.RoomCreate:
+		h.createRoom(p, m)
+	case *proto.RoomJoin:
+		h.joinRoom(p, m)
+	case *proto.Rooms:
+		h.listRooms(p, m)
+	case *proto.PartyJoin:
+		h.joinParty(p, m)
+	case *proto.Signal:
+		h.playerSignal(p, m)
+	case *proto.Envelope:
+		switch m.Type {
+		case proto.TypeLeave:
+			h.leave(p, m.ID)
+		case proto.TypePartyNew:
+			h.createParty(p, m.ID)
+		}
+	case *proto.Hello:
+		p.c.sendError(m.ID, proto.CodeBadRequest, "already said hello")
+	}
+}
+
+func (h *hub) busy(p *player, id string) bool {
+	switch {
+	case p.ticket != nil:
+		p.c.sendError(id, proto.CodeBusy, "already queued")
+	case p.seat != nil:
+		p.c.sendError(id, proto.CodeBusy, "already in room "+p.seat.room.id)
+	default:
+		return false
+	}
+	return true
+}
+
+func (h *hub) queue(p *player, m *proto.Queue) {
+	if h.busy(p, m.ID) {
+		return
+	}
+	mode, ok := h.cfg.Modes[m.Mode]
+	if !ok {
+		p.c.sendError(m.ID, proto.CodeUnknownMode, "no mode "+quote(m.Mode))
+		return
+	}
+	players := []*player{p}
+	if p.party != nil {
+		if p.party.leader != p {
+			p.c.sendError(m.ID, proto.CodeNotLeader, "only the party leader queues the party")
+			return
+		}
+		players = slices.Clone(p.party.members)
+		for _, q := range players {
+			if q.seat != nil {
+				p.c.sendError(m.ID, proto.CodeBusy, "party member "+q.id+" is in a room")
+				return
+			}
+		}
+	}
+	if len(players) > mode.MaxPlayers {
+		p.c.sendError(m.ID, proto.CodeBadRequest, "party larger than the mode's rooms")
+		return
+	}
+	t := &ticket{id: "t-" + randomID(12), players: players, mode: m.Mode, region: m.Region, rating: m.Rating, since: h.now()}
+	if err := h.mm.Enqueue(t.matchTicket()); err != nil {
+		p.c.sendError(m.ID, proto.CodeBadRequest, err.Error())
+		return
+	}
+	h.tickets[t.id] = t
+	if !h.armed {
+		h.armed = true
+		h.soon.Reset(matchSoon)
+	}
+	for _, q := range players {
+		q.ticket = t
+		id := ""
+		if q == p {
+			id = m.ID
+		}
+		if q.c != nil {
+			q.c.send(proto.TypeQueued, &proto.Queued{Envelope: proto.Envelope{ID: id}, Ticket: t.id, Mode: t.mode, Region: t.region})
+		}
+	}
+}
+
+func (t *ticket) matchTicket() match.Ticket {
+	return match.Ticket{ID: t.id, Mode: t.mode, Region: t.region, Rating: t.rating, Size: len(t.players), Since: t.since}
+}
+
+// dequeue takes t out of the queue; by is the player who caused it, told
+// with reason and id, and the rest of the party is told why.
+func (h *hub) dequeue(t *ticket, by *player, reason, id string) {
+	h.mm.Dequeue(t.id)
+	delete(h.tickets, t.id)
+	for _, q := range t.players {
+		q.ticket = nil
+		if q.c == nil {
+			continue
+		}
+		if q == by {
+			q.c.send(proto.TypeLeft, &proto.Left{Envelope: proto.Envelope{ID: id}, Reason: reason})
+		} else {
+			q.c.send(proto.TypeLeft, &proto.Left{Reason: proto.ReasonPartyLeft})
+		}
+	}
+}
+
+// leave takes the player out of, in order, its queue, its room or its party.
+func (h *hub) leave(p *player, id string) {
+	switch {
+	case p.ticket != nil:
+		h.dequeue(p.ticket, p, proto.ReasonLeave, id)
+	case p.seat != nil:
+		h.unseat(p.seat, proto.ReasonLeave, id, true)
+	case p.party != nil:
+		h.leaveParty(p)
+		p.c.send(proto.TypeLeft, &proto.Left{Envelope: proto.Envelope{ID: id}, Reason: proto.ReasonLeave})
+	default:
+		p.c.send(proto.TypeLeft, &proto.Left{Envelope: proto.Envelope{ID: id}, Reason: proto.ReasonLeave})
+	}
+}
+
+// ---- parties
+
+func (h *hub) createParty(p *player, id string) {
+	if p.party != nil {
+		p.c.sendError(id, proto.CodeBusy, "already in a party")
+		return
+	}
+	if h.busy(p, id) {
+		return
+	}
+	pa := &party{code: h.freshCode(func(c string) bool { return h.parties[c] != nil }), leader: p, members: []*player{p}}
+	h.parties[pa.code] = pa
+	p.party = pa
+	h.partyUpdate(pa, p, id)
+}
+
+func (h *hub) joinParty(p *player, m *proto.PartyJoin) {
+	if p.party != nil {
+		p.c.sendError(m.ID, proto.CodeBusy, "already in a party")
+		return
+	}
+	if h.busy(p, m.ID) {
+		return
+	}
+	pa := h.parties[strings.ToUpper(m.Code)]
+	switch {
+	case pa == nil:
+		p.c.sendError(m.ID, proto.CodePartyNotFound, "no party "+quote(m.Code))
+		return
+	case pa.leader.ticket != nil:
+		p.c.sendError(m.ID, proto.CodeBusy, "the party is queued")
+		return
+	case len(pa.members) >= proto.MaxPartySize:
+		p.c.sendError(m.ID, proto.CodePartyFull, "party is full")
+		return
+	}
+	pa.members = append(pa.members, p)
+	p.party = pa
+	h.partyUpdate(pa, p, m.ID)
+}
+
+func (h *hub) leaveParty(p *player) {
+	pa := p.party
+	p.party = nil
+	pa.members = slices.DeleteFunc(pa.members, func(q *player) bool { return q == p })
+	if len(pa.members) == 0 {
+		delete(h.parties, pa.code)
+		return
+	}
+	if pa.leader == p {
+		pa.leader = pa.members[0]
+	}
+	h.partyUpdate(pa, nil, "")
+}
+
+func (h *hub) partyUpdate(pa *party, to *player, id string) {
+	members := make([]proto.Player, len(pa.members))
+	for i, q := range pa.members {
+		members[i] = proto.Player{ID: q.id, Name: q.name}
+	}
+	for _, q := range pa.members {
+		if q.c == nil {
+			continue
+		}
+		msg := &proto.PartyUpdate{Code: pa.code, Leader: pa.leader.id, Members: members}
+		if q == to {
+			msg.ID = id
+		}
+		q.c.send(proto.TypeParty, msg)
+	}
+}
+
+// ---- rooms
+
+func (h *hub) createRoom(p *player, m *proto.RoomCreate) {
+	if h.busy(p, m.ID) {
+		return
+	}
+	mode, ok := h.cfg.Modes[m.Mode]
+	if !ok {
+		p.c.sendError(m.ID, proto.CodeUnknownMode, "no mode "+quote(m.Mode))
+		return
+	}
+	size := mode.MaxPlayers
+	if m.Max != 0 {
+		size = m.Max
+	}
+	if size > mode.MaxPlayers {
+		p.c.sendError(m.ID, proto.CodeBadRequest, "max above the mode's MaxPlayers")
+		return
+	}
+	r := h.placeRoom(m.Mode, m.Region, size)
+	if r == nil {
+		p.c.sendError(m.ID, proto.CodeNoServer, "no game server has room")
+		return
+	}
+	r.name, r.public = m.Name, m.Public
+	r.code = h.freshCode(func(c string) bool { return h.codes[c] != nil })
+	h.codes[r.code] = r
+	h.announce(r, []*seat{h.seatPlayer(r, p, 0)}, m.ID)
+}
+
+func (h *hub) joinRoom(p *player, m *proto.RoomJoin) {
+	if h.busy(p, m.ID) {
+		return
+	}
+	r := h.codes[strings.ToUpper(m.Code)]
+	switch {
+	case r == nil:
+		p.c.sendError(m.ID, proto.CodeRoomNotFound, "no room with code "+quote(m.Code))
+	case len(r.seats) >= r.max:
+		p.c.sendError(m.ID, proto.CodeRoomFull, "room is full")
+	default:
+		h.announce(r, []*seat{h.seatPlayer(r, p, 0)}, m.ID)
+	}
+}
+
+func (h *hub) listRooms(p *player, m *proto.Rooms) {
+	const maxListed = 100
+	list := []proto.RoomInfo{}
+	for _, r := range h.rooms {
+		if r.public && len(r.seats) < r.max && (m.Mode == "" || m.Mode == r.mode) {
+			list = append(list, proto.RoomInfo{Room: r.id, Code: r.code, Name: r.name, Mode: r.mode,
+				Region: r.region, Players: len(r.seats), Max: r.max})
+		}
+	}
+	slices.SortFunc(list, func(a, b proto.RoomInfo) int { return cmp.Compare(a.Room, b.Room) })
+	if len(list) > maxListed {
+		list = list[:maxListed]
+	}
+	p.c.send(proto.TypeRooms, &proto.RoomsList{Envelope: proto.Envelope{ID: m.ID}, Rooms: list})
+}
+
+// placeRoom puts a new room of size seats on the least-loaded game server
+// of the region (any region when region is empty) that has the seats free.
+func (h *hub) placeRoom(mode, region string, size int) *room {
+	var best *gameServer
+	for _, g := range h.servers {
+		if (region != "" && g.region != region) || g.capacity-g.load < size {
+			continue
+		}
+		if best == nil || lessLoaded(g, best) {
+			best = g
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	r := &room{id: "r-" + randomID(12), mode: mode, region: region, max: size, gs: best, seats: map[string]*seat{}}
+	best.load += size
+	best.rooms[r.id] = r
+	h.rooms[r.id] = r
+	return r
+}
+
+// lessLoaded orders servers by the fraction of seats in use, then by id, so
+// that placement is deterministic.
+func lessLoaded(a, b *gameServer) bool {
+	la, lb := a.load*b.capacity, b.load*a.capacity
+	if la != lb {
+		return la < lb
+	}
+	return a.id < b.id
+}
+
+// seatPlayer gives p a seat in r and tells the game server; the caller
+// tells the players, once everyone of a match is seated.
+func (h *hub) seatPlayer(r *room, p *player, rating float64) *seat {
+	s := &seat{room: r, p: p, token: randomID(22), rating: rating, expires: h.now().Add(h.cfg.SeatTimeout)}
+	r.seats[p.id] = s
+	r.order = append(r.order, s)
+	r.ratingSum += rating
+	p.seat = s
+	h.pending[s] = struct{}{}
+	r.gs.c.send(proto.TypeSeat, &proto.SeatRef{Room: r.id, Player: p.id, Seat: s.token, Name: p.name, Mode: r.mode})
+	return s
+}
+
+// announce tells newly seated players their match (id answers the request
+// of a single joiner) and everyone else in the room who is there now.
+func (h *hub) announce(r *room, seated []*seat, id string) {
+	for _, s := range seated {
+		if s.p.c != nil {
+			s.p.c.send(proto.TypeMatch, h.matchMessage(s, id))
+		}
+	}
+	players := roomPlayers(r)
+	for _, s := range r.order {
+		if s.p.c != nil && !slices.Contains(seated, s) {
+			s.p.c.send(proto.TypeRoom, &proto.RoomUpdate{Room: r.id, Players: players})
+		}
+	}
+}
+
+func (h *hub) matchMessage(s *seat, id string) *proto.Match {
+	r := s.room
+	return &proto.Match{
+		Envelope:   proto.Envelope{ID: id},
+		Room:       r.id,
+		Code:       r.code,
+		Mode:       r.mode,
+		Region:     r.region,
+		Server:     r.gs.id,
+		Seat:       s.token,
+		Players:    roomPlayers(r),
+		ICEServers: h.cfg.iceServersFor(s.p.id, h.now()),
+		Expires:    s.expires.UnixMilli(),
+	}
+}
+
+func roomPlayers(r *room) []proto.Player {
+	out := make([]proto.Player, len(r.order))
+	for i, s := range r.order {
+		out[i] = proto.Player{ID: s.p.id, Name: s.p.name}
+	}
+	return out
+}
+
+// roomUpdate tells everyone seated in r who is there.
+func (h *hub) roomUpdate(r *room) {
+	players := roomPlayers(r)
+	for _, s := range r.order {
+		if s.p.c != nil {
+			s.p.c.send(proto.TypeRoom, &proto.RoomUpdate{Room: r.id, Players: players})
+		}
+	}
+}
+
+// unseat gives up s. The player is told with reason (and id, when it asked);
+// the game server is told unless it is the one that asked (tellServer).
+func (h *hub) unseat(s *seat, reason, id string, tellServer bool) {
+	r, p := s.room, s.p
+	delete(r.seats, p.id)
+	r.order = slices.DeleteFunc(r.order, func(x *seat) bool { return x == s })
+	r.ratingSum -= s.rating
+	delete(h.pending, s)
+	p.seat = nil
+	if tellServer {
+		r.gs.c.send(proto.TypeUnseat, &proto.SeatRef{Room: r.id, Player: p.id, Reason: reason})
+	}
+	if p.c != nil {
+		p.c.send(proto.TypeLeft, &proto.Left{Envelope: proto.Envelope{ID: id}, Room: r.id, Reason: reason})
+	}
+	h.forgetIfIdle(p)
+	if len(r.seats) == 0 {
+		// Empty rooms end; the server hears of it even when it released the
+		// last seat itself, so both sides forget the room together.
+		h.closeRoom(r, reason, true)
+		return
+	}
+	h.roomUpdate(r)
+	h.offerBackfill(r)
+}
+
+// closeRoom ends r: its remaining players are told reason, the game server
+// is told with an end message unless it is the one that ended it.
+func (h *hub) closeRoom(r *room, reason string, tellServer bool) {
+	for _, s := range slices.Clone(r.order) {
+		delete(r.seats, s.p.id)
+		delete(h.pending, s)
+		s.p.seat = nil
+		if s.p.c != nil {
+			s.p.c.send(proto.TypeLeft, &proto.Left{Room: r.id, Reason: reason})
+		}
+		h.forgetIfIdle(s.p)
+	}
+	r.order = nil
+	delete(h.rooms, r.id)
+	if r.code != "" {
+		delete(h.codes, r.code)
+	}
+	h.mm.RemoveRoom(r.id)
+	r.gs.load -= r.max
+	delete(r.gs.rooms, r.id)
+	if tellServer {
+		r.gs.c.send(proto.TypeEnd, &proto.End{Room: r.id})
+	}
+}
+
+// offerBackfill lets matchmaking fill r's free seats, when its mode allows.
+func (h *hub) offerBackfill(r *room) {
+	if !r.matchmade || !h.cfg.Modes[r.mode].Backfill {
+		return
+	}
+	mean := 0.0
+	if len(r.seats) > 0 {
+		mean = r.ratingSum / float64(len(r.seats))
+	}
+	h.mm.SetRoom(match.Room{ID: r.id, Mode: r.mode, Region: r.region, Rating: mean, Free: r.max - len(r.seats)})
+}
+
+func (h *hub) playerSignal(p *player, m *proto.Signal) {
+	s := p.seat
+	switch {
+	case s == nil || s.room.id != m.Room:
+		p.c.sendError(m.ID, proto.CodeNotInRoom, "not seated in room "+quote(m.Room))
+	case m.Seat != s.token:
+		p.c.sendError(m.ID, proto.CodeBadSeat, "wrong seat token")
+	default:
+		s.room.gs.c.send(proto.TypeSignal, &proto.Signal{Room: m.Room, Player: p.id, Seat: s.token, Signal: m.Signal})
+	}
+}
+
+// ---- matchmaking and expiry
+
+func (h *hub) tick(now time.Time) {
+	for _, m := range h.mm.Tick(now) {
+		h.placeMatch(m)
+	}
+	var expired []*seat
+	for s := range h.pending {
+		if !now.Before(s.expires) {
+			expired = append(expired, s)
+		}
+	}
+	slices.SortFunc(expired, func(a, b *seat) int { return cmp.Compare(a.token, b.token) })
+	for _, s := range expired {
+		h.unseat(s, proto.ReasonExpired, "", true)
+	}
+}
+
+func (h *hub) placeMatch(m match.Match) {
+	var r *room
+	if m.Room != "" {
+		r = h.rooms[m.Room]
+	} else if r = h.placeRoom(m.Mode, m.Region, h.cfg.Modes[m.Mode].MaxPlayers); r != nil {
+		r.matchmade = true
+	}
+	if r == nil {
+		// No server has room: back in the queue, keeping their place.
+		for _, mt := range m.Tickets {
+			_ = h.mm.Enqueue(mt)
+		}
+		h.warnNoServer.Do(func() {
+			h.cfg.Logger.Warn("lobby: a match has no game server to go to; requeued", "mode", m.Mode, "region", m.Region)
+		})
+		return
+	}
+	var seated []*seat
+	for _, mt := range m.Tickets {
+		t := h.tickets[mt.ID]
+		delete(h.tickets, mt.ID)
+		for _, q := range t.players {
+			q.ticket = nil
+			seated = append(seated, h.seatPlayer(r, q, t.rating))
+		}
+	}
+	h.announce(r, seated, "")
+	h.offerBackfill(r)
+}
+
+// ---- game servers
+
+func (h *hub) attachServer(c *conn, reg *proto.Register) {
+	g := &gameServer{id: "s-" + randomID(10), name: reg.Name, region: reg.Region, capacity: reg.Capacity, c: c, rooms: map[string]*room{}}
+	h.servers[g.id] = g
+	c.gs = g
+	c.send(proto.TypeRegistered, &proto.Registered{Envelope: proto.Envelope{ID: reg.ID}, V: proto.Version, Server: g.id})
+	h.cfg.Logger.Info("lobby: game server registered", "server", g.id, "name", g.name, "region", g.region, "capacity", g.capacity)
+}
+
+func (h *hub) serverGone(g *gameServer) {
+	rooms := make([]*room, 0, len(g.rooms))
+	for _, r := range g.rooms {
+		rooms = append(rooms, r)
+	}
+	slices.SortFunc(rooms, func(a, b *room) int { return cmp.Compare(a.id, b.id) })
+	for _, r := range rooms {
+		h.closeRoom(r, proto.ReasonServerLost, false)
+	}
+	delete(h.servers, g.id)
+	h.cfg.Logger.Info("lobby: game server gone", "server", g.id, "rooms", len(rooms))
+}
+
+// serverSeat finds the seat a game server names, answering with the error
+// the protocol prescribes when the room or player is not its own.
+func (h *hub) serverSeat(g *gameServer, id, roomID, playerID string) *seat {
+	r := h.rooms[roomID]
+	if r == nil || r.gs != g {
+		g.c.sendError(id, proto.CodeNotYourRoom, "room "+quote(roomID)+" is not placed on this server")
+		return nil
+	}
+	s := r.seats[playerID]
+	if s == nil {
+		g.c.sendError(id, proto.CodeNotYourPlayer, "player "+quote(playerID)+" has no seat in room "+quote(roomID))
+	}
+	return s
+}
+
+func (h *hub) serverMessage(g *gameServer, msg any) {
+	switch m := msg.(type) {
+	case *proto.Signal:
+		if s := h.serverSeat(g, m.ID, m.Room, m.Player); s != nil && s.p.c != nil {
+			s.p.c.send(proto.TypeSignal, &proto.Signal{Room: m.Room, Signal: m.Signal})
+		}
+	case *proto.SeatRef:
+		s := h.serverSeat(g, m.ID, m.Room, m.Player)
+		if s == nil {
+			return
+		}
+		if m.Type == proto.TypeRelease {
+			h.unseat(s, proto.ReasonReleased, "", false)
+			g.c.send(proto.TypeOK, &proto.Envelope{ID: m.ID})
+			return
+		}
+		if s.claimed || m.Seat != s.token {
+			g.c.sendError(m.ID, proto.CodeBadSeat, "seat token wrong or already claimed")
+			return
+		}
+		s.claimed = true
+		delete(h.pending, s)
+		g.c.send(proto.TypeOK, &proto.Envelope{ID: m.ID})
+	case *proto.End:
+		r := h.rooms[m.Room]
+		if r == nil || r.gs != g {
+			g.c.sendError(m.ID, proto.CodeNotYourRoom, "room "+quote(m.Room)+" is not placed on this server")
+			return
+		}
+		h.closeRoom(r, proto.ReasonEnded, false)
+		g.c.send(proto.TypeOK, &proto.Envelope{ID: m.ID})
+	case *proto.Register:
+		g.c.sendError(m.ID, proto.CodeBadRequest, "already registered")
+	}
+}
+
+// ---- helpers
+
+// freshCode returns a join code for which taken is false. Six characters
+// give 887 million codes, so a retry is rare and eight in a row are
+// practically impossible; the fallback doubles the length rather than loop.
+func (h *hub) freshCode(taken func(string) bool) string {
+	for range 8 {
+		if c := joinCode(); !taken(c) {
+			return c
+		}
+	}
+	return joinCode() + joinCode()
+}
+
+func quote(s string) string {
+	if len(s) > proto.MaxIDLen {
+		s = s[:proto.MaxIDLen]
+	}
+	return `"` + s + `"`
+}
