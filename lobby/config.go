@@ -120,7 +120,10 @@ func (c *Config) resolve() (*Config, error) {
 	for _, name := range names {
 		m := modes[name]
 		if m.MinPlayers == 0 {
-			m.MinPlayers = min(2, max(m.MaxPlayers, 1))
+			m.MinPlayers = 2
+			if m.MaxPlayers > 0 {
+				m.MinPlayers = min(2, m.MaxPlayers)
+			}
 		}
 		if m.MaxPlayers == 0 {
 			m.MaxPlayers = max(4, m.MinPlayers)

@@ -82,6 +82,15 @@ func (c *conn) close(code int, reason string) {
 	})
 }
 
+func (c *conn) closed() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
 // writeLoop owns writing to the transport and its final close.
 func (c *conn) writeLoop() {
 	ping := time.NewTicker(pingInterval)

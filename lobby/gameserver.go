@@ -16,8 +16,9 @@ import (
 
 // GameServerConfig configures the game-server half of the lobby protocol.
 type GameServerConfig struct {
-	// Name and Region describe the server to the lobby; matches are placed
-	// only on servers of their region (any, for tickets with no region).
+	// Name and Region describe the server to the lobby. Rooms go to servers
+	// of their region first; a server with no region takes rooms of any
+	// region when none of theirs has seats.
 	Name, Region string
 	// Capacity is how many seats the server takes (64 by default). A room
 	// holds as many seats as its maximum size from placement to its end.
@@ -377,7 +378,7 @@ func (g *GameServer) result(r gsResult) {
 			s.cancel = nil // the signaler is closed; a new offer starts over
 		}
 	case !current:
-		_ = r.sess.Close("seat no longer held")
+		g.closeSession(r.sess, "seat no longer held")
 	default:
 		s.sess, s.cancel = r.sess, nil
 		g.c.send(proto.TypeClaim, &proto.SeatRef{Room: r.key.room, Player: r.key.player, Seat: s.token})
@@ -387,7 +388,7 @@ func (g *GameServer) result(r gsResult) {
 		default:
 			// More open sessions waiting than Capacity: the game is not
 			// calling Accept. Refuse rather than queue without bound.
-			_ = r.sess.Close("game server not accepting")
+			g.closeSession(r.sess, "game server not accepting")
 			return
 		}
 		g.wg.Add(1)
@@ -413,9 +414,20 @@ func (g *GameServer) dropSeat(k seatKey, s *gsSeat, reason string) {
 		s.cancel()
 	}
 	if s.sess != nil {
-		_ = s.sess.Close(reason)
+		g.closeSession(s.sess, reason)
 	}
 	s.sig.closeOnce()
+}
+
+// closeSession closes a session off the loop goroutine: Close waits for
+// the session's close message to flush (up to 250 ms), and the loop must
+// not stall every other player's signaling meanwhile.
+func (g *GameServer) closeSession(sess *netcode.Session, reason string) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		_ = sess.Close(reason)
+	}()
 }
 
 // gsSignaler is one player's signaling as the game server sees it: the

@@ -4,7 +4,9 @@ package lobby
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,5 +73,60 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 			t.Fatalf("timed out after %v waiting for %s", d, what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// fakeClock is an injectable clock for Config.Now and GuestsConfig.Now.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1_800_000_000, 0)} }
+
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+func (f *fakeClock) Advance(d time.Duration) {
+	f.mu.Lock()
+	f.t = f.t.Add(d)
+	f.mu.Unlock()
+}
+
+// attach runs an in-process game server on a loopback netcode server.
+func attach(t testing.TB, srv *Server, capacity int) *GameServer {
+	t.Helper()
+	gs, err := srv.AttachGameServer(ctxTimeout(t, 10*time.Second), newNetcodeServer(t), &GameServerConfig{Capacity: capacity})
+	if err != nil {
+		t.Fatalf("AttachGameServer: %v", err)
+	}
+	t.Cleanup(func() { _ = gs.Close() })
+	return gs
+}
+
+// nextNotice returns the next notice of type typ, skipping others.
+func nextNotice(t testing.TB, c *Client, typ string) Notice {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case n := <-c.Notices():
+			if n.Type == typ {
+				return n
+			}
+		case <-timeout:
+			t.Fatalf("no %q notice within 10s", typ)
+		}
+	}
+}
+
+func wantCode(t testing.TB, err error, code string) {
+	t.Helper()
+	var le *Error
+	if !errors.As(err, &le) || le.Code != code {
+		t.Fatalf("got error %v, want code %q", err, code)
 	}
 }

@@ -4,6 +4,7 @@ package lobby
 
 import (
 	"cmp"
+	"context"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +26,9 @@ type hub struct {
 	calls chan func()
 	quit  chan struct{}
 	done  chan struct{}
+	// ctx is cancelled when the hub stops, for context.AfterFunc.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	players map[string]*player
 	parties map[string]*party
@@ -48,11 +52,13 @@ type hub struct {
 const matchSoon = time.Millisecond
 
 type event struct {
-	c     *conn
-	msg   any             // a decoded message, or nil
-	ident *Identity       // set when a player's hello succeeded
-	reg   *proto.Register // set when a game server registered
-	gone  bool            // the connection ended
+	c       *conn
+	msg     any       // a decoded message, or nil
+	ident   *Identity // set when a player's hello succeeded
+	token   string    // the player's next token, with ident
+	expires time.Time
+	reg     *proto.Register // set when a game server registered
+	gone    bool            // the connection ended
 }
 
 type player struct {
@@ -111,7 +117,10 @@ func newHub(cfg *Config) (*hub, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &hub{
+		ctx:          ctx,
+		cancel:       cancel,
 		cfg:          cfg,
 		mm:           mm,
 		in:           make(chan event, 1024),
@@ -155,6 +164,7 @@ func (h *hub) do(f func()) bool {
 
 func (h *hub) run() {
 	defer close(h.done)
+	defer h.cancel()
 	tick := time.NewTicker(h.cfg.TickInterval)
 	defer tick.Stop()
 	h.soon = time.NewTimer(time.Hour)
@@ -193,7 +203,7 @@ func (h *hub) handle(ev event) {
 		}
 	case ev.ident != nil:
 		h.conns[c] = struct{}{}
-		h.attachPlayer(c, *ev.ident)
+		h.attachPlayer(c, *ev.ident, ev.token, ev.expires)
 	case ev.reg != nil:
 		h.conns[c] = struct{}{}
 		h.attachServer(c, ev.reg)
@@ -208,7 +218,7 @@ func (h *hub) now() time.Time { return h.cfg.Now() }
 
 // ---- players
 
-func (h *hub) attachPlayer(c *conn, id Identity) {
+func (h *hub) attachPlayer(c *conn, id Identity, token string, expires time.Time) {
 	p := h.players[id.Player]
 	if p == nil {
 		p = &player{id: id.Player}
@@ -219,7 +229,11 @@ func (h *hub) attachPlayer(c *conn, id Identity) {
 		p.c.close(proto.CloseReplaced, "connected elsewhere")
 	}
 	p.name, p.c, c.player = id.Name, c, p
-	c.send(proto.TypeWelcome, &proto.Welcome{V: proto.Version, Player: p.id, Name: p.name})
+	w := &proto.Welcome{V: proto.Version, Player: p.id, Name: p.name, Token: token}
+	if token != "" {
+		w.Expires = expires.Unix()
+	}
+	c.send(proto.TypeWelcome, w)
 	if p.seat != nil {
 		// Back from a dropped lobby connection: say where it plays.
 		c.send(proto.TypeMatch, h.matchMessage(p.seat, ""))
@@ -505,15 +519,19 @@ func (h *hub) listRooms(p *player, m *proto.Rooms) {
 }
 
 // placeRoom puts a new room of size seats on the least-loaded game server
-// of the region (any region when region is empty) that has the seats free.
+// with the seats free, among those of the room's region if any has them,
+// else among servers registered with no region (which serve every region).
+// A room with no region goes anywhere.
 func (h *hub) placeRoom(mode, region string, size int) *room {
 	var best *gameServer
+	bestExact := false
 	for _, g := range h.servers {
-		if (region != "" && g.region != region) || g.capacity-g.load < size {
+		exact := region == "" || g.region == region
+		if (!exact && g.region != "") || g.capacity-g.load < size {
 			continue
 		}
-		if best == nil || lessLoaded(g, best) {
-			best = g
+		if best == nil || (exact && !bestExact) || (exact == bestExact && lessLoaded(g, best)) {
+			best, bestExact = g, exact
 		}
 	}
 	if best == nil {

@@ -201,19 +201,15 @@ func (s *Server) serveTrusted(c *conn) {
 func (s *Server) serve(ctx context.Context, c *conn, side proto.Side, trusted bool) {
 	writerDone := make(chan struct{})
 	go func() { defer close(writerDone); c.writeLoop() }()
+	// Everything that ends a connection goes through c.close, so that the
+	// writer sends what is queued (the error that explains it) and then the
+	// close code. Cancelling a read instead would drop the TCP connection on
+	// the spot: coder/websocket closes on a cancelled read context.
+	stop := context.AfterFunc(s.h.ctx, func() { c.close(proto.CloseGoingAway, "lobby shutting down") })
 	defer func() {
+		stop()
 		c.close(proto.CloseNormal, "")
 		<-writerDone
-	}()
-	// Reads end when the hub stops (shutdown) or the connection closes.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-c.done:
-		case <-s.h.done:
-		}
-		cancel()
 	}()
 
 	if !s.hello(ctx, c, side, trusted) {
@@ -227,6 +223,9 @@ func (s *Server) serve(ctx context.Context, c *conn, side proto.Side, trusted bo
 			return
 		}
 		msg, ok := s.decode(c, side, b)
+		if c.closed() {
+			return
+		}
 		if !ok {
 			continue
 		}
@@ -274,18 +273,20 @@ func (s *Server) decode(c *conn, side proto.Side, b []byte) (any, bool) {
 // connection's goroutine so that a slow Authenticator delays only its own
 // player.
 func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bool) bool {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.HelloTimeout)
-	defer cancel()
+	late := time.AfterFunc(s.cfg.HelloTimeout, func() {
+		c.sendError("", proto.CodeUnauthorized, "no hello within "+s.cfg.HelloTimeout.String())
+		c.close(proto.CloseUnauthorized, "hello timeout")
+	})
 	b, err := c.t.Read(ctx)
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			c.sendError("", proto.CodeUnauthorized, "no hello within "+s.cfg.HelloTimeout.String())
-			c.close(proto.CloseUnauthorized, "hello timeout")
-		} else {
-			s.readFailed(c, err)
-		}
+	if !late.Stop() {
 		return false
 	}
+	if err != nil {
+		s.readFailed(c, err)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.HelloTimeout)
+	defer cancel()
 	msg, ok := s.decode(c, side, b)
 	if !ok {
 		c.close(proto.CloseUnauthorized, "no valid hello")
@@ -313,7 +314,14 @@ func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bo
 		if id.Player == "" || len(id.Player) > proto.MaxIDLen || len(id.Name) > proto.MaxNameLen {
 			return fail(m.ID, proto.CodeInternal, "authenticator returned an identity out of limits", proto.CloseUnauthorized)
 		}
-		return s.h.post(event{c: c, ident: &id})
+		ev := event{c: c, ident: &id}
+		if iss, ok := s.cfg.Auth.(TokenIssuer); ok {
+			// Tokens are single use: hand over the next one now.
+			if tok, exp, err := iss.IssueToken(id); err == nil {
+				ev.token, ev.expires = tok, exp
+			}
+		}
+		return s.h.post(ev)
 	case *proto.Register:
 		if m.V != proto.Version {
 			return fail(m.ID, proto.CodeVersion, fmt.Sprintf("version %d; this lobby speaks %d", m.V, proto.Version), proto.CloseVersion)
