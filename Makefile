@@ -4,20 +4,20 @@ GO ?= go
 .PHONY: help run test vet bench fuzz
 
 help:
-	@echo "make run    run the bots example: a server and 3 bot clients in one process"
-	@echo "make test   vet, race-enabled tests, and the js/wasm build of netcode (what CI runs)"
+	@echo "make run    run a lobby and its embedded game server on localhost (then: go run ./examples/lobbybots)"
+	@echo "make test   vet, race-enabled tests, and the js/wasm build of the client (what CI runs)"
 	@echo "make vet    go vet ./..."
 	@echo "make bench  run every benchmark, reporting allocations"
 	@echo "make fuzz   fuzz the wire decoder for 30s"
 
 run:
-	$(GO) run ./examples/bots
+	$(GO) run ./lobby/cmd/lobby
 
-# The last two lines keep netcode compiling for the browser (js/wasm).
+# The last two lines keep the browser client (netcode and the lobby client) compiling for js/wasm.
 test: vet
 	$(GO) test -race -count=1 -timeout 15m ./...
-	GOOS=js GOARCH=wasm $(GO) vet ./netcode/...
-	GOOS=js GOARCH=wasm $(GO) build ./netcode/...
+	GOOS=js GOARCH=wasm $(GO) vet ./netcode/... ./lobby/
+	GOOS=js GOARCH=wasm $(GO) build ./netcode/... ./lobby/
 
 vet:
 	$(GO) vet ./...

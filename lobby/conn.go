@@ -49,7 +49,7 @@ func newConn(t transport, ip string, queue int) *conn {
 func (c *conn) send(typ string, msg any) {
 	b, err := proto.Encode(typ, msg)
 	if err != nil {
-		c.close(proto.CloseProtocol, "internal encoding error")
+		c.close(proto.CloseInternal, "internal encoding error")
 		return
 	}
 	c.sendRaw(b)

@@ -90,13 +90,13 @@ type gsResult struct {
 // embedded default, with no key and no WebSocket in between (the messages
 // are the same).
 func (s *Server) AttachGameServer(ctx context.Context, ns *netcode.Server, cfg *GameServerConfig) (*GameServer, error) {
-	if ok, status := s.admit("in-process"); !ok {
+	if ok, status := s.admit(inProcess); !ok {
 		return nil, fmt.Errorf("lobby: attach game server: %w (%d)", ErrClosed, status)
 	}
 	a, b := memPipe()
-	c := newConn(b, "in-process", s.cfg.SendQueue)
+	c := newConn(b, inProcess, s.cfg.SendQueue)
 	go func() {
-		defer s.release("in-process")
+		defer s.release(inProcess)
 		s.serveTrusted(c)
 	}()
 	return newGameServer(ctx, ns, cfg, a)

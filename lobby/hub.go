@@ -55,6 +55,7 @@ type event struct {
 	c       *conn
 	msg     any       // a decoded message, or nil
 	ident   *Identity // set when a player's hello succeeded
+	helloID string    // the hello's request id, with ident
 	token   string    // the player's next token, with ident
 	expires time.Time
 	reg     *proto.Register // set when a game server registered
@@ -203,7 +204,7 @@ func (h *hub) handle(ev event) {
 		}
 	case ev.ident != nil:
 		h.conns[c] = struct{}{}
-		h.attachPlayer(c, *ev.ident, ev.token, ev.expires)
+		h.attachPlayer(c, *ev.ident, ev.helloID, ev.token, ev.expires)
 	case ev.reg != nil:
 		h.conns[c] = struct{}{}
 		h.attachServer(c, ev.reg)
@@ -218,7 +219,7 @@ func (h *hub) now() time.Time { return h.cfg.Now() }
 
 // ---- players
 
-func (h *hub) attachPlayer(c *conn, id Identity, token string, expires time.Time) {
+func (h *hub) attachPlayer(c *conn, id Identity, helloID, token string, expires time.Time) {
 	p := h.players[id.Player]
 	if p == nil {
 		p = &player{id: id.Player}
@@ -229,13 +230,16 @@ func (h *hub) attachPlayer(c *conn, id Identity, token string, expires time.Time
 		p.c.close(proto.CloseReplaced, "connected elsewhere")
 	}
 	p.name, p.c, c.player = id.Name, c, p
-	w := &proto.Welcome{V: proto.Version, Player: p.id, Name: p.name, Token: token}
+	w := &proto.Welcome{Envelope: proto.Envelope{ID: helloID}, V: proto.Version, Player: p.id, Name: p.name, Token: token}
 	if token != "" {
 		w.Expires = expires.Unix()
 	}
 	c.send(proto.TypeWelcome, w)
+	// Back from a dropped lobby connection: say where it plays and with whom.
+	if p.party != nil {
+		h.partyUpdate(p.party, nil, "")
+	}
 	if p.seat != nil {
-		// Back from a dropped lobby connection: say where it plays.
 		c.send(proto.TypeMatch, h.matchMessage(p.seat, ""))
 	}
 }
@@ -246,19 +250,23 @@ func (h *hub) playerGone(p *player, c *conn) {
 	}
 	p.c = nil
 	if p.ticket != nil {
-		h.dequeue(p.ticket, p, proto.ReasonDisconnect, "")
-	}
-	if p.party != nil && p.seat == nil {
-		h.leaveParty(p)
+		h.dequeue(p.ticket, p, "", "")
 	}
 	h.forgetIfIdle(p)
 }
 
-// forgetIfIdle drops a disconnected player that holds nothing.
+// forgetIfIdle drops a disconnected player once it holds no seat. A
+// player keeps its party while it plays without a lobby connection; when the
+// seat goes, so does its place in the party, as a player that is not there
+// cannot lead it or be matched with it.
 func (h *hub) forgetIfIdle(p *player) {
-	if p.c == nil && p.seat == nil && p.ticket == nil && p.party == nil {
-		delete(h.players, p.id)
+	if p.c != nil || p.seat != nil || p.ticket != nil {
+		return
 	}
+	if p.party != nil {
+		h.leaveParty(p)
+	}
+	delete(h.players, p.id)
 }
 
 func (h *hub) playerMessage(p *player, msg any) {

@@ -466,3 +466,35 @@ func TestShutdown(t *testing.T) {
 		t.Fatalf("second Shutdown: %v", err)
 	}
 }
+
+// TestGuestCORS: pages from an allowed origin may fetch guest tokens; other
+// origins are refused, preflight included.
+func TestGuestCORS(t *testing.T) {
+	_, url := testLobby(t, &Config{OriginPatterns: []string{"*.example.com"}})
+	cases := []struct {
+		method, origin string
+		status         int
+		allow          string
+	}{
+		{"POST", "", http.StatusOK, ""},
+		{"POST", "https://game.example.com", http.StatusOK, "https://game.example.com"},
+		{"POST", "https://evil.test", http.StatusForbidden, ""},
+		{"OPTIONS", "https://game.example.com", http.StatusNoContent, "https://game.example.com"},
+		{"OPTIONS", "https://evil.test", http.StatusForbidden, ""},
+	}
+	for _, tc := range cases {
+		req, _ := http.NewRequest(tc.method, url+"/v1/guest", nil)
+		if tc.origin != "" {
+			req.Header.Set("Origin", tc.origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || resp.Header.Get("Access-Control-Allow-Origin") != tc.allow {
+			t.Errorf("%s from %q: %s, allow-origin %q; want %d, %q", tc.method, tc.origin, resp.Status,
+				resp.Header.Get("Access-Control-Allow-Origin"), tc.status, tc.allow)
+		}
+	}
+}

@@ -11,6 +11,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"path"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +60,7 @@ func NewServer(cfg *Config) (*Server, error) {
 	s := &Server{cfg: c, h: h, mux: http.NewServeMux(), ipConns: map[string]int{}, ipLims: lims}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("POST /v1/guest", s.guest)
+	s.mux.HandleFunc("OPTIONS /v1/guest", s.guestPreflight)
 	s.mux.HandleFunc("GET /v1/play", func(w http.ResponseWriter, r *http.Request) { s.accept(w, r, proto.FromPlayer) })
 	s.mux.HandleFunc("GET /v1/server", func(w http.ResponseWriter, r *http.Request) { s.accept(w, r, proto.FromServer) })
 	go h.run()
@@ -69,7 +73,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	select {
 	case <-s.h.done:
-		http.Error(w, `{"status":"stopped"}`, http.StatusServiceUnavailable)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"status":"stopped"}`+"\n")
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
@@ -84,7 +90,47 @@ type GuestTokenResponse struct {
 	Expires int64  `json:"expires"` // unix seconds
 }
 
+// cors lets a page from another origin read the answer when OriginPatterns
+// allow that origin, the same rule as for the player WebSocket; false means
+// the origin is refused.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range s.cfg.OriginPatterns {
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok || p == "*" {
+			w.Header().Set("Access-Control-Allow-Origin", origin)
+			w.Header().Add("Vary", "Origin")
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) guestPreflight(w http.ResponseWriter, r *http.Request) {
+	if !s.cors(w, r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Access-Control-Allow-Methods", "POST")
+	w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+	w.Header().Set("Access-Control-Max-Age", "600")
+	w.WriteHeader(http.StatusNoContent)
+}
+
 func (s *Server) guest(w http.ResponseWriter, r *http.Request) {
+	if !s.cors(w, r) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
 	iss, ok := s.cfg.Auth.(TokenIssuer)
 	if !ok {
 		http.Error(w, "guest tokens are not enabled", http.StatusNotFound)
@@ -144,13 +190,17 @@ func (s *Server) admit(ip string) (ok bool, status int) {
 	switch {
 	case s.closed:
 		return false, http.StatusServiceUnavailable
-	case s.ipConns[ip] >= s.cfg.MaxConnsPerIP:
+	case ip != inProcess && s.ipConns[ip] >= s.cfg.MaxConnsPerIP:
 		return false, http.StatusTooManyRequests
 	}
 	s.ipConns[ip]++
 	s.wg.Add(1)
 	return true, 0
 }
+
+// inProcess stands for the address of game servers attached in-process,
+// which no per-IP limit applies to.
+const inProcess = "in-process"
 
 func (s *Server) release(ip string) {
 	s.mu.Lock()
@@ -261,8 +311,11 @@ func (s *Server) decode(c *conn, side proto.Side, b []byte) (any, bool) {
 	var de *proto.DecodeError
 	if errors.As(err, &de) {
 		c.sendError(de.ID, de.Code, de.Msg)
-		if de.Code == proto.CodeMalformed {
+		switch de.Code {
+		case proto.CodeMalformed:
 			c.close(proto.CloseProtocol, "malformed message")
+		case proto.CodeVersion:
+			c.close(proto.CloseVersion, "unsupported version")
 		}
 		return nil, false
 	}
@@ -289,6 +342,7 @@ func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bo
 	defer cancel()
 	msg, ok := s.decode(c, side, b)
 	if !ok {
+		// decode has sent the error, and closed with its own code if it has one.
 		c.close(proto.CloseUnauthorized, "no valid hello")
 		return false
 	}
@@ -299,9 +353,6 @@ func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bo
 	}
 	switch m := msg.(type) {
 	case *proto.Hello:
-		if m.V != proto.Version {
-			return fail(m.ID, proto.CodeVersion, fmt.Sprintf("version %d; this lobby speaks %d", m.V, proto.Version), proto.CloseVersion)
-		}
 		id, err := s.cfg.Auth.Authenticate(ctx, m.Token)
 		if err != nil {
 			code := proto.CodeUnauthorized
@@ -314,7 +365,7 @@ func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bo
 		if id.Player == "" || len(id.Player) > proto.MaxIDLen || len(id.Name) > proto.MaxNameLen {
 			return fail(m.ID, proto.CodeInternal, "authenticator returned an identity out of limits", proto.CloseUnauthorized)
 		}
-		ev := event{c: c, ident: &id}
+		ev := event{c: c, ident: &id, helloID: m.ID}
 		if iss, ok := s.cfg.Auth.(TokenIssuer); ok {
 			// Tokens are single use: hand over the next one now.
 			if tok, exp, err := iss.IssueToken(id); err == nil {
@@ -323,16 +374,17 @@ func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bo
 		}
 		return s.h.post(ev)
 	case *proto.Register:
-		if m.V != proto.Version {
-			return fail(m.ID, proto.CodeVersion, fmt.Sprintf("version %d; this lobby speaks %d", m.V, proto.Version), proto.CloseVersion)
-		}
 		key := s.cfg.GameServerKey
 		if !trusted && (key == "" || subtle.ConstantTimeCompare([]byte(m.Key), []byte(key)) != 1) {
 			return fail(m.ID, proto.CodeForbidden, "wrong game server key", proto.CloseUnauthorized)
 		}
 		return s.h.post(event{c: c, reg: m})
 	}
-	return fail("", proto.CodeUnauthorized, "the first message must be hello", proto.CloseUnauthorized)
+	first := proto.TypeHello
+	if side == proto.FromServer {
+		first = proto.TypeRegister
+	}
+	return fail(proto.Env(msg).ID, proto.CodeUnauthorized, "the first message must be "+first, proto.CloseUnauthorized)
 }
 
 // Stats is a snapshot of what a lobby holds.

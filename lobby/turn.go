@@ -16,8 +16,9 @@ import (
 // lobby's REST credentials, for deployments too small for coturn. It relays
 // UDP only.
 type TURNServer struct {
-	srv  *turn.Server
-	addr *net.UDPAddr
+	srv     *turn.Server
+	addr    *net.UDPAddr
+	relayIP net.IP
 }
 
 // TURNServerConfig configures an embedded TURN server.
@@ -83,16 +84,16 @@ func NewTURNServer(cfg TURNServerConfig) (*TURNServer, error) {
 		_ = pc.Close()
 		return nil, fmt.Errorf("lobby: TURN server: %w", err)
 	}
-	return &TURNServer{srv: srv, addr: pc.LocalAddr().(*net.UDPAddr)}, nil
+	return &TURNServer{srv: srv, addr: pc.LocalAddr().(*net.UDPAddr), relayIP: relayIP}, nil
 }
 
 // Addr is the UDP address the server listens on.
 func (t *TURNServer) Addr() *net.UDPAddr { return t.addr }
 
-// URL is the server's turn: URL for TURNConfig.URLs, with the listening
-// address as it is (a wildcard address must be replaced by a public one).
+// URL is the server's turn: URL for TURNConfig.URLs: the relay IP, which
+// clients must be able to reach, and the listening port.
 func (t *TURNServer) URL() string {
-	return "turn:" + net.JoinHostPort(t.addr.IP.String(), strconv.Itoa(t.addr.Port)) + "?transport=udp"
+	return "turn:" + net.JoinHostPort(t.relayIP.String(), strconv.Itoa(t.addr.Port)) + "?transport=udp"
 }
 
 // Close stops the server and every relay.

@@ -94,7 +94,8 @@ const (
 const (
 	CloseNormal       = 1000
 	CloseGoingAway    = 1001 // the lobby is shutting down
-	ClosePolicy       = 1008 // refused origin (at the HTTP level) or a slow reader
+	ClosePolicy       = 1008 // the connection stopped reading: its send queue filled
+	CloseInternal     = 1011 // the lobby failed to encode a message: a bug, not the client's
 	CloseTooBig       = 1009 // a message over the size limit
 	CloseUnauthorized = 4001 // hello missing, late, or with a bad token; game server with a bad key
 	CloseProtocol     = 4002 // malformed message
@@ -294,14 +295,12 @@ type Error struct {
 
 // Reasons in left and unseat messages.
 const (
-	ReasonLeave       = "leave"        // the player asked
-	ReasonExpired     = "expired"      // the seat was not claimed in time
-	ReasonReleased    = "released"     // the game server released the seat
-	ReasonEnded       = "ended"        // the game server ended the room
-	ReasonServerLost  = "server_lost"  // the game server disconnected
-	ReasonPartyLeft   = "party_left"   // the party leader left the queue
-	ReasonDisconnect  = "disconnected" // the player's lobby connection dropped while queued
-	ReasonMatchFailed = "no_server"    // matched, but no game server could take the room
+	ReasonLeave      = "leave"       // the player asked
+	ReasonExpired    = "expired"     // the seat was not claimed in time
+	ReasonReleased   = "released"    // the game server released the seat
+	ReasonEnded      = "ended"       // the game server ended the room
+	ReasonServerLost = "server_lost" // the game server disconnected
+	ReasonPartyLeft  = "party_left"  // another member took the party out of the queue, or disconnected
 )
 
 // ErrProto is wrapped by every decoding error; the *Error it comes with says
@@ -393,6 +392,8 @@ func newBody(side Side, typ string) any {
 		switch typ {
 		case TypeRegistered:
 			return &Registered{}
+		case TypeOK:
+			return &Envelope{}
 		case TypeSeat, TypeUnseat:
 			return &SeatRef{}
 		case TypeSignal:
@@ -430,8 +431,11 @@ func Decode(side Side, b []byte) (any, error) {
 	}
 	if err := validate(body); err != nil {
 		code := CodeBadRequest
-		if errors.Is(err, errSignalTooLarge) {
+		switch {
+		case errors.Is(err, errSignalTooLarge):
 			code = CodeTooLarge
+		case errors.Is(err, errVersion):
+			code = CodeVersion
 		}
 		return nil, decodeErr(code, env.ID, "%s: %v", env.Type, err)
 	}
@@ -483,6 +487,9 @@ func validate(body any) error {
 	}
 	switch m := body.(type) {
 	case *Hello:
+		if m.V != Version {
+			return fmt.Errorf("%w %d; this side speaks %d", errVersion, m.V, Version)
+		}
 		return str("token", m.Token, MaxTokenLen, true)
 	case *Queue:
 		if err := errors.Join(str("mode", m.Mode, MaxNameLen, true), str("region", m.Region, MaxNameLen, false)); err != nil {
@@ -512,6 +519,9 @@ func validate(body any) error {
 		}
 		return validateSignal(m.Signal)
 	case *Register:
+		if m.V != Version {
+			return fmt.Errorf("%w %d; this side speaks %d", errVersion, m.V, Version)
+		}
 		if err := errors.Join(str("name", m.Name, MaxNameLen, false), str("region", m.Region, MaxNameLen, false),
 			str("key", m.Key, MaxTokenLen, false)); err != nil {
 			return err
@@ -532,6 +542,11 @@ func validate(body any) error {
 // lobby answers it with CodeTooLarge rather than CodeBadRequest.
 var errSignalTooLarge = errors.New("too large")
 
+// errVersion marks a hello or register of another protocol version. It is
+// checked before any other field, so that a later version's hello, whatever
+// its fields, is answered with unsupported_version.
+var errVersion = errors.New("protocol version")
+
 func validateSignal(s *netcode.Signal) error {
 	if s == nil {
 		return fmt.Errorf("signal is required")
@@ -547,6 +562,9 @@ func validateSignal(s *netcode.Signal) error {
 		}
 		if s.Candidate != nil && s.Candidate.SDPMid != nil && len(*s.Candidate.SDPMid) > MaxIDLen {
 			return fmt.Errorf("sdpMid %w", errSignalTooLarge)
+		}
+		if s.Candidate != nil && s.Candidate.UsernameFragment != nil && len(*s.Candidate.UsernameFragment) > MaxNameLen {
+			return fmt.Errorf("usernameFragment %w", errSignalTooLarge)
 		}
 	default:
 		return fmt.Errorf("signal type %.32q", s.Type)

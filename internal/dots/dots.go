@@ -1,0 +1,108 @@
+// Package dots is the wire format of the demo game that the lobby command
+// hosts (lobby/cmd/lobby) and the lobby bots play (examples/lobbybots): dots
+// moving in a square arena. Inputs and snapshots are msgpack, sent on
+// netcode's unreliable channel; events are msgpack on the reliable one.
+//
+// It lives in the module's internal/ so that both the command and the
+// examples can import it without making it a public API.
+package dots
+
+import (
+	"fmt"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+const (
+	// Arena bounds the game: a dot stays within [-Arena, Arena] on both axes.
+	Arena = 100
+	// MaxPlayers is the largest room one snapshot can describe within
+	// netcode's default 1200-byte limit: at most 10 bytes a player, plus the
+	// header. Bigger games send each player only what is near it.
+	MaxPlayers = 64
+)
+
+// Move is one input: a step of -1, 0 or +1 on each axis.
+type Move struct {
+	DX int8 `msgpack:"dx"`
+	DY int8 `msgpack:"dy"`
+}
+
+// PlayerState is one dot in a snapshot. as_array drops the field names from
+// the encoding: a snapshot must fit in one datagram, so bytes count.
+type PlayerState struct {
+	_msgpack struct{} `msgpack:",as_array"`
+	ID       uint16
+	X, Y     int16
+}
+
+// Apply moves the dot by one input, clamped: the server never trusts a
+// client's idea of how far it may move.
+func (s *PlayerState) Apply(m Move) {
+	s.X = clamp(s.X+int16(clamp(m.DX, -1, 1)), -Arena, Arena)
+	s.Y = clamp(s.Y+int16(clamp(m.DY, -1, 1)), -Arena, Arena)
+}
+
+// Snapshot is a room's whole state, sent to each of its players every tick.
+type Snapshot struct {
+	Tick    uint32        `msgpack:"tick"`
+	Players []PlayerState `msgpack:"players"`
+}
+
+// Event types, sent reliably by the server.
+const (
+	// EventWelcome tells a player its own dot id, once, first.
+	EventWelcome = "welcome"
+	// EventJoined tells the room that a player arrived; a newcomer also
+	// gets one for each player already there.
+	EventJoined = "joined"
+	// EventLeft tells the room that a player is gone.
+	EventLeft = "left"
+)
+
+// Event is a reliable message from the server about the room.
+type Event struct {
+	Type   string `msgpack:"type"`
+	Room   string `msgpack:"room,omitempty"`
+	ID     uint16 `msgpack:"id"`               // the dot the event is about
+	Player string `msgpack:"player,omitempty"` // the lobby's player id
+	Name   string `msgpack:"name,omitempty"`
+}
+
+// EncodeMove encodes an input.
+func EncodeMove(m Move) ([]byte, error) { return msgpack.Marshal(&m) }
+
+// DecodeMove decodes an input.
+func DecodeMove(b []byte) (Move, error) {
+	var m Move
+	if err := msgpack.Unmarshal(b, &m); err != nil {
+		return Move{}, fmt.Errorf("dots: move: %w", err)
+	}
+	return m, nil
+}
+
+// EncodeSnapshot encodes a snapshot.
+func EncodeSnapshot(s *Snapshot) ([]byte, error) { return msgpack.Marshal(s) }
+
+// DecodeSnapshot decodes a snapshot.
+func DecodeSnapshot(b []byte) (Snapshot, error) {
+	var s Snapshot
+	if err := msgpack.Unmarshal(b, &s); err != nil {
+		return Snapshot{}, fmt.Errorf("dots: snapshot: %w", err)
+	}
+	return s, nil
+}
+
+// EncodeEvent encodes an event.
+func EncodeEvent(e Event) ([]byte, error) { return msgpack.Marshal(&e) }
+
+// DecodeEvent decodes an event.
+func DecodeEvent(b []byte) (Event, error) {
+	var e Event
+	if err := msgpack.Unmarshal(b, &e); err != nil {
+		return Event{}, fmt.Errorf("dots: event: %w", err)
+	}
+	return e, nil
+}
+
+func clamp[T int8 | int16](v, lo, hi T) T { return max(lo, min(v, hi)) }

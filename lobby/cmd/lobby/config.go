@@ -1,0 +1,394 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tickwire/tickwire/internal/dots"
+	"github.com/tickwire/tickwire/lobby"
+)
+
+// envPrefix is prepended to a flag's name, upper-cased with dashes turned
+// to underscores, to make its environment variable: -game-udp is
+// TICKWIRE_LOBBY_GAME_UDP.
+const envPrefix = "TICKWIRE_LOBBY_"
+
+// envName is the environment variable twin of a flag.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// config is the command's configuration, validated.
+type config struct {
+	Addr string // HTTP listen address
+
+	Game         bool   // run the embedded game server
+	GameUDP      string // its netcode UDP address
+	GameName     string
+	GameRegion   string
+	GameCapacity int
+	GameHz       int
+
+	Modes    map[string]lobby.Mode
+	FillWait time.Duration
+	Backfill bool
+
+	Key         string // lobby.Config.GameServerKey
+	GuestSecret string
+	TokenTTL    time.Duration
+	SeatTimeout time.Duration
+
+	STUN         []string
+	TURNURLs     []string
+	TURNSecret   string
+	TURNTTL      time.Duration
+	TURNEmbedded string // UDP address of an embedded TURN server, or ""
+	TURNRelayIP  string
+
+	Origins  []string
+	LogLevel slog.Level
+
+	// Set by tests rather than flags.
+	out   io.Writer         // the banner and logs; os.Stderr in main
+	ready func(base string) // called with the lobby's base URL once it serves
+}
+
+// flagDoc describes one flag for -h: its value name and what it does.
+type flagDoc struct {
+	name, value, usage string
+}
+
+// parseConfig reads the flags in args over the environment (getenv) over
+// the defaults, and validates the result. -h returns flag.ErrHelp after
+// writing the usage to usageOut.
+func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) (*config, error) {
+	fs := flag.NewFlagSet("lobby", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned, usage printed by us
+	fs.Usage = func() {}
+
+	var docs []flagDoc
+	str := func(p *string, name, def, value, usage string) {
+		fs.StringVar(p, name, def, usage)
+		docs = append(docs, flagDoc{name, value, usage})
+	}
+	boolean := func(p *bool, name string, def bool, usage string) {
+		fs.BoolVar(p, name, def, usage)
+		docs = append(docs, flagDoc{name, "", usage})
+	}
+	dur := func(p *time.Duration, name string, def time.Duration, usage string) {
+		fs.DurationVar(p, name, def, usage)
+		docs = append(docs, flagDoc{name, "duration", usage})
+	}
+	integer := func(p *int, name string, def int, usage string) {
+		fs.IntVar(p, name, def, usage)
+		docs = append(docs, flagDoc{name, "n", usage})
+	}
+
+	var c config
+	var modes, stun, turnURLs, origins, logLevel string
+	str(&c.Addr, "addr", "127.0.0.1:8080", "host:port",
+		"HTTP address the lobby listens on (players and remote game servers). Use :8080 or a public address to be reachable from other machines, behind TLS in production.")
+	boolean(&c.Game, "game", true,
+		"Run the embedded game server (a demo game of moving dots) in this process. -game=false runs a lobby alone, for game servers that register with -key.")
+	str(&c.GameUDP, "game-udp", "127.0.0.1:0", "host:port",
+		"UDP address of the embedded game server: every player's WebRTC traffic arrives on this one port. The default is loopback only, with a port the system picks; in production use a fixed port on an address players can reach, such as 0.0.0.0:7777 on a host with a public IP.")
+	str(&c.GameName, "game-name", "embedded", "name", "Name of the embedded game server, as the lobby shows it.")
+	str(&c.GameRegion, "game-region", "", "region", "Region of the embedded game server; players queueing for another region are not placed on it. Empty: any.")
+	integer(&c.GameCapacity, "game-capacity", 64, "Seats the embedded game server takes, over all its rooms.")
+	integer(&c.GameHz, "game-hz", 30, "Tick rate of the embedded game: snapshots per second to each player.")
+	str(&modes, "modes", "default=2-4", "list",
+		"Game modes players can queue for, comma-separated name=min-max (room sizes), such as default=2-4,duel=2-2. name=n means n-n.")
+	dur(&c.FillWait, "fill-wait", 10*time.Second,
+		"How long matchmaking holds out for a full room before it makes one of at least the mode's minimum size. 0: at once.")
+	boolean(&c.Backfill, "backfill", false, "Let matchmaking fill free seats of running rooms before opening new ones.")
+	str(&c.Key, "key", "", "secret",
+		"Shared key that game servers in other processes present to register (lobby.DialGameServer); at least 16 bytes. Empty: only the embedded game server.")
+	str(&c.GuestSecret, "guest-secret", "", "secret",
+		"Secret that signs guest tokens, at least 16 bytes. Empty: a random one, so tokens die with the process; set it when several lobbies share players.")
+	dur(&c.TokenTTL, "token-ttl", 24*time.Hour, "How long a guest token stays valid.")
+	dur(&c.SeatTimeout, "seat-timeout", 30*time.Second, "How long a matched player has to connect to its game server before its seat is given up.")
+	str(&stun, "stun", "", "urls", "STUN URLs handed to players with each match, comma-separated, such as stun:stun.l.google.com:19302.")
+	str(&turnURLs, "turn-url", "", "urls",
+		"TURN URLs handed to players with short-lived credentials, comma-separated, such as turn:turn.example.com:3478. Needs -turn-secret.")
+	str(&c.TURNSecret, "turn-secret", "", "secret",
+		"Secret shared with the TURN server (coturn's static-auth-secret, use-auth-secret). With -turn-embedded and no secret, a random one.")
+	dur(&c.TURNTTL, "turn-ttl", time.Hour, "How long TURN credentials stay valid.")
+	str(&c.TURNEmbedded, "turn-embedded", "", "host:port",
+		"Run an embedded TURN server (UDP) on this address and hand it to players, for small deployments. A wildcard host needs -turn-relay-ip.")
+	str(&c.TURNRelayIP, "turn-relay-ip", "", "ip", "Public IP of the embedded TURN server, for relayed traffic. Default: the -turn-embedded host.")
+	str(&origins, "origin", "", "patterns",
+		"Browser origins allowed to open a player WebSocket, comma-separated host patterns such as game.example.com,*.example.com; * allows every origin. Empty: same origin only. Native clients are always allowed.")
+	str(&logLevel, "log-level", "info", "level", "Log level: debug, info, warn or error. WebRTC (pion) warnings show at debug only.")
+
+	// The command line first; then the environment for every flag it did
+	// not set.
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			writeUsage(usageOut, fs, docs)
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q: this command takes flags only", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, d := range docs {
+		env := envName(d.name)
+		if v := getenv(env); v != "" && !given[d.name] {
+			if err := fs.Set(d.name, v); err != nil {
+				return nil, fmt.Errorf("%s=%q: %v", env, v, err)
+			}
+		}
+	}
+
+	// bad names where a bad value came from: the flag, else its variable.
+	bad := func(name, format string, args ...any) error {
+		src := "-" + name
+		if !given[name] && getenv(envName(name)) != "" {
+			src = envName(name)
+		}
+		return fmt.Errorf("%s: "+format, append([]any{src}, args...)...)
+	}
+
+	if err := checkHostPort(c.Addr); err != nil {
+		return nil, bad("addr", "%v", err)
+	}
+	if c.Game {
+		if err := checkHostPort(c.GameUDP); err != nil {
+			return nil, bad("game-udp", "%v", err)
+		}
+	}
+	if c.GameCapacity < 1 {
+		return nil, bad("game-capacity", "%d seats: need at least 1", c.GameCapacity)
+	}
+	if c.GameHz < 1 || c.GameHz > 1000 {
+		return nil, bad("game-hz", "%d: need 1 to 1000", c.GameHz)
+	}
+	if c.FillWait < 0 {
+		return nil, bad("fill-wait", "negative duration %v", c.FillWait)
+	}
+	var err error
+	if c.Modes, err = parseModes(modes); err != nil {
+		return nil, bad("modes", "%v", err)
+	}
+	for name, m := range c.Modes {
+		m.FillWait = c.FillWait
+		if m.FillWait == 0 {
+			m.FillWait = time.Nanosecond // lobby.Mode's zero means its default
+		}
+		m.Backfill = c.Backfill
+		c.Modes[name] = m
+		if c.Game && m.MaxPlayers > dots.MaxPlayers {
+			return nil, bad("modes", "mode %q: rooms of %d; the embedded game fits at most %d players in a snapshot", name, m.MaxPlayers, dots.MaxPlayers)
+		}
+		if c.Game && m.MaxPlayers > c.GameCapacity {
+			return nil, bad("modes", "mode %q: rooms of %d do not fit in -game-capacity %d", name, m.MaxPlayers, c.GameCapacity)
+		}
+	}
+	if c.Key != "" && len(c.Key) < 16 {
+		return nil, bad("key", "%d bytes: need at least 16", len(c.Key))
+	}
+	if !c.Game && c.Key == "" {
+		return nil, bad("game", "no embedded game server and no -key: no game server could ever register, so no match could be placed")
+	}
+	if c.GuestSecret != "" && len(c.GuestSecret) < 16 {
+		return nil, bad("guest-secret", "%d bytes: need at least 16", len(c.GuestSecret))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"token-ttl", c.TokenTTL}, {"seat-timeout", c.SeatTimeout}, {"turn-ttl", c.TURNTTL}} {
+		if d.v <= 0 {
+			return nil, bad(d.name, "%v: must be positive", d.v)
+		}
+	}
+	if c.STUN, err = parseURLs(stun, "stun:", "stuns:"); err != nil {
+		return nil, bad("stun", "%v", err)
+	}
+	if c.TURNURLs, err = parseURLs(turnURLs, "turn:", "turns:"); err != nil {
+		return nil, bad("turn-url", "%v", err)
+	}
+	if len(c.TURNURLs) > 0 && c.TURNSecret == "" {
+		return nil, bad("turn-url", "needs -turn-secret (%s), the secret shared with the TURN server", envName("turn-secret"))
+	}
+	if c.TURNRelayIP != "" && net.ParseIP(c.TURNRelayIP) == nil {
+		return nil, bad("turn-relay-ip", "%q is not an IP address", c.TURNRelayIP)
+	}
+	if c.TURNEmbedded != "" {
+		if err := checkHostPort(c.TURNEmbedded); err != nil {
+			return nil, bad("turn-embedded", "%v", err)
+		}
+		host, _, _ := net.SplitHostPort(c.TURNEmbedded)
+		if ip := net.ParseIP(host); c.TURNRelayIP == "" && (ip == nil || ip.IsUnspecified() || ip.To4() == nil) {
+			return nil, bad("turn-embedded", "%q: needs an IPv4 address, or -turn-relay-ip with a wildcard one", c.TURNEmbedded)
+		}
+	} else if c.TURNRelayIP != "" {
+		return nil, bad("turn-relay-ip", "only applies with -turn-embedded")
+	}
+	c.Origins = splitList(origins)
+	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		return nil, bad("log-level", "%q: want debug, info, warn or error", logLevel)
+	}
+	return &c, nil
+}
+
+// writeUsage is -h: every flag with its value, default and environment
+// variable.
+func writeUsage(w io.Writer, fs *flag.FlagSet, docs []flagDoc) {
+	fmt.Fprintf(w, `Usage: go run ./lobby/cmd/lobby [flags]
+
+Runs a Tickwire lobby: guest tokens, matchmaking, rooms and the WebRTC
+signaling broker, over HTTP and WebSocket (lobby/PROTOCOL.md). By default it
+also runs an embedded game server, so that one command gives players
+somewhere to play:
+
+  GET  /healthz     200 while the lobby runs
+  POST /v1/guest    a guest token
+  GET  /v1/play     WebSocket for players
+  GET  /v1/server   WebSocket for game servers in other processes (-key)
+
+Every flag has an environment variable twin, shown below. A flag on the
+command line wins over its variable, which wins over the default; an empty
+variable counts as unset.
+
+Flags:
+`)
+	for _, d := range docs {
+		f := fs.Lookup(d.name)
+		head := "  -" + d.name
+		if d.value != "" {
+			head += " " + d.value
+		}
+		def := f.DefValue
+		switch {
+		case def == "":
+			def = "none"
+		case d.value != "" && d.value != "n" && d.value != "duration":
+			def = strconv.Quote(def)
+		}
+		fmt.Fprintf(w, "%s\n", head)
+		for _, line := range wrap(d.usage, 72) {
+			fmt.Fprintf(w, "      %s\n", line)
+		}
+		fmt.Fprintf(w, "      env %s, default %s\n", envName(d.name), def)
+	}
+	fmt.Fprintf(w, `
+Examples:
+  go run ./lobby/cmd/lobby                                  # lobby and game server on localhost
+  go run ./examples/lobbybots -lobby http://127.0.0.1:8080  # in another terminal
+  TICKWIRE_LOBBY_ADDR=:8080 TICKWIRE_LOBBY_GAME_UDP=0.0.0.0:7777 go run ./lobby/cmd/lobby
+
+Bad values exit with status 2.
+`)
+}
+
+// wrap breaks s into lines of at most width bytes, at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// checkHostPort accepts "host:port" and ":port" with a numeric port.
+func checkHostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: want host:port: %v", addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return nil
+}
+
+// parseModes reads "name=min-max,name=n".
+func parseModes(s string) (map[string]lobby.Mode, error) {
+	out := map[string]lobby.Mode{}
+	items := splitList(s)
+	if len(items) == 0 {
+		return nil, errors.New("no mode: want at least one name=min-max")
+	}
+	for _, item := range items {
+		name, size, ok := strings.Cut(item, "=")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || len(name) > 64 {
+			return nil, fmt.Errorf("%q: want name=min-max with a name of 1 to 64 bytes", item)
+		}
+		if _, dup := out[name]; dup {
+			return nil, fmt.Errorf("mode %q given twice", name)
+		}
+		lo, hi, ranged := strings.Cut(size, "-")
+		minP, err1 := strconv.Atoi(strings.TrimSpace(lo))
+		maxP, err2 := minP, error(nil)
+		if ranged {
+			maxP, err2 = strconv.Atoi(strings.TrimSpace(hi))
+		}
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%q: sizes must be numbers, as in %s=2-4", item, name)
+		}
+		if minP < 1 || maxP < minP || maxP > 1024 {
+			return nil, fmt.Errorf("%q: need 1 <= min <= max <= 1024", item)
+		}
+		out[name] = lobby.Mode{MinPlayers: minP, MaxPlayers: maxP}
+	}
+	return out, nil
+}
+
+// parseURLs splits a comma list of URLs that must start with one of the
+// schemes.
+func parseURLs(s string, schemes ...string) ([]string, error) {
+	urls := splitList(s)
+	for _, u := range urls {
+		ok := false
+		for _, sc := range schemes {
+			ok = ok || strings.HasPrefix(u, sc) && len(u) > len(sc)
+		}
+		if !ok {
+			return nil, fmt.Errorf("%q: want a URL starting with %s", u, strings.Join(schemes, " or "))
+		}
+	}
+	return urls, nil
+}
+
+// splitList splits a comma list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// modeNames lists the modes, sorted, for the banner.
+func modeNames(modes map[string]lobby.Mode) []string {
+	names := make([]string, 0, len(modes))
+	for name := range modes {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}

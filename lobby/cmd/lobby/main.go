@@ -1,0 +1,250 @@
+// Command lobby runs a Tickwire lobby: guest tokens, matchmaking, rooms and
+// the WebRTC signaling broker over HTTP and WebSocket (lobby/PROTOCOL.md).
+// By default it also runs an embedded game server with a small demo game,
+// so that one command gives players somewhere to play:
+//
+//	go run ./lobby/cmd/lobby -addr 127.0.0.1:8080
+//	go run ./examples/lobbybots -lobby http://127.0.0.1:8080   # in another terminal
+//
+// Every flag has an environment variable twin (TICKWIRE_LOBBY_ADDR for
+// -addr, and so on); -h lists them.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tickwire/tickwire/lobby"
+	"github.com/tickwire/tickwire/netcode"
+)
+
+// shutdownTimeout bounds the graceful shutdown after SIGINT or SIGTERM.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	// Signals first, so that none is lost while the lobby starts.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Once the first signal starts the shutdown, a second one kills.
+	context.AfterFunc(ctx, stop)
+	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "lobby: %v\nRun with -h for the flags and their environment variables.\n", err)
+		os.Exit(2)
+	}
+	cfg.out = os.Stderr
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "lobby:", err)
+		os.Exit(1)
+	}
+}
+
+// run serves until ctx ends, then shuts down gracefully, within
+// shutdownTimeout: the game and its netcode server first (players are told
+// the server is shutting down), then HTTP (no new connections), then the
+// lobby's WebSockets, then the embedded TURN server.
+func run(ctx context.Context, cfg *config) (err error) {
+	out := cfg.out
+	if out == nil {
+		out = io.Discard
+	}
+	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: cfg.LogLevel}))
+
+	var cleanups []func(context.Context) error // run in reverse
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			err = errors.Join(err, cleanups[i](sctx))
+		}
+	}()
+
+	var secret []byte
+	if cfg.GuestSecret != "" {
+		secret = []byte(cfg.GuestSecret)
+	}
+	guests, err := lobby.NewGuests(&lobby.GuestsConfig{Secret: secret, TTL: cfg.TokenTTL})
+	if err != nil {
+		return err
+	}
+	lcfg := &lobby.Config{
+		Modes:          cfg.Modes,
+		Auth:           guests,
+		GameServerKey:  cfg.Key,
+		SeatTimeout:    cfg.SeatTimeout,
+		STUN:           cfg.STUN,
+		TURN:           lobby.TURNConfig{URLs: cfg.TURNURLs, Secret: cfg.TURNSecret, TTL: cfg.TURNTTL},
+		OriginPatterns: cfg.Origins,
+		Logger:         log,
+	}
+
+	var turnSrv *lobby.TURNServer
+	if cfg.TURNEmbedded != "" {
+		if lcfg.TURN.Secret == "" {
+			lcfg.TURN.Secret = randomSecret()
+		}
+		turnSrv, err = lobby.NewTURNServer(lobby.TURNServerConfig{
+			Addr: cfg.TURNEmbedded, RelayIP: cfg.TURNRelayIP, Secret: lcfg.TURN.Secret, Logger: log.With("component", "turn"),
+		})
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, func(context.Context) error { return turnSrv.Close() })
+		lcfg.TURN.URLs = append(lcfg.TURN.URLs, turnSrv.URL())
+	}
+
+	ls, err := lobby.NewServer(lcfg)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, func(ctx context.Context) error {
+		if err := ls.Shutdown(ctx); err != nil {
+			return fmt.Errorf("lobby shutdown: %w", err)
+		}
+		return nil
+	})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           ls,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	// Registered after the lobby's, so it runs before it: no new WebSocket
+	// arrives while the lobby closes the open ones. http.Server.Shutdown
+	// does not wait for WebSockets (hijacked connections): the lobby's does.
+	cleanups = append(cleanups, func(ctx context.Context) error {
+		if err := hs.Shutdown(ctx); err != nil {
+			return fmt.Errorf("http shutdown: %w", err)
+		}
+		return nil
+	})
+
+	var udpAddr net.Addr
+	if cfg.Game {
+		// pion warns about the normal course of a connection (pings before
+		// the first candidate pair, writes racing a close): its warnings
+		// show at -log-level debug only.
+		nlevel := max(cfg.LogLevel, slog.LevelError)
+		if cfg.LogLevel <= slog.LevelDebug {
+			nlevel = cfg.LogLevel
+		}
+		nlog := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: nlevel})).With("component", "netcode")
+		ns, err := netcode.NewServer(&netcode.Config{UDPAddr: cfg.GameUDP, Logger: nlog})
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, func(ctx context.Context) error {
+			if err := ns.Shutdown(ctx); err != nil {
+				return fmt.Errorf("game server shutdown: %w", err)
+			}
+			return nil
+		})
+		udpAddr = ns.UDPAddr()
+		gs, err := ls.AttachGameServer(ctx, ns, &lobby.GameServerConfig{
+			Name: cfg.GameName, Region: cfg.GameRegion, Capacity: cfg.GameCapacity, Logger: log,
+		})
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, func(context.Context) error { return gs.Close() })
+		gctx, stopGame := context.WithCancel(context.Background())
+		gameDone := make(chan struct{})
+		go func() {
+			defer close(gameDone)
+			newGame(gs, log, cfg.GameHz).run(gctx)
+		}()
+		cleanups = append(cleanups, func(context.Context) error {
+			stopGame()
+			<-gameDone
+			return nil
+		})
+	}
+
+	base := "http://" + connectHost(ln.Addr())
+	printBanner(out, cfg, base, udpAddr, lcfg.TURN.URLs)
+	if cfg.ready != nil {
+		cfg.ready(base)
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+		return nil
+	case err := <-served:
+		return fmt.Errorf("http: %w", err)
+	}
+}
+
+// connectHost is the listening address as a client on this machine dials
+// it: a wildcard address becomes loopback.
+func connectHost(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func printBanner(w io.Writer, cfg *config, base string, udp net.Addr, turnURLs []string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\ntickwire lobby on %s\n", base)
+	fmt.Fprintf(&b, "  health:        %s/healthz\n", base)
+	fmt.Fprintf(&b, "  guest tokens:  POST %s/v1/guest\n", base)
+	fmt.Fprintf(&b, "  players:       %s/v1/play (WebSocket)\n", "ws"+strings.TrimPrefix(base, "http"))
+	if cfg.Key != "" {
+		fmt.Fprintf(&b, "  game servers:  %s/v1/server (WebSocket, with -key)\n", "ws"+strings.TrimPrefix(base, "http"))
+	}
+	var modes []string
+	for _, name := range modeNames(cfg.Modes) {
+		m := cfg.Modes[name]
+		modes = append(modes, fmt.Sprintf("%s (%d-%d players)", name, m.MinPlayers, m.MaxPlayers))
+	}
+	fmt.Fprintf(&b, "  modes:         %s\n", strings.Join(modes, ", "))
+	if len(turnURLs) > 0 {
+		fmt.Fprintf(&b, "  TURN:          %s\n", strings.Join(turnURLs, ", "))
+	}
+	if udp != nil {
+		fmt.Fprintf(&b, "  game server:   %q, netcode on udp %s, %d Hz, %d seats\n", cfg.GameName, udp, cfg.GameHz, cfg.GameCapacity)
+		mode := "default"
+		if _, ok := cfg.Modes[mode]; !ok {
+			mode = modeNames(cfg.Modes)[0]
+		}
+		fmt.Fprintf(&b, "\nplay against it, in another terminal:\n  go run ./examples/lobbybots -lobby %s -bots %d -mode %s\n\n",
+			base, cfg.Modes[mode].MaxPlayers, mode)
+	} else {
+		fmt.Fprintf(&b, "  game server:   none embedded; register one with lobby.DialGameServer(ctx, %q, ns, &lobby.GameServerConfig{Key: ...})\n\n", base)
+	}
+	_, _ = io.WriteString(w, b.String())
+}
+
+func randomSecret() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tickwire/tickwire/internal/dots"
+	"github.com/tickwire/tickwire/lobby"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+func env(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+func TestParseConfig(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		env   func(string) string
+		check func(t *testing.T, c *config)
+		err   string // a substring of the error; "" means valid
+	}{
+		{name: "defaults", check: func(t *testing.T, c *config) {
+			if c.Addr != "127.0.0.1:8080" || !c.Game || c.GameUDP != "127.0.0.1:0" || c.SeatTimeout != 30*time.Second ||
+				c.TokenTTL != 24*time.Hour || c.TURNTTL != time.Hour || c.LogLevel != slog.LevelInfo || c.GameHz != 30 {
+				t.Errorf("defaults: %+v", c)
+			}
+			if m := c.Modes["default"]; len(c.Modes) != 1 || m.MinPlayers != 2 || m.MaxPlayers != 4 || m.FillWait != 10*time.Second {
+				t.Errorf("modes: %+v", c.Modes)
+			}
+		}},
+		{name: "env over default", env: env("TICKWIRE_LOBBY_ADDR", ":9000", "TICKWIRE_LOBBY_GAME", "false",
+			"TICKWIRE_LOBBY_KEY", "0123456789abcdef", "TICKWIRE_LOBBY_SEAT_TIMEOUT", "5s", "TICKWIRE_LOBBY_LOG_LEVEL", "debug"),
+			check: func(t *testing.T, c *config) {
+				if c.Addr != ":9000" || c.Game || c.Key != "0123456789abcdef" || c.SeatTimeout != 5*time.Second || c.LogLevel != slog.LevelDebug {
+					t.Errorf("env not applied: %+v", c)
+				}
+			}},
+		{name: "flag over env", args: []string{"-addr", "127.0.0.1:1", "-game=true", "-seat-timeout", "7s", "-modes", "duel=2-2"},
+			env: env("TICKWIRE_LOBBY_ADDR", ":9000", "TICKWIRE_LOBBY_GAME", "false", "TICKWIRE_LOBBY_SEAT_TIMEOUT", "5s", "TICKWIRE_LOBBY_MODES", "x=3"),
+			check: func(t *testing.T, c *config) {
+				if c.Addr != "127.0.0.1:1" || !c.Game || c.SeatTimeout != 7*time.Second {
+					t.Errorf("flags did not win: %+v", c)
+				}
+				if m, ok := c.Modes["duel"]; len(c.Modes) != 1 || !ok || m.MinPlayers != 2 || m.MaxPlayers != 2 {
+					t.Errorf("modes: %+v", c.Modes)
+				}
+			}},
+		{name: "empty env is unset", env: env("TICKWIRE_LOBBY_ADDR", ""), check: func(t *testing.T, c *config) {
+			if c.Addr != "127.0.0.1:8080" {
+				t.Errorf("addr %q", c.Addr)
+			}
+		}},
+		{name: "lists", args: []string{"-modes", " a=1-3 , b=5,", "-stun", "stun:s1:3478, stuns:s2", "-turn-url", "turn:t:3478",
+			"-turn-secret", "s", "-origin", "a.example.com,*.b.example.com", "-fill-wait", "0", "-backfill"},
+			check: func(t *testing.T, c *config) {
+				if a, b := c.Modes["a"], c.Modes["b"]; a.MinPlayers != 1 || a.MaxPlayers != 3 || b.MinPlayers != 5 || b.MaxPlayers != 5 || !a.Backfill || a.FillWait <= 0 || a.FillWait > time.Millisecond {
+					t.Errorf("modes: %+v", c.Modes)
+				}
+				if strings.Join(c.STUN, " ") != "stun:s1:3478 stuns:s2" || strings.Join(c.TURNURLs, " ") != "turn:t:3478" ||
+					strings.Join(c.Origins, " ") != "a.example.com *.b.example.com" {
+					t.Errorf("lists: %q %q %q", c.STUN, c.TURNURLs, c.Origins)
+				}
+			}},
+		{name: "embedded TURN", args: []string{"-turn-embedded", "127.0.0.1:3478"}},
+		{name: "embedded TURN on wildcard with relay IP", args: []string{"-turn-embedded", "0.0.0.0:3478", "-turn-relay-ip", "203.0.113.7"}},
+
+		{name: "bad env value names the variable", env: env("TICKWIRE_LOBBY_SEAT_TIMEOUT", "soon"), err: "TICKWIRE_LOBBY_SEAT_TIMEOUT"},
+		{name: "bad env bool", env: env("TICKWIRE_LOBBY_GAME", "perhaps"), err: "TICKWIRE_LOBBY_GAME"},
+		{name: "invalid env value names the variable", env: env("TICKWIRE_LOBBY_ADDR", "nowhere"), err: "TICKWIRE_LOBBY_ADDR"},
+		{name: "unknown flag", args: []string{"-nope"}, err: "-nope"},
+		{name: "argument", args: []string{"extra"}, err: "unexpected argument"},
+		{name: "addr without port", args: []string{"-addr", "localhost"}, err: "-addr"},
+		{name: "addr bad port", args: []string{"-addr", "localhost:http2"}, err: "-addr"},
+		{name: "game udp", args: []string{"-game-udp", "127.0.0.1"}, err: "-game-udp"},
+		{name: "capacity", args: []string{"-game-capacity", "0"}, err: "-game-capacity"},
+		{name: "hz", args: []string{"-game-hz", "0"}, err: "-game-hz"},
+		{name: "modes empty", args: []string{"-modes", ","}, err: "-modes"},
+		{name: "modes syntax", args: []string{"-modes", "default"}, err: "-modes"},
+		{name: "modes numbers", args: []string{"-modes", "default=two-four"}, err: "-modes"},
+		{name: "modes order", args: []string{"-modes", "default=4-2"}, err: "-modes"},
+		{name: "modes zero", args: []string{"-modes", "default=0-2"}, err: "-modes"},
+		{name: "modes twice", args: []string{"-modes", "a=2,a=3"}, err: "twice"},
+		{name: "modes too big for the game", args: []string{"-modes", "big=2-100"}, err: "snapshot"},
+		{name: "modes too big for capacity", args: []string{"-modes", "a=2-8", "-game-capacity", "4"}, err: "-game-capacity"},
+		{name: "big modes without the game", args: []string{"-modes", "big=2-100", "-game=false", "-key", "0123456789abcdef"}},
+		{name: "fill wait", args: []string{"-fill-wait", "-1s"}, err: "-fill-wait"},
+		{name: "short key", args: []string{"-key", "short"}, err: "-key"},
+		{name: "no game no key", args: []string{"-game=false"}, err: "-game"},
+		{name: "short guest secret", args: []string{"-guest-secret", "short"}, err: "-guest-secret"},
+		{name: "token ttl", args: []string{"-token-ttl", "0s"}, err: "-token-ttl"},
+		{name: "seat timeout", args: []string{"-seat-timeout", "-1s"}, err: "-seat-timeout"},
+		{name: "turn ttl", args: []string{"-turn-ttl", "0"}, err: "-turn-ttl"},
+		{name: "stun scheme", args: []string{"-stun", "turn:x"}, err: "-stun"},
+		{name: "turn scheme", args: []string{"-turn-url", "stun:x", "-turn-secret", "s"}, err: "-turn-url"},
+		{name: "turn without secret", args: []string{"-turn-url", "turn:x:3478"}, err: "-turn-secret"},
+		{name: "turn embedded wildcard", args: []string{"-turn-embedded", ":3478"}, err: "-turn-relay-ip"},
+		{name: "turn embedded addr", args: []string{"-turn-embedded", "3478"}, err: "-turn-embedded"},
+		{name: "turn relay ip", args: []string{"-turn-embedded", "0.0.0.0:3478", "-turn-relay-ip", "turn.example.com"}, err: "-turn-relay-ip"},
+		{name: "relay ip alone", args: []string{"-turn-relay-ip", "203.0.113.7"}, err: "-turn-embedded"},
+		{name: "log level", args: []string{"-log-level", "loud"}, err: "-log-level"},
+		{name: "log level env", env: env("TICKWIRE_LOBBY_LOG_LEVEL", "loud"), err: "TICKWIRE_LOBBY_LOG_LEVEL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			getenv := tt.env
+			if getenv == nil {
+				getenv = env()
+			}
+			c, err := parseConfig(tt.args, getenv, io.Discard)
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("error %v", err)
+				}
+				if tt.check != nil {
+					tt.check(t, c)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Fatalf("error %v, want one mentioning %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestUsage: -h lists every flag with its environment variable and default.
+func TestUsage(t *testing.T) {
+	var b bytes.Buffer
+	_, err := parseConfig([]string{"-h"}, env(), &b)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	out := b.String()
+	for _, name := range []string{"addr", "game", "game-udp", "modes", "key", "guest-secret", "token-ttl", "seat-timeout",
+		"stun", "turn-url", "turn-secret", "turn-ttl", "turn-embedded", "origin", "log-level"} {
+		if !strings.Contains(out, "\n  -"+name+" ") && !strings.Contains(out, "\n  -"+name+"\n") {
+			t.Errorf("usage lacks -%s", name)
+		}
+		if !strings.Contains(out, "env "+envName(name)+", default ") {
+			t.Errorf("usage lacks %s with a default", envName(name))
+		}
+	}
+	if !strings.Contains(out, `env TICKWIRE_LOBBY_ADDR, default "127.0.0.1:8080"`) {
+		t.Errorf("usage lacks the address default:\n%s", out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRun starts the whole command in-process on loopback: the lobby
+// answers /healthz, two players are matched into one room of the embedded
+// game, see both dots in a snapshot and each other's joined event, and the
+// command shuts down cleanly when its context ends.
+func TestRun(t *testing.T) {
+	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-modes", "default=2-2", "-log-level", "debug"}, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	cfg.out = &logs
+	baseCh := make(chan string, 1)
+	cfg.ready = func(base string) { baseCh <- base }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- run(ctx, cfg) }()
+	var base string
+	select {
+	case base = <-baseCh:
+	case err := <-runErr:
+		t.Fatalf("run: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("not ready after 5 s")
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("command output:\n%s", logs.String())
+		}
+	}()
+
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz: %s", resp.Status)
+	}
+	if out := logs.String(); !strings.Contains(out, "go run ./examples/lobbybots -lobby "+base) {
+		t.Errorf("banner lacks the bots command:\n%s", out)
+	}
+
+	pctx, pcancel := context.WithTimeout(ctx, 8*time.Second)
+	defer pcancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- playUntilBothSeen(pctx, base, i)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	http.DefaultClient.CloseIdleConnections()
+
+	cancel()
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no shutdown within 5 s")
+	}
+	out := logs.String()
+	for _, want := range []string{"game: player joined", "game: room opened", "shutting down"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q", want)
+		}
+	}
+}
+
+// playUntilBothSeen plays one player until a snapshot holds both dots and
+// the other player's joined event has arrived, then leaves.
+func playUntilBothSeen(ctx context.Context, base string, i int) error {
+	tok, err := lobby.GuestToken(ctx, base, "p"+string(rune('0'+i)))
+	if err != nil {
+		return err
+	}
+	c, err := lobby.Dial(ctx, base, tok, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.Queue(ctx, "default", "", 1000); err != nil {
+		return err
+	}
+	m, err := c.WaitMatch(ctx)
+	if err != nil {
+		return err
+	}
+	nc, err := c.Connect(ctx, m, nil)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	welcome, joined := false, false
+	for !welcome || !joined {
+		b, err := nc.ReadEvent(ctx)
+		if err != nil {
+			return errors.New("events: " + err.Error())
+		}
+		ev, err := dots.DecodeEvent(b)
+		if err != nil {
+			return err
+		}
+		switch ev.Type {
+		case dots.EventWelcome:
+			welcome = ev.Player == c.Player() && ev.Room == m.Room
+		case dots.EventJoined:
+			joined = ev.Player != c.Player() && ev.Room == m.Room
+		}
+	}
+	for {
+		mv, _ := dots.EncodeMove(dots.Move{DX: 1})
+		_ = nc.SendInput(mv)
+		snap, err := nc.ReadSnapshot(ctx)
+		if err != nil {
+			return errors.New("snapshots: " + err.Error())
+		}
+		s, err := dots.DecodeSnapshot(snap.Payload)
+		if err != nil {
+			return err
+		}
+		if len(s.Players) == 2 {
+			break
+		}
+	}
+	return c.Leave(ctx)
+}
