@@ -62,7 +62,8 @@ type Config struct {
 	TURN TURNConfig
 
 	// MaxMessageSize is the largest WebSocket message accepted, in bytes
-	// (32 KiB by default); a larger one closes the connection with 1009.
+	// (32 KiB by default, at least 20 KiB so that the largest SDP the
+	// protocol allows fits); a larger one closes the connection with 1009.
 	MaxMessageSize int64
 	// MessageRate and MessageBurst bound messages per second on one
 	// connection (20/s, bursts of 60 by default): about three times what a
@@ -183,8 +184,8 @@ func (c *Config) resolve() (*Config, error) {
 	if r.MaxMessageSize == 0 {
 		r.MaxMessageSize = 32 << 10
 	}
-	if r.MaxMessageSize < 4<<10 {
-		return bad("MaxMessageSize %d below 4 KiB: an SDP offer would not fit", r.MaxMessageSize)
+	if minSize := int64(proto.MaxSDPSize + 4<<10); r.MaxMessageSize < minSize {
+		return bad("MaxMessageSize %d below %d: a signal with the largest SDP the protocol allows would not fit", r.MaxMessageSize, minSize)
 	}
 	ints := []struct {
 		v   *int

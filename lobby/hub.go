@@ -5,6 +5,7 @@ package lobby
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -480,8 +481,8 @@ func (h *hub) createRoom(p *player, m *proto.RoomCreate) {
 	if m.Max != 0 {
 		size = m.Max
 	}
-	if size > mode.MaxPlayers {
-		p.c.sendError(m.ID, proto.CodeBadRequest, "max above the mode's MaxPlayers")
+	if size > mode.MaxPlayers || size < mode.MinPlayers {
+		p.c.sendError(m.ID, proto.CodeBadRequest, fmt.Sprintf("max must be within the mode's %d..%d players", mode.MinPlayers, mode.MaxPlayers))
 		return
 	}
 	r := h.placeRoom(m.Mode, m.Region, size)

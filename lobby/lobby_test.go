@@ -43,7 +43,7 @@ func TestConfigValidation(t *testing.T) {
 		{"negative window", Config{Modes: map[string]Mode{"m": {InitialWindow: -1}}}},
 		{"negative seat timeout", Config{SeatTimeout: -time.Second}},
 		{"turn without secret", Config{TURN: TURNConfig{URLs: []string{"turn:x"}}}},
-		{"tiny messages", Config{MaxMessageSize: 100}},
+		{"tiny messages", Config{MaxMessageSize: 16 << 10}},
 		{"negative rate", Config{MessageRate: -1}},
 	}
 	for _, tc := range cases {
