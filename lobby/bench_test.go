@@ -189,7 +189,7 @@ func BenchmarkHubMatchmaking(b *testing.B) {
 		cfg.Now = func() time.Time { return now }
 		b.StartTimer()
 		for i, p := range players {
-			h.queue(p, &proto.Queue{Mode: "squad", Rating: float64(i*7919%3000)})
+			h.queue(p, &proto.Queue{Mode: "squad", Rating: float64(i * 7919 % 3000)})
 		}
 		for tick := 0; len(h.tickets) > 0 && tick < 1000; tick++ {
 			h.tick(now)

@@ -79,8 +79,9 @@ type Config struct {
 	// MaxConnsPerIP bounds simultaneous connections from one IP address
 	// (32 by default); more are refused with HTTP 429.
 	MaxConnsPerIP int
-	// OriginPatterns lists the browser origins allowed to open a player
-	// WebSocket, as host patterns ("game.example.com", "*.example.com").
+	// OriginPatterns lists the browser origins allowed to use the lobby (its
+	// WebSockets and /v1/guest), as host patterns ("game.example.com",
+	// "*.example.com") or scheme://host patterns ("https://*.example.com").
 	// Empty means same-origin only; clients that send no Origin header
 	// (native ones) are always allowed. "*" allows every origin.
 	OriginPatterns []string

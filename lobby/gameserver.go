@@ -90,13 +90,13 @@ type gsResult struct {
 // embedded default, with no key and no WebSocket in between (the messages
 // are the same).
 func (s *Server) AttachGameServer(ctx context.Context, ns *netcode.Server, cfg *GameServerConfig) (*GameServer, error) {
-	if ok, status := s.admit(inProcess); !ok {
+	if ok, status := s.admit("", false); !ok {
 		return nil, fmt.Errorf("lobby: attach game server: %w (%d)", ErrClosed, status)
 	}
 	a, b := memPipe()
-	c := newConn(b, inProcess, s.cfg.SendQueue)
+	c := newConn(b, "in-process", s.cfg.SendQueue)
 	go func() {
-		defer s.release(inProcess)
+		defer s.release("", false)
 		s.serveTrusted(c)
 	}()
 	return newGameServer(ctx, ns, cfg, a)
@@ -380,17 +380,21 @@ func (g *GameServer) result(r gsResult) {
 	case !current:
 		g.closeSession(r.sess, "seat no longer held")
 	default:
-		s.sess, s.cancel = r.sess, nil
-		g.c.send(proto.TypeClaim, &proto.SeatRef{Room: r.key.room, Player: r.key.player, Seat: s.token})
 		p := &Player{Room: r.key.room, ID: r.key.player, Name: s.name, Mode: s.mode, Session: r.sess}
 		select {
 		case g.players <- p:
 		default:
 			// More open sessions waiting than Capacity: the game is not
-			// calling Accept. Refuse rather than queue without bound.
+			// calling Accept. Refuse rather than queue without bound, and
+			// give the seat back so the lobby tells the player.
+			s.cancel = nil
+			g.dropSeat(r.key, s, "game server not accepting")
 			g.closeSession(r.sess, "game server not accepting")
+			g.c.send(proto.TypeRelease, &proto.SeatRef{Room: r.key.room, Player: r.key.player, Reason: "not accepting"})
 			return
 		}
+		s.sess, s.cancel = r.sess, nil
+		g.c.send(proto.TypeClaim, &proto.SeatRef{Room: r.key.room, Player: r.key.player, Seat: s.token})
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()

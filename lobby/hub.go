@@ -238,7 +238,7 @@ func (h *hub) attachPlayer(c *conn, id Identity, helloID, token string, expires 
 	c.send(proto.TypeWelcome, w)
 	// Back from a dropped lobby connection: say where it plays and with whom.
 	if p.party != nil {
-		h.partyUpdate(p.party, nil, "")
+		c.send(proto.TypeParty, partyMessage(p.party))
 	}
 	if p.seat != nil {
 		c.send(proto.TypeMatch, h.matchMessage(p.seat, ""))
@@ -449,21 +449,27 @@ func (h *hub) leaveParty(p *player) {
 	h.partyUpdate(pa, nil, "")
 }
 
+// partyUpdate tells the members of pa who is in it; to's copy answers
+// request id.
 func (h *hub) partyUpdate(pa *party, to *player, id string) {
-	members := make([]proto.Player, len(pa.members))
-	for i, q := range pa.members {
-		members[i] = proto.Player{ID: q.id, Name: q.name}
-	}
 	for _, q := range pa.members {
 		if q.c == nil {
 			continue
 		}
-		msg := &proto.PartyUpdate{Code: pa.code, Leader: pa.leader.id, Members: members}
+		msg := partyMessage(pa)
 		if q == to {
 			msg.ID = id
 		}
 		q.c.send(proto.TypeParty, msg)
 	}
+}
+
+func partyMessage(pa *party) *proto.PartyUpdate {
+	members := make([]proto.Player, len(pa.members))
+	for i, q := range pa.members {
+		members[i] = proto.Player{ID: q.id, Name: q.name}
+	}
+	return &proto.PartyUpdate{Code: pa.code, Leader: pa.leader.id, Members: members}
 }
 
 // ---- rooms

@@ -498,3 +498,43 @@ func TestGuestCORS(t *testing.T) {
 		}
 	}
 }
+
+// TestGameServerNotAccepting: a game that stops calling Accept does not
+// make its GameServer queue sessions without bound; the player beyond the
+// queue is refused and gets its seat back through the lobby.
+func TestGameServerNotAccepting(t *testing.T) {
+	srv, url := testLobby(t, &Config{Modes: map[string]Mode{"solo": {MinPlayers: 1, MaxPlayers: 1}}})
+	gs := attach(t, srv, 2) // nobody calls Accept: the GameServer holds at most 2 players
+	ctx := ctxTimeout(t, 30*time.Second)
+	for i := range 3 {
+		c := guest(t, ctx, url, "p")
+		m, err := c.CreateRoom(ctx, RoomOptions{Mode: "solo"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := c.Connect(ctx, m, nil)
+		if i < 2 {
+			if err != nil {
+				t.Fatalf("player %d: %v", i, err)
+			}
+			waitFor(t, 5*time.Second, "the session waiting for Accept", func() bool { return len(gs.players) == i+1 })
+			// Leave, so the next room fits the server's capacity.
+			if err := c.Leave(ctx); err != nil {
+				t.Fatal(err)
+			}
+			_ = nc.Close()
+			continue
+		}
+		if err == nil {
+			select {
+			case <-nc.Done():
+			case <-ctx.Done():
+				t.Fatal("third session stayed open with no Accept")
+			}
+		}
+		if n := nextNotice(t, c, "left"); n.Reason != "released" || n.Room != m.Room {
+			t.Fatalf("notice %+v, want the seat released", n)
+		}
+	}
+	waitFor(t, 5*time.Second, "rooms gone", func() bool { return srv.Stats().Rooms == 0 })
+}

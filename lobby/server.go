@@ -99,14 +99,22 @@ func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
+	if err == nil && strings.EqualFold(u.Host, r.Host) {
 		return true
 	}
 	for _, p := range s.cfg.OriginPatterns {
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(u.Host)); ok || p == "*" {
+		// The same matching as coder/websocket's for the WebSocket
+		// endpoints: the host, or scheme://host for patterns that name a
+		// scheme.
+		ok := p == "*"
+		if !ok && err == nil {
+			target := u.Host
+			if strings.Contains(p, "://") {
+				target = u.Scheme + "://" + u.Host
+			}
+			ok, _ = path.Match(strings.ToLower(p), strings.ToLower(target))
+		}
+		if ok {
 			w.Header().Set("Access-Control-Allow-Origin", origin)
 			w.Header().Add("Vary", "Origin")
 			return true
@@ -182,30 +190,31 @@ func (s *Server) ipLimiter(ip string) *rate.Limiter {
 	return lim
 }
 
-// admit counts a connection from ip against MaxConnsPerIP and the
-// shutdown; release undoes it.
-func (s *Server) admit(ip string) (ok bool, status int) {
+// admit counts a connection against the shutdown and, when it comes from
+// the network, against MaxConnsPerIP for its ip; release undoes it. Game
+// servers attached in-process have no ip.
+func (s *Server) admit(ip string, fromNetwork bool) (ok bool, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.closed:
 		return false, http.StatusServiceUnavailable
-	case ip != inProcess && s.ipConns[ip] >= s.cfg.MaxConnsPerIP:
+	case fromNetwork && s.ipConns[ip] >= s.cfg.MaxConnsPerIP:
 		return false, http.StatusTooManyRequests
 	}
-	s.ipConns[ip]++
+	if fromNetwork {
+		s.ipConns[ip]++
+	}
 	s.wg.Add(1)
 	return true, 0
 }
 
-// inProcess stands for the address of game servers attached in-process,
-// which no per-IP limit applies to.
-const inProcess = "in-process"
-
-func (s *Server) release(ip string) {
+func (s *Server) release(ip string, fromNetwork bool) {
 	s.mu.Lock()
-	if s.ipConns[ip]--; s.ipConns[ip] <= 0 {
-		delete(s.ipConns, ip)
+	if fromNetwork {
+		if s.ipConns[ip]--; s.ipConns[ip] <= 0 {
+			delete(s.ipConns, ip)
+		}
 	}
 	s.mu.Unlock()
 	s.wg.Done()
@@ -213,11 +222,11 @@ func (s *Server) release(ip string) {
 
 func (s *Server) accept(w http.ResponseWriter, r *http.Request, side proto.Side) {
 	ip := remoteIP(r)
-	if ok, status := s.admit(ip); !ok {
+	if ok, status := s.admit(ip, true); !ok {
 		http.Error(w, http.StatusText(status), status)
 		return
 	}
-	defer s.release(ip)
+	defer s.release(ip, true)
 	opts := &websocket.AcceptOptions{Subprotocols: []string{proto.Subprotocol}, OriginPatterns: s.cfg.OriginPatterns}
 	if side == proto.FromPlayer && len(s.cfg.OriginPatterns) == 1 && s.cfg.OriginPatterns[0] == "*" {
 		opts = &websocket.AcceptOptions{Subprotocols: opts.Subprotocols, InsecureSkipVerify: true}
