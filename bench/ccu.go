@@ -1,0 +1,701 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
+
+	"github.com/tickwire/tickwire/netcode"
+)
+
+// ccuConfig is one ccu run.
+type ccuConfig struct {
+	clients        int
+	hz             int
+	size           int
+	duration       time.Duration
+	warmup         time.Duration
+	perWorker      int
+	parallel       int
+	connectTimeout time.Duration
+	cpuProfile     string
+	serverRcvbuf   int
+}
+
+type ccuParams struct {
+	Clients   int     `json:"clients"`
+	Hz        int     `json:"hz"`
+	Size      int     `json:"size"`
+	DurationS float64 `json:"duration_s"`
+	WarmupS   float64 `json:"warmup_s"`
+	Workers   int     `json:"workers"`
+	PerWorker int     `json:"per_worker"`
+	Parallel  int     `json:"parallel"`
+	CPUs      int     `json:"cpus"`
+	// ServerRcvbuf is -server-rcvbuf: 0 for netcode as it is.
+	ServerRcvbuf int `json:"server_rcvbuf"`
+}
+
+// ccuReport is the ccu subcommand's output. Snapshot latency runs from the
+// server's tick (the send time stamped in the snapshot, wall clock) to the
+// moment netcode read the snapshot off the network in the client's process,
+// so it includes the server's loop over every session and the client
+// machine's scheduling: on one machine, clients and server share the cores.
+type ccuReport struct {
+	Scenario         string    `json:"scenario"`
+	Args             []string  `json:"args"`
+	Params           ccuParams `json:"params"`
+	ClientsConnected int       `json:"clients_connected"`
+	ConnectFailed    int       `json:"connect_failed"`
+
+	SnapshotP50US float64 `json:"snapshot_p50_us"`
+	SnapshotP90US float64 `json:"snapshot_p90_us"`
+	SnapshotP99US float64 `json:"snapshot_p99_us"`
+	SnapshotMaxUS float64 `json:"snapshot_max_us"`
+	// Delivered is the fraction of snapshots the server meant to send in
+	// the measured phase (one per tick per connected client) that a client
+	// read; congested sends count as not delivered.
+	Delivered         float64 `json:"delivered"`
+	SnapshotsSent     int     `json:"snapshots_sent"`
+	SnapshotsReceived int     `json:"snapshots_received"`
+	Congested         int     `json:"congested"`
+	// Ticks is how many ticks the server ran in the measured phase, out of
+	// TicksExpected: an overloaded server runs late and skips ticks.
+	Ticks         int `json:"ticks"`
+	TicksExpected int `json:"ticks_expected"`
+	// TickSend is how long one tick's loop of SendSnapshot over every
+	// session took.
+	TickSendP50US float64 `json:"tick_send_p50_us"`
+	TickSendP99US float64 `json:"tick_send_p99_us"`
+
+	// Server figures, from this process alone: the clients run elsewhere.
+	ServerCPUSecondsPerClientSecond float64 `json:"server_cpu_s_per_client_s"`
+	ServerCPUCores                  float64 `json:"server_cpu_cores"`
+	// MachineCPUBusy is the fraction of all the machine's CPU time spent
+	// busy during the measured phase (Linux; -1 elsewhere): near 1, the
+	// clients are starved and their latency is the machine's, not the
+	// server's.
+	MachineCPUBusy            float64 `json:"machine_cpu_busy"`
+	ServerHeapBytesPerClient  float64 `json:"server_heap_bytes_per_client"`
+	ServerGoroutinesPerClient float64 `json:"server_goroutines_per_client"`
+
+	ConnectP50MS float64 `json:"connect_p50_ms"`
+	ConnectP99MS float64 `json:"connect_p99_ms"`
+	ConnectMaxMS float64 `json:"connect_max_ms"`
+
+	// Where undelivered snapshots went, both phases, summed over clients:
+	// see workerReport.
+	ClientArrived uint64 `json:"client_arrived"`
+	ClientRead    uint64 `json:"client_read"`
+	ClientNetLost uint64 `json:"client_net_lost"`
+	ClientStale   uint64 `json:"client_stale"`
+	// UDPRcvbufErrors is the kernel's count of UDP datagrams dropped for a
+	// full socket receive buffer during the tick phase, machine-wide
+	// (Linux; -1 elsewhere).
+	UDPRcvbufErrors int64 `json:"udp_rcvbuf_errors"`
+
+	CPUProfile string   `json:"cpu_profile,omitempty"`
+	Errors     []string `json:"errors,omitempty"`
+
+	samples  []time.Duration
+	connects []time.Duration
+}
+
+// maxReportedErrors keeps a failing run's report readable.
+const maxReportedErrors = 10
+
+func cmdCCU(ctx context.Context, args []string, e *env) error {
+	fs := newFlagSet("ccu", e)
+	cfg := ccuConfig{}
+	fs.IntVar(&cfg.clients, "clients", 500, "clients to connect")
+	fs.IntVar(&cfg.hz, "hz", 30, "server ticks per second; one snapshot per client per tick")
+	fs.IntVar(&cfg.size, "size", 200, "snapshot payload bytes")
+	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "measured phase")
+	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "ticks before the measured phase, not counted")
+	fs.IntVar(&cfg.perWorker, "per-worker", 50, "clients per worker process")
+	fs.IntVar(&cfg.parallel, "parallel", 4, "connections each worker opens at once")
+	fs.DurationVar(&cfg.connectTimeout, "connect-timeout", 2*time.Minute, "how long every client may take to connect")
+	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the server's measured phase to `file`")
+	fs.IntVar(&cfg.serverRcvbuf, "server-rcvbuf", 0, "if set, the server's UDP socket receive buffer in `bytes` (through Config.Net); 0 leaves netcode's socket as it is")
+	out := addOutputFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case cfg.clients < 1, cfg.perWorker < 1, cfg.parallel < 1:
+		return usageErrorf(fs, "-clients, -per-worker and -parallel must be positive")
+	case cfg.hz < 1 || cfg.hz > 1000:
+		return usageErrorf(fs, "-hz must be in [1, 1000]")
+	case cfg.size < snapshotHeader || cfg.size > maxPayload:
+		return usageErrorf(fs, "-size must be in [%d, %d]", snapshotHeader, maxPayload)
+	case cfg.duration <= 0, cfg.warmup < 0, cfg.connectTimeout <= 0:
+		return usageErrorf(fs, "-duration and -connect-timeout must be positive")
+	}
+	r, err := runCCU(ctx, cfg, e)
+	if err != nil {
+		return err
+	}
+	return emit(r, out, e)
+}
+
+// Snapshot payloads start with the tick number, the send time in Unix
+// nanoseconds (one machine, one wall clock across processes) and the phase.
+const (
+	snapshotHeader = 17
+	phaseWarmup    = 0
+	phaseMeasured  = 1
+)
+
+// A worker speaks JSON on stdout, twice: once connected, and when its
+// stdin closes.
+type workerHello struct {
+	Connected int      `json:"connected"`
+	Failed    int      `json:"failed"`
+	ConnectUS []int64  `json:"connect_us"`
+	Errors    []string `json:"errors,omitempty"`
+}
+
+type workerReport struct {
+	// LatencyUS are the measured phase's snapshot latencies.
+	LatencyUS []int64 `json:"latency_us"`
+	// Where the undelivered went, over both phases: Arrived snapshots
+	// netcode took off the network, of which the game Read some (a newer
+	// one replaces an unread one); NetLost never arrived (sequence gaps);
+	// Stale arrived after a newer one.
+	Arrived uint64   `json:"arrived"`
+	Read    uint64   `json:"read"`
+	NetLost uint64   `json:"net_lost"`
+	Stale   uint64   `json:"stale"`
+	Errors  []string `json:"errors,omitempty"`
+}
+
+// worker is the parent's view of a worker process.
+type worker struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	// hello and done each deliver one message, or are closed without one
+	// if the worker failed first.
+	hello   chan workerHello
+	done    chan workerReport
+	drained chan struct{} // stdout read to the end
+}
+
+// read decodes the worker's two messages, then reads stdout to the end, as
+// exec requires before Wait.
+func (w *worker) read(stdout io.Reader) {
+	defer close(w.drained)
+	dec := json.NewDecoder(stdout)
+	var h workerHello
+	if err := dec.Decode(&h); err == nil {
+		w.hello <- h
+	}
+	close(w.hello)
+	var rep workerReport
+	if err := dec.Decode(&rep); err == nil {
+		w.done <- rep
+	}
+	close(w.done)
+	_, _ = io.Copy(io.Discard, io.MultiReader(dec.Buffered(), stdout))
+}
+
+func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
+	nWorkers := (cfg.clients + cfg.perWorker - 1) / cfg.perWorker
+	r := &ccuReport{Scenario: "ccu", Args: e.args, Params: ccuParams{
+		Clients: cfg.clients, Hz: cfg.hz, Size: cfg.size, DurationS: cfg.duration.Seconds(),
+		WarmupS: cfg.warmup.Seconds(), Workers: nWorkers, PerWorker: cfg.perWorker,
+		Parallel: cfg.parallel, CPUs: runtime.NumCPU(), ServerRcvbuf: cfg.serverRcvbuf,
+	}}
+	addErr := func(err error) {
+		if len(r.Errors) < maxReportedErrors {
+			r.Errors = append(r.Errors, err.Error())
+		}
+	}
+
+	srvCfg := &netcode.Config{UDPAddr: "127.0.0.1:0"}
+	if cfg.serverRcvbuf > 0 {
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return nil, fmt.Errorf("server net: %w", err)
+		}
+		srvCfg.Net = rcvbufNet{Net: n, size: cfg.serverRcvbuf}
+	}
+	srv, err := netcode.NewServer(srvCfg)
+	if err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	defer func() { _ = srv.Close() }()
+
+	// The signaling endpoint: one WebSocket per client, handed to Accept.
+	// Handlers return once Accept does; netcode keeps the WebSocket.
+	connectCtx, cancelConnect := context.WithTimeout(ctx, cfg.connectTimeout)
+	defer cancelConnect()
+	type accepted struct {
+		sess *netcode.Session
+		err  error
+	}
+	acceptedCh := make(chan accepted, cfg.clients)
+	var handlers tracker
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if !handlers.enter() {
+			return
+		}
+		defer handlers.exit()
+		c, err := websocket.Accept(w, req, nil)
+		if err != nil {
+			return
+		}
+		sess, err := srv.Accept(connectCtx, newWSSignaler(c))
+		select {
+		case acceptedCh <- accepted{sess, err}:
+		default: // more clients than asked for
+			if sess != nil {
+				_ = sess.Close("unexpected client")
+			}
+		}
+	})}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("signaling listen: %w", err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = hs.Serve(ln)
+	}()
+	defer func() {
+		_ = hs.Close()
+		<-served
+		cancelConnect()
+		handlers.closeAndWait()
+	}()
+
+	// What the server holds before any client, to subtract.
+	heap0, goroutines0 := liveHeap(), runtime.NumGoroutine()
+
+	workers, err := startWorkers(ctx, cfg, nWorkers, "ws://"+ln.Addr().String()+"/", e)
+	defer stopWorkers(workers)
+	if err != nil {
+		return nil, err
+	}
+
+	// Connect phase: every worker says how it went; then the server must
+	// have accepted as many.
+	bar := e.newProgress(fmt.Sprintf("ccu: connecting %d clients", cfg.clients), cfg.clients)
+	connected := 0
+	for _, w := range workers {
+		select {
+		case h, ok := <-w.hello:
+			if !ok {
+				addErr(errors.New("a worker exited before connecting"))
+				continue
+			}
+			connected += h.Connected
+			r.ConnectFailed += h.Failed
+			for _, us := range h.ConnectUS {
+				r.connects = append(r.connects, time.Duration(us)*time.Microsecond)
+			}
+			for _, msg := range h.Errors {
+				addErr(errors.New(msg))
+			}
+			bar.add(h.Connected + h.Failed)
+		case <-connectCtx.Done():
+			addErr(fmt.Errorf("worker did not finish connecting: %w", connectCtx.Err()))
+		}
+	}
+	var sessions []*netcode.Session
+	for len(sessions) < connected {
+		select {
+		case a := <-acceptedCh:
+			if a.err != nil {
+				addErr(fmt.Errorf("accept: %w", a.err))
+				continue
+			}
+			sessions = append(sessions, a.sess)
+		case <-connectCtx.Done():
+			addErr(fmt.Errorf("server accepted %d of %d clients: %w", len(sessions), connected, connectCtx.Err()))
+			connected = len(sessions)
+		}
+	}
+	r.ClientsConnected = len(sessions)
+	if r.ClientsConnected == 0 {
+		return nil, fmt.Errorf("no client connected: %v", r.Errors)
+	}
+	r.ServerHeapBytesPerClient = float64(liveHeap()-heap0) / float64(len(sessions))
+	r.ServerGoroutinesPerClient = float64(runtime.NumGoroutine()-goroutines0) / float64(len(sessions))
+
+	bar.finish()
+
+	// Tick phase.
+	bar = e.newProgress(fmt.Sprintf("ccu: %d clients at %d Hz", len(sessions), cfg.hz),
+		int((cfg.warmup+cfg.duration)*time.Duration(cfg.hz)/time.Second))
+	rcvbuf0 := udpRcvbufErrors()
+	err = tick(ctx, cfg, sessions, r, bar)
+	bar.finish()
+	if err != nil {
+		return nil, err
+	}
+	// Let the last snapshots land before the workers stop reading.
+	time.Sleep(250 * time.Millisecond)
+	if rcvbuf0 >= 0 {
+		r.UDPRcvbufErrors = udpRcvbufErrors() - rcvbuf0
+	} else {
+		r.UDPRcvbufErrors = -1
+	}
+
+	for _, w := range workers {
+		_ = w.stdin.Close()
+	}
+	reportCtx, cancelReport := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelReport()
+	for _, w := range workers {
+		select {
+		case rep, ok := <-w.done:
+			if !ok {
+				addErr(errors.New("a worker exited without reporting"))
+				continue
+			}
+			for _, us := range rep.LatencyUS {
+				r.samples = append(r.samples, time.Duration(us)*time.Microsecond)
+			}
+			r.ClientArrived += rep.Arrived
+			r.ClientRead += rep.Read
+			r.ClientNetLost += rep.NetLost
+			r.ClientStale += rep.Stale
+			for _, msg := range rep.Errors {
+				addErr(errors.New(msg))
+			}
+		case <-reportCtx.Done():
+			addErr(fmt.Errorf("worker did not report: %w", reportCtx.Err()))
+		}
+	}
+
+	slices.Sort(r.samples)
+	lat := summarize(r.samples)
+	r.SnapshotP50US, r.SnapshotP90US, r.SnapshotP99US, r.SnapshotMaxUS = lat.P50, lat.P90, lat.P99, lat.Max
+	r.SnapshotsReceived = len(r.samples)
+	if r.SnapshotsSent > 0 {
+		r.Delivered = float64(r.SnapshotsReceived) / float64(r.SnapshotsSent)
+	}
+	slices.Sort(r.connects)
+	if len(r.connects) > 0 {
+		r.ConnectP50MS = ms(percentile(r.connects, 0.50))
+		r.ConnectP99MS = ms(percentile(r.connects, 0.99))
+		r.ConnectMaxMS = ms(r.connects[len(r.connects)-1])
+	}
+	r.CPUProfile = cfg.cpuProfile
+	return r, nil
+}
+
+// tick runs the server's game loop: warm-up ticks, then the measured phase,
+// sending every session one snapshot per tick and measuring this process's
+// CPU time over the measured phase only.
+func tick(ctx context.Context, cfg ccuConfig, sessions []*netcode.Session, r *ccuReport, bar *progress) error {
+	payload := make([]byte, cfg.size)
+	t := time.NewTicker(time.Second / time.Duration(cfg.hz))
+	defer t.Stop()
+	var seq uint64
+	send := func(phase byte) (sent, congested int) {
+		seq++
+		binary.LittleEndian.PutUint64(payload, seq)
+		binary.LittleEndian.PutUint64(payload[8:], uint64(time.Now().UnixNano()))
+		payload[16] = phase
+		for _, s := range sessions {
+			switch err := s.SendSnapshot(payload); {
+			case err == nil:
+				sent++
+			case errors.Is(err, netcode.ErrCongested):
+				congested++
+			}
+		}
+		return sent, congested
+	}
+
+	for end := time.Now().Add(cfg.warmup); time.Now().Before(end); {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+			send(phaseWarmup)
+			bar.add(1)
+		}
+	}
+
+	var prof *os.File
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close()
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		prof = f
+	}
+	stopProfile := func() error {
+		if prof == nil {
+			return nil
+		}
+		pprof.StopCPUProfile()
+		err := prof.Close()
+		prof = nil
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		return nil
+	}
+	defer func() { _ = stopProfile() }()
+
+	cpu0, err := processCPU()
+	if err != nil {
+		return err
+	}
+	busy0, total0 := machineCPU()
+	start := time.Now()
+	end := start.Add(cfg.duration)
+	r.TicksExpected = int(cfg.duration * time.Duration(cfg.hz) / time.Second)
+	sendTimes := make([]time.Duration, 0, r.TicksExpected)
+	for r.Ticks < r.TicksExpected && time.Now().Before(end) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		t0 := time.Now()
+		_, congested := send(phaseMeasured)
+		sendTimes = append(sendTimes, time.Since(t0))
+		r.Ticks++
+		r.SnapshotsSent += len(sessions)
+		r.Congested += congested
+		bar.add(1)
+	}
+	wall := time.Since(start)
+	cpu1, err := processCPU()
+	if err != nil {
+		return err
+	}
+	r.MachineCPUBusy = -1
+	if busy1, total1 := machineCPU(); total1 > total0 && total0 >= 0 {
+		r.MachineCPUBusy = float64(busy1-busy0) / float64(total1-total0)
+	}
+	if err := stopProfile(); err != nil {
+		return err
+	}
+	cpu := (cpu1 - cpu0).Seconds()
+	r.ServerCPUCores = cpu / wall.Seconds()
+	r.ServerCPUSecondsPerClientSecond = r.ServerCPUCores / float64(len(sessions))
+	slices.Sort(sendTimes)
+	st := summarize(sendTimes)
+	r.TickSendP50US, r.TickSendP99US = st.P50, st.P99
+	return nil
+}
+
+// rcvbufNet is the operating system's network, with a larger receive
+// buffer on every UDP socket. A netcode server receives every client on one
+// socket, and the kernel's default buffer (208 KiB on Linux) overflows when
+// the process is busy for a few milliseconds with hundreds of clients.
+type rcvbufNet struct {
+	transport.Net
+	size int
+}
+
+func (n rcvbufNet) ListenPacket(network, address string) (net.PacketConn, error) {
+	c, err := n.Net.ListenPacket(network, address)
+	if err != nil {
+		return nil, err
+	}
+	if u, ok := c.(interface{ SetReadBuffer(int) error }); ok {
+		if err := u.SetReadBuffer(n.size); err != nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("set receive buffer: %w", err)
+		}
+	}
+	return c, nil
+}
+
+// udpRcvbufErrors reads Linux's machine-wide count of UDP datagrams dropped
+// because a socket's receive buffer was full, or -1.
+func udpRcvbufErrors() int64 {
+	b, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return -1
+	}
+	var head []string
+	for line := range strings.SplitSeq(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != "Udp:" {
+			continue
+		}
+		if head == nil {
+			head = fields
+			continue
+		}
+		for i, name := range head {
+			if name == "RcvbufErrors" && i < len(fields) {
+				if v, err := strconv.ParseInt(fields[i], 10, 64); err == nil {
+					return v
+				}
+			}
+		}
+		return -1
+	}
+	return -1
+}
+
+// machineCPU reads the machine's busy and total CPU time, in clock ticks,
+// from /proc/stat; total is -1 where there is none.
+func machineCPU() (busy, total int64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, -1
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return 0, -1
+	}
+	// user nice system idle iowait irq softirq steal; guest time that may
+	// follow is already counted in user and nice.
+	for i, f := range fields[1:min(len(fields), 9)] {
+		v, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, -1
+		}
+		total += v
+		if i != 3 && i != 4 { // not idle, not iowait
+			busy += v
+		}
+	}
+	return busy, total
+}
+
+// liveHeap is the heap still reachable after a full collection.
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
+
+// startWorkers re-executes this program as client workers, each with up to
+// cfg.perWorker clients, so that the clients' CPU is not the server's.
+func startWorkers(ctx context.Context, cfg ccuConfig, n int, signalURL string, e *env) ([]*worker, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find own executable: %w", err)
+	}
+	// A worker must outlive every phase, and never the parent by long.
+	limit := cfg.connectTimeout + cfg.warmup + cfg.duration + time.Minute
+	var workers []*worker
+	for i := range n {
+		k := min(cfg.perWorker, cfg.clients-i*cfg.perWorker)
+		cmd := exec.CommandContext(ctx, exe, workerCommand,
+			"-signal", signalURL, "-clients", strconv.Itoa(k), "-parallel", strconv.Itoa(cfg.parallel),
+			"-connect-timeout", cfg.connectTimeout.String(), "-timeout", limit.String())
+		cmd.Env = append(os.Environ(), workerEnv+"=1")
+		cmd.Stderr = e.stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			return workers, fmt.Errorf("worker stdin: %w", err)
+		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return workers, fmt.Errorf("worker stdout: %w", err)
+		}
+		if err := cmd.Start(); err != nil {
+			return workers, fmt.Errorf("start worker: %w", err)
+		}
+		w := &worker{cmd: cmd, stdin: stdin, hello: make(chan workerHello, 1),
+			done: make(chan workerReport, 1), drained: make(chan struct{})}
+		go w.read(stdout)
+		workers = append(workers, w)
+	}
+	return workers, nil
+}
+
+// stopWorkers closes every worker's stdin, which tells it to report and
+// exit, and reaps it; one that does not finish in time is killed.
+func stopWorkers(workers []*worker) {
+	for _, w := range workers {
+		_ = w.stdin.Close()
+	}
+	deadline := time.After(30 * time.Second)
+	for _, w := range workers {
+		select {
+		case <-w.drained:
+		case <-deadline:
+			_ = w.cmd.Process.Kill()
+			<-w.drained
+		}
+		_ = w.cmd.Wait()
+	}
+}
+
+func (r *ccuReport) writeTable(w io.Writer) error {
+	p := r.Params
+	if _, err := fmt.Fprintf(w, "one netcode server, %d clients in %d worker processes, %d Hz, %d-byte snapshots, %gs measured, %d CPUs\n\n",
+		p.Clients, p.Workers, p.Hz, p.Size, p.DurationS, p.CPUs); err != nil {
+		return err
+	}
+	for _, row := range r.rows() {
+		if _, err := fmt.Fprintf(w, "%-40s %s\n", row[0], row[1]); err != nil {
+			return err
+		}
+	}
+	for _, msg := range r.Errors {
+		if _, err := fmt.Fprintln(w, "error:", msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *ccuReport) rows() [][]string {
+	return [][]string{
+		{"clients connected", fmt.Sprintf("%d of %d (%d failed)", r.ClientsConnected, r.Params.Clients, r.ConnectFailed)},
+		{"snapshot latency p50", fmtMicros(r.SnapshotP50US)},
+		{"snapshot latency p90", fmtMicros(r.SnapshotP90US)},
+		{"snapshot latency p99", fmtMicros(r.SnapshotP99US)},
+		{"snapshot latency max", fmtMicros(r.SnapshotMaxUS)},
+		{"delivered", fmt.Sprintf("%.2f%% (%d of %d, %d congested)", 100*r.Delivered, r.SnapshotsReceived, r.SnapshotsSent, r.Congested)},
+		{"clients: arrived / read / lost / stale", fmt.Sprintf("%d / %d / %d / %d (both phases)", r.ClientArrived, r.ClientRead, r.ClientNetLost, r.ClientStale)},
+		{"kernel UDP receive-buffer drops", fmt.Sprint(r.UDPRcvbufErrors)},
+		{"ticks", fmt.Sprintf("%d of %d", r.Ticks, r.TicksExpected)},
+		{"tick send p50 / p99", fmtMicros(r.TickSendP50US) + " / " + fmtMicros(r.TickSendP99US)},
+		{"server CPU", fmt.Sprintf("%.3f cores, %.2e s per client-second", r.ServerCPUCores, r.ServerCPUSecondsPerClientSecond)},
+		{"machine CPU busy (server and clients)", fmt.Sprintf("%.0f%%", 100*r.MachineCPUBusy)},
+		{"server heap per client", fmt.Sprintf("%.0f KiB", r.ServerHeapBytesPerClient/1024)},
+		{"server goroutines per client", fmt.Sprintf("%.1f", r.ServerGoroutinesPerClient)},
+		{"connect p50 / p99 / max", fmt.Sprintf("%.1f / %.1f / %.1f ms", r.ConnectP50MS, r.ConnectP99MS, r.ConnectMaxMS)},
+	}
+}
+
+func (r *ccuReport) writeHTML(w io.Writer) error {
+	p := r.Params
+	return writeHTMLPage(w, "Tickwire bench: ccu", r.Args, []htmlSection{{
+		Title:   fmt.Sprintf("%d clients at %d Hz, %d-byte snapshots", p.Clients, p.Hz, p.Size),
+		Caption: "Snapshot latency: from the server's tick to netcode reading the snapshot in the client's process.",
+		Table:   htmlTable{Head: []string{"figure", "value"}, Rows: r.rows()},
+		Charts: []cdfChart{
+			{Title: "CDF of snapshot latency", XLabel: "snapshot latency", Series: []cdfSeries{{Name: "netcode", Sorted: r.samples, Total: r.SnapshotsSent}}},
+			{Title: "CDF of connect time", XLabel: "connect time", Series: []cdfSeries{{Name: "netcode", Sorted: r.connects}}},
+		},
+	}})
+}

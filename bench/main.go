@@ -1,0 +1,165 @@
+// Command bench measures Tickwire's netcode against the transports a game
+// could use instead, on loopback, under simulated loss and delay, and with
+// many clients, so that a claim about latency or cost is a figure anyone can
+// regenerate. Every network it uses stays on loopback or inside pion's vnet.
+//
+//	go run ./bench rtt  [-n 20000] [-size 64] [-json] [-html FILE]
+//	go run ./bench loss [-loss 0.05] [-delay 25ms] [-jitter 0] [-hz 60] [-duration 10s] [-json]
+//	go run ./bench grid [-duration 4s] [-json]
+//	go run ./bench ccu  [-clients 500] [-hz 30] [-size 200] [-duration 20s] [-cpuprofile FILE] [-json]
+//	go run ./bench results [-o bench/RESULTS.md]
+//
+// Each prints an aligned table by default, one JSON object on stdout with
+// -json, and writes a self-contained HTML report with -html. Progress goes
+// to stderr, and only when stderr is a terminal.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+)
+
+// workerEnv marks a process started by ccu as a client worker. The test
+// binary needs it: its TestMain must run the worker instead of the tests.
+const workerEnv = "TICKWIRE_BENCH_WORKER"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], newEnv(os.Stdin, os.Stdout, os.Stderr))
+	stop()
+	os.Exit(code)
+}
+
+// env is what a subcommand may touch outside its arguments, so that tests
+// can run subcommands in-process and capture their output.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// progress draws progress bars on stderr; only useful on a terminal.
+	progress bool
+	// tty is stderr when it is a terminal, for child processes to draw
+	// their own progress on.
+	tty *os.File
+	// args are the subcommand's own arguments, recorded in its JSON so that
+	// a figure always comes with the command that produced it.
+	args []string
+}
+
+func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
+	// ccu's workers share stderr with this process, each through a goroutine
+	// of os/exec's.
+	e := &env{stdin: stdin, stdout: stdout, stderr: &lockedWriter{w: stderr}}
+	if f, ok := stderr.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			e.progress, e.tty = true, f
+		}
+	}
+	return e
+}
+
+// run dispatches to a subcommand and returns the process exit code: 0, 1
+// for a failed measurement, 2 for bad usage.
+func run(ctx context.Context, args []string, e *env) int {
+	if len(args) == 0 {
+		usage(e.stderr)
+		return 2
+	}
+	e.args = args
+	var err error
+	switch args[0] {
+	case "rtt":
+		err = cmdRTT(ctx, args[1:], e)
+	case "loss":
+		err = cmdLoss(ctx, args[1:], e)
+	case "grid":
+		err = cmdGrid(ctx, args[1:], e)
+	case "ccu":
+		err = cmdCCU(ctx, args[1:], e)
+	case "results":
+		err = cmdResults(ctx, args[1:], e)
+	case workerCommand:
+		err = cmdWorker(ctx, args[1:], e)
+	case "help", "-h", "-help", "--help":
+		usage(e.stdout)
+		return 0
+	default:
+		fmt.Fprintf(e.stderr, "bench: unknown subcommand %q\n", args[0])
+		usage(e.stderr)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintf(e.stderr, "bench %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// errUsage reports bad flags; the flag package has already said why.
+var errUsage = errors.New("usage")
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: go run ./bench SUBCOMMAND [flags]
+
+subcommands:
+  rtt      echo round trip on loopback: udp, websocket, dc-reliable, dc-unreliable, netcode
+  loss     one-way latency of a steady stream over a lossy, delayed vnet
+  grid     loss over a grid of loss rates and delays
+  ccu      one netcode server, many clients in other processes
+  results  run the standard set and write bench/RESULTS.md
+
+Run "go run ./bench SUBCOMMAND -h" for a subcommand's flags.
+`)
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting.
+func newFlagSet(name string, e *env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// parseFlags parses args and refuses positional leftovers, which would
+// otherwise be a silently ignored typo.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return errUsage
+	}
+	return nil
+}
+
+// usageErrorf reports an invalid flag value the way the flag package does.
+func usageErrorf(fs *flag.FlagSet, format string, args ...any) error {
+	fmt.Fprintf(fs.Output(), "%s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
+	return errUsage
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
