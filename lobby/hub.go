@@ -308,13 +308,22 @@ func (h *hub) busy(p *player, id string) bool {
 	return true
 }
 
-func (h *hub) queue(p *player, m *proto.Queue) {
-	if h.busy(p, m.ID) {
-		return
+// freeFor checks that p may join something in mode and returns the mode;
+// false means p has been told why not.
+func (h *hub) freeFor(p *player, id, mode string) (Mode, bool) {
+	if h.busy(p, id) {
+		return Mode{}, false
 	}
-	mode, ok := h.cfg.Modes[m.Mode]
+	m, ok := h.cfg.Modes[mode]
 	if !ok {
-		p.c.sendError(m.ID, proto.CodeUnknownMode, "no mode "+quote(m.Mode))
+		p.c.sendError(id, proto.CodeUnknownMode, "no mode "+quote(mode))
+	}
+	return m, ok
+}
+
+func (h *hub) queue(p *player, m *proto.Queue) {
+	mode, ok := h.freeFor(p, m.ID, m.Mode)
+	if !ok {
 		return
 	}
 	players := []*player{p}
@@ -475,12 +484,8 @@ func partyMessage(pa *party) *proto.PartyUpdate {
 // ---- rooms
 
 func (h *hub) createRoom(p *player, m *proto.RoomCreate) {
-	if h.busy(p, m.ID) {
-		return
-	}
-	mode, ok := h.cfg.Modes[m.Mode]
+	mode, ok := h.freeFor(p, m.ID, m.Mode)
 	if !ok {
-		p.c.sendError(m.ID, proto.CodeUnknownMode, "no mode "+quote(m.Mode))
 		return
 	}
 	size := mode.MaxPlayers
