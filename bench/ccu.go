@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pion/transport/v5"
-	"github.com/pion/transport/v5/stdnet"
 
 	"github.com/tickwire/tickwire/netcode"
 )
@@ -49,7 +47,8 @@ type ccuParams struct {
 	PerWorker int     `json:"per_worker"`
 	Parallel  int     `json:"parallel"`
 	CPUs      int     `json:"cpus"`
-	// ServerRcvbuf is -server-rcvbuf: 0 for netcode as it is.
+	// ServerRcvbuf is -server-rcvbuf: the server's Config.UDPBuffer, 0 for
+	// netcode's default.
 	ServerRcvbuf int `json:"server_rcvbuf"`
 }
 
@@ -133,7 +132,7 @@ func cmdCCU(ctx context.Context, args []string, e *env) error {
 	fs.IntVar(&cfg.parallel, "parallel", 4, "connections each worker opens at once")
 	fs.DurationVar(&cfg.connectTimeout, "connect-timeout", 2*time.Minute, "how long every client may take to connect")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the server's measured phase to `file`")
-	fs.IntVar(&cfg.serverRcvbuf, "server-rcvbuf", 0, "if set, the server's UDP socket receive buffer in `bytes` (through Config.Net); 0 leaves netcode's socket as it is")
+	fs.IntVar(&cfg.serverRcvbuf, "server-rcvbuf", 0, "the server's UDP socket buffers in `bytes` (netcode.Config.UDPBuffer); 0 for netcode's default")
 	out := addOutputFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -228,14 +227,7 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 		}
 	}
 
-	srvCfg := &netcode.Config{UDPAddr: "127.0.0.1:0"}
-	if cfg.serverRcvbuf > 0 {
-		n, err := stdnet.NewNet()
-		if err != nil {
-			return nil, fmt.Errorf("server net: %w", err)
-		}
-		srvCfg.Net = rcvbufNet{Net: n, size: cfg.serverRcvbuf}
-	}
+	srvCfg := &netcode.Config{UDPAddr: "127.0.0.1:0", UDPBuffer: cfg.serverRcvbuf}
 	srv, err := netcode.NewServer(srvCfg)
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
@@ -505,29 +497,6 @@ func tick(ctx context.Context, cfg ccuConfig, sessions []*netcode.Session, r *cc
 	st := summarize(sendTimes)
 	r.TickSendP50US, r.TickSendP99US = st.P50, st.P99
 	return nil
-}
-
-// rcvbufNet is the operating system's network, with a larger receive
-// buffer on every UDP socket. A netcode server receives every client on one
-// socket, and the kernel's default buffer (208 KiB on Linux) overflows when
-// the process is busy for a few milliseconds with hundreds of clients.
-type rcvbufNet struct {
-	transport.Net
-	size int
-}
-
-func (n rcvbufNet) ListenPacket(network, address string) (net.PacketConn, error) {
-	c, err := n.Net.ListenPacket(network, address)
-	if err != nil {
-		return nil, err
-	}
-	if u, ok := c.(interface{ SetReadBuffer(int) error }); ok {
-		if err := u.SetReadBuffer(n.size); err != nil {
-			_ = c.Close()
-			return nil, fmt.Errorf("set receive buffer: %w", err)
-		}
-	}
-	return c, nil
 }
 
 // udpRcvbufErrors reads Linux's machine-wide count of UDP datagrams dropped

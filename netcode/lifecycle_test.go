@@ -231,6 +231,7 @@ func TestConfigValidation(t *testing.T) {
 		{"unreliable buffer under one message", Config{UnreliableBuffer: 100}},
 		{"event buffer under one event", Config{MaxEventSize: 1000, EventBuffer: 10}},
 		{"negative queue", Config{EventQueue: -1}},
+		{"negative UDP buffer", Config{UDPBuffer: -1}},
 		{"keepalive not shorter than disconnect", Config{ICEKeepaliveInterval: 3 * time.Second}},
 		{"bad UDP address", Config{UDPAddr: "nope"}},
 	}

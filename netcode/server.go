@@ -64,6 +64,14 @@ func NewServer(cfg *Config) (*Server, error) {
 	if s.udp, err = n.ListenPacket("udp", c.UDPAddr); err != nil {
 		return nil, fmt.Errorf("netcode: listen UDP %s: %w", c.UDPAddr, err)
 	}
+	// Best effort: the kernel caps the sizes, and a virtual network has none.
+	if b, ok := s.udp.(interface {
+		SetReadBuffer(int) error
+		SetWriteBuffer(int) error
+	}); ok {
+		_ = b.SetReadBuffer(c.UDPBuffer)
+		_ = b.SetWriteBuffer(c.UDPBuffer)
+	}
 	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
 		Logger: log.NewLogger("udpmux"), UDPConn: s.udp, Net: n,
 	})
