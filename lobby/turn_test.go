@@ -12,6 +12,7 @@ import (
 
 	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
+	"github.com/tickwire/tickwire/netcode"
 )
 
 // TestTURNCredentialsMatchPion: the lobby's REST credentials are what
@@ -123,5 +124,55 @@ func TestEmbeddedTURN(t *testing.T) {
 	}
 	if ws := WebRTCICEServers(m.ICEServers); len(ws) != 2 || ws[1].Credential != tu.Credential {
 		t.Fatalf("WebRTCICEServers: %+v", ws)
+	}
+}
+
+// TestRelayOnlyThroughEmbeddedTURN: a native client that may only use a
+// relay reaches its game server through the embedded TURN server, with the
+// credentials from its match.
+func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
+	const secret = "turn-secret-for-tests"
+	ts, err := NewTURNServer(TURNServerConfig{Addr: "127.0.0.1:0", Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.Close()
+	srv, url := testLobby(t, &Config{TURN: TURNConfig{URLs: []string{ts.URL()}, Secret: secret}})
+	gs := attach(t, srv, 4)
+	ctx := ctxTimeout(t, 20*time.Second)
+	a := guest(t, ctx, url, "a")
+	m, err := a.CreateRoom(ctx, RoomOptions{Mode: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := a.Connect(ctx, m, &netcode.Config{RelayOnly: true})
+	if err != nil {
+		t.Fatalf("relay-only connect: %v", err)
+	}
+	defer nc.Close()
+	p, err := gs.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Session.SendEvent([]byte("through the relay")); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := nc.ReadEvent(ctx); err != nil || string(ev) != "through the relay" {
+		t.Fatalf("event %q, %v", ev, err)
+	}
+	for _, ch := range nc.Channels() {
+		switch ch.Label {
+		case "snapshots":
+			if ch.Ordered || ch.MaxRetransmits == nil || *ch.MaxRetransmits != 0 {
+				t.Errorf("snapshots channel %+v, want unordered with maxRetransmits 0", ch)
+			}
+		case "events":
+			if !ch.Ordered || ch.MaxRetransmits != nil {
+				t.Errorf("events channel %+v, want ordered and reliable", ch)
+			}
+		}
+	}
+	if len(nc.Channels()) != 2 {
+		t.Fatalf("channels %+v", nc.Channels())
 	}
 }

@@ -36,7 +36,11 @@ func Dial(ctx context.Context, sig Signaler, cfg *Config) (*Client, error) {
 		_ = sig.Close()
 		return nil, err
 	}
-	pc, err := newClientAPI(c).NewPeerConnection(webrtc.Configuration{ICEServers: c.ICEServers})
+	conf := webrtc.Configuration{ICEServers: c.ICEServers}
+	if c.RelayOnly {
+		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := newClientAPI(c).NewPeerConnection(conf)
 	if err != nil {
 		_ = sig.Close()
 		return nil, fmt.Errorf("netcode: new peer connection: %w", err)
@@ -116,6 +120,28 @@ func (c *Client) ReadEvent(ctx context.Context) ([]byte, error) { return c.p.rea
 // ReadEvents appends every event received and not yet read to dst, without
 // waiting.
 func (c *Client) ReadEvents(dst [][]byte) [][]byte { return c.p.readEvents(dst) }
+
+// ChannelInfo describes one data channel as the WebRTC stack reports it: in
+// the browser, the RTCDataChannel's own attributes.
+type ChannelInfo struct {
+	Label    string `json:"label"`
+	Protocol string `json:"protocol"`
+	Ordered  bool   `json:"ordered"`
+	// MaxRetransmits is nil for a reliable channel.
+	MaxRetransmits *uint16 `json:"maxRetransmits"`
+}
+
+// Channels reports the parameters of the snapshot and event channels, so
+// that a game (or a test) can check what the stack really negotiated.
+func (c *Client) Channels() []ChannelInfo {
+	out := make([]ChannelInfo, 0, 2)
+	for _, dc := range []*webrtc.DataChannel{c.p.udc, c.p.rdc} {
+		if dc != nil {
+			out = append(out, ChannelInfo{Label: dc.Label(), Protocol: dc.Protocol(), Ordered: dc.Ordered(), MaxRetransmits: dc.MaxRetransmits()})
+		}
+	}
+	return out
+}
 
 // Stats returns the connection's counters.
 func (c *Client) Stats() Stats { return c.p.statsSnapshot() }

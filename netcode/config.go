@@ -50,6 +50,10 @@ type Config struct {
 	// ICEServers are the STUN and TURN servers to gather candidates with.
 	// None by default: fine on a LAN or with a server that has a public address.
 	ICEServers []webrtc.ICEServer
+	// RelayOnly makes a Client connect only through a TURN relay among
+	// ICEServers (the browser's iceTransportPolicy "relay"): for players who
+	// must not reveal their address, and to test TURN. Client only.
+	RelayOnly bool
 	// ICEDisconnectedTimeout, ICEFailedTimeout and ICEKeepaliveInterval are
 	// pion's ICE timers. Defaults: 2 s, 10 s and 500 ms, so that a game sees
 	// trouble within about 2 s rather than pion's 5 s and 25 s. Not

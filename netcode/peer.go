@@ -187,13 +187,13 @@ func (p *peer) fail(err error) {
 	}
 }
 
-// watchChannel detaches dc when it opens. The read loops start only after
+// watchChannel takes dc over when it opens (channel.go). The read loops start only after
 // both channels are open.
 func (p *peer) watchChannel(dc *webrtc.DataChannel) {
 	dc.OnOpen(func() {
-		rw, err := dc.Detach()
+		rw, err := openChannel(dc)
 		if err != nil {
-			p.fail(fmt.Errorf("netcode: detach %s: %w", dc.Label(), err))
+			p.fail(fmt.Errorf("netcode: open %s: %w", dc.Label(), err))
 			return
 		}
 		p.detached <- detachedChannel{dc, rw}

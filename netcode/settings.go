@@ -33,6 +33,11 @@ func newSettingEngine(cfg *Config) webrtc.SettingEngine {
 	// RFC 4960's initial window, no more than a new connection may send,
 	// keeps a game's small, steady snapshot stream moving.
 	se.SetSCTPMinCwnd(sctpMinCwnd)
+	if cfg.RelayOnly {
+		// ICE holds relayed pairs back for 2 s in case a direct one turns
+		// up; with only relays allowed, none will.
+		se.SetRelayAcceptanceMinWait(0)
+	}
 	se.LoggerFactory = pionlog.Factory{Log: cfg.Logger}
 	return se
 }
