@@ -75,16 +75,26 @@ func (c *counters) updateLoss() {
 	c.lossBits.Store(math.Float64bits(old + (sample-old)/4))
 }
 
-// rttEstimator smooths round-trip samples as TCP does (RFC 6298 2.2-2.3).
+// rttEstimator smooths round-trip samples as TCP does (RFC 6298 2.2-2.3),
+// except that it seeds from the lowest of the first seedSamples samples.
+// The first ping goes out as the channels open, while the other side may
+// still be starting up: in the browser that sample measured 17-63 ms against
+// 1.2 ms after, and smoothing by 1/8 every PingInterval carried it for
+// seconds. A startup delay only ever inflates a sample, so the lowest is
+// the truest seed.
 type rttEstimator struct {
 	mu           sync.Mutex
 	srtt, rttvar time.Duration
+	n            int
 }
+
+const seedSamples = 4
 
 func (r *rttEstimator) add(sample time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.srtt == 0 {
+	r.n++
+	if r.srtt == 0 || (r.n <= seedSamples && sample < r.srtt) {
 		r.srtt, r.rttvar = sample, sample/2
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +56,8 @@ type config struct {
 
 	Origins  []string
 	LogLevel slog.Level
+
+	Web string // a directory of static files served at "/", or ""
 
 	// Set by tests rather than flags.
 	out   io.Writer         // the banner and logs; os.Stderr in main
@@ -127,6 +130,8 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	str(&origins, "origin", "", "patterns",
 		"Browser origins allowed to open a player WebSocket, comma-separated host patterns such as game.example.com,*.example.com; * allows every origin. Empty: same origin only. Native clients are always allowed.")
 	str(&logLevel, "log-level", "info", "level", "Log level: debug, info, warn or error. WebRTC (pion) warnings show at debug only.")
+	str(&c.Web, "web", "", "dir",
+		"Serve the static files of this directory at / next to the lobby's own routes, such as the browser demo that make run builds into build/web. Empty: no page.")
 
 	// The command line first; then the environment for every flag it did
 	// not set.
@@ -235,6 +240,15 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		return nil, bad("turn-relay-ip", "only applies with -turn-embedded")
 	}
 	c.Origins = splitList(origins)
+	if c.Web != "" {
+		fi, err := os.Stat(c.Web)
+		if err != nil {
+			return nil, bad("web", "%v", err)
+		}
+		if !fi.IsDir() {
+			return nil, bad("web", "%q is not a directory", c.Web)
+		}
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return nil, bad("log-level", "%q: want debug, info, warn or error", logLevel)
 	}
@@ -255,6 +269,7 @@ somewhere to play:
   POST /v1/guest    a guest token
   GET  /v1/play     WebSocket for players
   GET  /v1/server   WebSocket for game servers in other processes (-key)
+  GET  /            the files of -web, if set (a browser game, say)
 
 Every flag has an environment variable twin, shown below. A flag on the
 command line wins over its variable, which wins over the default; an empty
@@ -286,6 +301,7 @@ Examples:
   go run ./lobby/cmd/lobby                                  # lobby and game server on localhost
   go run ./examples/lobbybots -lobby http://127.0.0.1:8080  # in another terminal
   TICKWIRE_LOBBY_ADDR=:8080 TICKWIRE_LOBBY_GAME_UDP=0.0.0.0:7777 go run ./lobby/cmd/lobby
+  go run ./lobby/cmd/lobby -web build/web                   # and the browser demo make run builds there
 
 Bad values exit with status 2.
 `)

@@ -6,6 +6,10 @@
 //	go run ./lobby/cmd/lobby -addr 127.0.0.1:8080
 //	go run ./examples/lobbybots -lobby http://127.0.0.1:8080   # in another terminal
 //
+// With -web DIR it also serves the files of DIR at /, next to its own
+// routes: `make run` builds the browser demo (examples/web and the wasm
+// client) into build/web and serves it there, to play in two tabs.
+//
 // Every flag has an environment variable twin (TICKWIRE_LOBBY_ADDR for
 // -addr, and so on); -h lists them.
 package main
@@ -124,8 +128,12 @@ func run(ctx context.Context, cfg *config) (err error) {
 	if err != nil {
 		return err
 	}
+	var handler http.Handler = ls
+	if cfg.Web != "" {
+		handler = withWeb(ls, cfg.Web)
+	}
 	hs := &http.Server{
-		Handler:           ls,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -214,6 +222,9 @@ func connectHost(a net.Addr) string {
 func printBanner(w io.Writer, cfg *config, base string, udp net.Addr, turnURLs []string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\ntickwire lobby on %s\n", base)
+	if cfg.Web != "" {
+		fmt.Fprintf(&b, "  web page:      %s/ (files of %s)\n", base, cfg.Web)
+	}
 	fmt.Fprintf(&b, "  health:        %s/healthz\n", base)
 	fmt.Fprintf(&b, "  guest tokens:  POST %s/v1/guest\n", base)
 	fmt.Fprintf(&b, "  players:       %s/v1/play (WebSocket)\n", "ws"+strings.TrimPrefix(base, "http"))
@@ -231,6 +242,9 @@ func printBanner(w io.Writer, cfg *config, base string, udp net.Addr, turnURLs [
 	}
 	if udp != nil {
 		fmt.Fprintf(&b, "  game server:   %q, netcode on udp %s, %d Hz, %d seats\n", cfg.GameName, udp, cfg.GameHz, cfg.GameCapacity)
+		if cfg.Web != "" {
+			fmt.Fprintf(&b, "\nplay in the browser: open %s/ in two tabs (or two browsers)\n", base)
+		}
 		mode := "default"
 		if _, ok := cfg.Modes[mode]; !ok {
 			mode = modeNames(cfg.Modes)[0]

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +33,11 @@ func env(kv ...string) func(string) string {
 }
 
 func TestParseConfig(t *testing.T) {
+	webDir := t.TempDir()
+	webFile := filepath.Join(webDir, "index.html")
+	if err := os.WriteFile(webFile, []byte("<!doctype html>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name  string
 		args  []string
@@ -40,7 +47,7 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{name: "defaults", check: func(t *testing.T, c *config) {
 			if c.Addr != "127.0.0.1:8080" || !c.Game || c.GameUDP != "127.0.0.1:0" || c.SeatTimeout != 30*time.Second ||
-				c.TokenTTL != 24*time.Hour || c.TURNTTL != time.Hour || c.LogLevel != slog.LevelInfo || c.GameHz != 30 {
+				c.TokenTTL != 24*time.Hour || c.TURNTTL != time.Hour || c.LogLevel != slog.LevelInfo || c.GameHz != 30 || c.Web != "" {
 				t.Errorf("defaults: %+v", c)
 			}
 			if m := c.Modes["default"]; len(c.Modes) != 1 || m.MinPlayers != 2 || m.MaxPlayers != 4 || m.FillWait != 10*time.Second {
@@ -80,6 +87,16 @@ func TestParseConfig(t *testing.T) {
 					t.Errorf("lists: %q %q %q", c.STUN, c.TURNURLs, c.Origins)
 				}
 			}},
+		{name: "web", args: []string{"-web", webDir}, check: func(t *testing.T, c *config) {
+			if c.Web != webDir {
+				t.Errorf("web %q", c.Web)
+			}
+		}},
+		{name: "web env", env: env("TICKWIRE_LOBBY_WEB", webDir), check: func(t *testing.T, c *config) {
+			if c.Web != webDir {
+				t.Errorf("web %q", c.Web)
+			}
+		}},
 		{name: "embedded TURN", args: []string{"-turn-embedded", "127.0.0.1:3478"}},
 		{name: "embedded TURN on wildcard with relay IP", args: []string{"-turn-embedded", "0.0.0.0:3478", "-turn-relay-ip", "203.0.113.7"}},
 
@@ -117,6 +134,9 @@ func TestParseConfig(t *testing.T) {
 		{name: "turn relay ip", args: []string{"-turn-embedded", "0.0.0.0:3478", "-turn-relay-ip", "turn.example.com"}, err: "-turn-relay-ip"},
 		{name: "relay ip alone", args: []string{"-turn-relay-ip", "203.0.113.7"}, err: "-turn-embedded"},
 		{name: "log level", args: []string{"-log-level", "loud"}, err: "-log-level"},
+		{name: "web missing", args: []string{"-web", filepath.Join(webDir, "nope")}, err: "-web"},
+		{name: "web not a directory", args: []string{"-web", webFile}, err: "not a directory"},
+		{name: "web env missing", env: env("TICKWIRE_LOBBY_WEB", filepath.Join(webDir, "nope")), err: "TICKWIRE_LOBBY_WEB"},
 		{name: "log level env", env: env("TICKWIRE_LOBBY_LOG_LEVEL", "loud"), err: "TICKWIRE_LOBBY_LOG_LEVEL"},
 	}
 	for _, tt := range tests {
@@ -151,7 +171,7 @@ func TestUsage(t *testing.T) {
 	}
 	out := b.String()
 	for _, name := range []string{"addr", "game", "game-udp", "modes", "key", "guest-secret", "token-ttl", "seat-timeout",
-		"stun", "turn-url", "turn-secret", "turn-ttl", "turn-embedded", "origin", "log-level"} {
+		"stun", "turn-url", "turn-secret", "turn-ttl", "turn-embedded", "origin", "log-level", "web"} {
 		if !strings.Contains(out, "\n  -"+name+" ") && !strings.Contains(out, "\n  -"+name+"\n") {
 			t.Errorf("usage lacks -%s", name)
 		}
@@ -320,4 +340,124 @@ func playUntilBothSeen(ctx context.Context, base string, i int) error {
 		}
 	}
 	return c.Leave(ctx)
+}
+
+// TestRunWeb: with -web the command serves the directory's files at / with
+// the Content-Types browsers insist on (application/wasm for
+// WebAssembly.instantiateStreaming, a JavaScript type for modules), while
+// the lobby's own routes keep priority over files of the same name.
+func TestRunWeb(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"index.html":    "<!doctype html><title>dots</title>",
+		"game.js":       "export {};",
+		"tickwire.wasm": "\x00asm\x01\x00\x00\x00",
+		"healthz":       "a file, not the lobby",
+		"v1/guest":      "a file, not the lobby",
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-web", dir}, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	cfg.out = &logs
+	baseCh := make(chan string, 1)
+	cfg.ready = func(base string) { baseCh <- base }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- run(ctx, cfg) }()
+	var base string
+	select {
+	case base = <-baseCh:
+	case err := <-runErr:
+		t.Fatalf("run: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("not ready after 5 s")
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("command output:\n%s", logs.String())
+		}
+	}()
+	if out := logs.String(); !strings.Contains(out, "web page:      "+base+"/") || !strings.Contains(out, "open "+base+"/ in two tabs") {
+		t.Errorf("banner lacks the page URL:\n%s", out)
+	}
+
+	get := func(method, path string) (status int, ctype, body string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	}
+	for _, tc := range []struct{ path, ctype, body string }{
+		{"/", "text/html; charset=utf-8", files["index.html"]},
+		{"/game.js", "text/javascript; charset=utf-8", files["game.js"]},
+		{"/tickwire.wasm", "application/wasm", files["tickwire.wasm"]},
+	} {
+		status, ctype, body := get("GET", tc.path)
+		if status != http.StatusOK || ctype != tc.ctype || body != tc.body {
+			t.Errorf("GET %s: %d %q %q, want 200 %q %q", tc.path, status, ctype, body, tc.ctype, tc.body)
+		}
+	}
+	if status, _, _ := get("GET", "/nope.js"); status != http.StatusNotFound {
+		t.Errorf("GET /nope.js: %d, want 404", status)
+	}
+
+	// The lobby's routes, not the files that shadow them.
+	if status, _, body := get("GET", "/healthz"); status != http.StatusOK || body == files["healthz"] {
+		t.Errorf("GET /healthz: %d %q", status, body)
+	}
+	if status, ctype, body := get("POST", "/v1/guest"); status != http.StatusOK || !strings.HasPrefix(ctype, "application/json") || !strings.Contains(body, `"token"`) {
+		t.Errorf("POST /v1/guest: %d %q %q", status, ctype, body)
+	}
+	if status, _, body := get("GET", "/v1/guest"); status == http.StatusOK || body == files["v1/guest"] {
+		t.Errorf("GET /v1/guest served the file: %d %q", status, body)
+	}
+	// A whole lobby session through the same handler.
+	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer pcancel()
+	tok, err := lobby.GuestToken(pctx, base, "Ada")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := lobby.Dial(pctx, base, tok, nil)
+	if err != nil {
+		t.Fatalf("player WebSocket: %v", err)
+	}
+	if _, err := c.Rooms(pctx, ""); err != nil {
+		t.Errorf("rooms: %v", err)
+	}
+	c.Close()
+	http.DefaultClient.CloseIdleConnections()
+
+	cancel()
+	select {
+	case err := <-runErr:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no shutdown within 5 s")
+	}
 }
