@@ -82,3 +82,7 @@ func (e *Error) Is(target error) bool {
 func refuse(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
+
+// ProtocolVersion is the version of PROTOCOL.md this package speaks, sent
+// in hello and register.
+const ProtocolVersion = proto.Version

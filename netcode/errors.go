@@ -3,6 +3,8 @@ package netcode
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tickwire/tickwire/netcode/internal/wire"
 )
 
 var (
@@ -100,3 +102,7 @@ func (e *CloseError) Is(target error) bool { return target == ErrClosed }
 
 // Unwrap returns the local cause.
 func (e *CloseError) Unwrap() error { return e.Err }
+
+// WireVersion is the version of WIRE.md this package speaks; a peer with
+// another one is disconnected with CloseVersionMismatch.
+const WireVersion = wire.Version

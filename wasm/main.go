@@ -50,11 +50,10 @@ import (
 	"github.com/tickwire/tickwire/netcode"
 )
 
-// The protocol versions this build speaks: lobby/internal/proto.Version and
-// netcode/internal/wire.Version, which wasm/ cannot import.
+// The protocol versions this build speaks.
 const (
-	lobbyVersion = 1
-	wireVersion  = 1
+	lobbyVersion = lobby.ProtocolVersion
+	wireVersion  = netcode.WireVersion
 )
 
 const (
