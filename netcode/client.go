@@ -146,6 +146,14 @@ func (c *Client) Channels() []ChannelInfo {
 // Stats returns the connection's counters.
 func (c *Client) Stats() Stats { return c.p.statsSnapshot() }
 
+// State reports where the connection stands now.
+func (c *Client) State() State { return State(c.p.state.Load()) }
+
+// StateChanges delivers each transition with its reason: connected,
+// reconnecting while ICE restarts, connected again, closed. It keeps the
+// latest 16 for a game that reads it late.
+func (c *Client) StateChanges() <-chan StateChange { return c.p.states }
+
 // Done is closed when the client starts closing, for whatever reason.
 func (c *Client) Done() <-chan struct{} { return c.p.closing }
 

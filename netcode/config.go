@@ -61,6 +61,13 @@ type Config struct {
 	ICEDisconnectedTimeout time.Duration
 	ICEFailedTimeout       time.Duration
 	ICEKeepaliveInterval   time.Duration
+	// RestartInterval is how long a Client waits for an ICE restart to find
+	// a path before it offers another, doubling up to 4 s (1 s by default).
+	// ReconnectTimeout bounds the whole outage on either side: after it
+	// without a path, the session closes with CloseConnectionLost (15 s by
+	// default).
+	RestartInterval  time.Duration
+	ReconnectTimeout time.Duration
 	// NetworkTypes restricts the candidate types gathered (for example only
 	// webrtc.NetworkTypeTCP4). All of UDP and TCP, IPv4 and IPv6, by default.
 	// Not applicable in the browser.
@@ -143,6 +150,8 @@ func (c *Config) resolve() (*Config, error) {
 	defDur(&r.ICEDisconnectedTimeout, defaultICEDisconnected)
 	defDur(&r.ICEFailedTimeout, defaultICEFailed)
 	defDur(&r.ICEKeepaliveInterval, defaultICEKeepalive)
+	defDur(&r.RestartInterval, time.Second)
+	defDur(&r.ReconnectTimeout, 15*time.Second)
 	if r.UDPAddr == "" {
 		r.UDPAddr = ":0"
 	}
@@ -163,6 +172,8 @@ func (c *Config) resolve() (*Config, error) {
 		return nil, fmt.Errorf("%w: negative UDPBuffer", ErrInvalidConfig)
 	case r.EventQueue < 1, r.InputQueue < 1:
 		return nil, fmt.Errorf("%w: EventQueue and InputQueue must be positive", ErrInvalidConfig)
+	case r.RestartInterval < 0, r.ReconnectTimeout < 0:
+		return nil, fmt.Errorf("%w: negative RestartInterval or ReconnectTimeout", ErrInvalidConfig)
 	case r.PingInterval < 0, r.ICEDisconnectedTimeout < 0, r.ICEFailedTimeout < 0, r.ICEKeepaliveInterval < 0:
 		return nil, fmt.Errorf("%w: negative duration", ErrInvalidConfig)
 	case r.ICEKeepaliveInterval >= r.ICEDisconnectedTimeout:

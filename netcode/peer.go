@@ -86,9 +86,16 @@ type peer struct {
 
 	// Gathering starts inside SetLocalDescription, before the offer or
 	// answer is queued; candidates wait in early until it is.
-	sdpMu   sync.Mutex
-	sdpSent bool
-	early   []Signal
+	sdpMu    sync.Mutex
+	sdpSent  bool
+	early    []Signal
+	offering bool // an ICE restart offer waits for its answer (client)
+
+	// Connection state (restart.go). state is written under stateMu.
+	stateMu   sync.Mutex
+	state     atomic.Int32
+	states    chan StateChange
+	iceStates chan webrtc.ICEConnectionState
 
 	sendMu   sync.Mutex
 	enc      *wire.Encoder
@@ -140,6 +147,9 @@ func newPeer(cfg *Config, r role, pc *webrtc.PeerConnection, sig Signaler, onClo
 		evReady:  make(chan struct{}, 1),
 		closing:  make(chan struct{}),
 		onClosed: onClosed,
+
+		states:    make(chan StateChange, stateBuffer),
+		iceStates: make(chan webrtc.ICEConnectionState, 8),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if r == roleClient {
@@ -166,11 +176,13 @@ func newPeer(cfg *Config, r role, pc *webrtc.PeerConnection, sig Signaler, onClo
 	})
 	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		p.log.Debug("peer connection state", "state", s.String())
-		if s == webrtc.PeerConnectionStateFailed {
+		// Once the channels are open, the restarter owns ICE trouble.
+		if s == webrtc.PeerConnectionStateFailed && !p.started.Load() {
 			p.fail(fmt.Errorf("%w: ICE failed", ErrConnectionLost))
 			p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: "ICE failed", Err: ErrConnectionLost}, false)
 		}
 	})
+	pc.OnICEConnectionStateChange(p.onICEState)
 
 	p.wg.Add(3)
 	go p.closer()
@@ -220,11 +232,13 @@ func (p *peer) waitOpen(ctx context.Context) error {
 		}
 	}
 	p.udc, p.urw, p.rdc, p.rrw = u.dc, u.rw, r.dc, r.rw
-	p.wg.Add(3)
+	p.wg.Add(4)
 	p.started.Store(true)
+	p.setState(StateConnected, "channels open")
 	go p.readUnreliable()
 	go p.readReliable()
 	go p.pingLoop()
+	go p.restarter()
 	return nil
 }
 
@@ -233,7 +247,9 @@ func (p *peer) waitOpen(ctx context.Context) error {
 func (p *peer) queueSDP(s Signal) {
 	p.sdpMu.Lock()
 	defer p.sdpMu.Unlock()
-	p.queueSignal(s)
+	if s.Type != "" {
+		p.queueSignal(s)
+	}
 	for _, c := range p.early {
 		p.queueSignal(c)
 	}
@@ -281,6 +297,9 @@ func (p *peer) signalReader() {
 			p.log.Debug("signaling ended", "err", err)
 			return
 		}
+		p.sdpMu.Lock()
+		restarting := p.offering
+		p.sdpMu.Unlock()
 		switch {
 		case s.Type == SignalAnswer && p.role == roleClient && !remoteSet:
 			if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP}); err != nil {
@@ -292,11 +311,29 @@ func (p *peer) signalReader() {
 				p.addCandidate(c)
 			}
 			pending = nil
+		case s.Type == SignalAnswer && p.role == roleClient && restarting:
+			// The answer to an ICE restart (restart.go).
+			err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP})
+			p.sdpMu.Lock()
+			p.offering = false
+			p.sdpMu.Unlock()
+			if err != nil {
+				p.logRate.Do(func() { p.log.Warn("ICE restart answer refused", "err", err) })
+				continue
+			}
+			for _, c := range pending {
+				p.addCandidate(c)
+			}
+			pending = nil
+		case s.Type == SignalOffer && p.role == roleServer && remoteSet && p.started.Load():
+			if err := p.answerRestart(s.SDP); err != nil {
+				p.logRate.Do(func() { p.log.Warn("ICE restart offer refused", "err", err) })
+			}
 		case s.Type == SignalCandidate:
 			switch {
 			case s.Candidate == nil:
 				// End of candidates: pion needs nothing.
-			case remoteSet:
+			case remoteSet && !restarting:
 				p.addCandidate(*s.Candidate)
 			case len(pending) < maxPendingCandidates:
 				pending = append(pending, *s.Candidate)
@@ -320,6 +357,7 @@ func (p *peer) closeWith(ce *CloseError, notify bool) {
 		p.closeErr = ce
 		p.mu.Unlock()
 		p.sendCloseMsg = notify && !ce.Remote && ce.Code != CloseConnectionLost
+		p.setState(StateClosed, ce.Error())
 		close(p.closing)
 		p.log.Debug("closing", "reason", ce.Error())
 	})

@@ -18,9 +18,6 @@ import (
 	"github.com/tickwire/tickwire/internal/pionlog"
 )
 
-// maxSDPSize bounds an offer from a client; real ones are a few KiB.
-const maxSDPSize = 64 << 10
-
 // Server is the authoritative end of Tickwire, embedded in a Go game server.
 // It receives every client on one UDP port (and optionally one TCP port) and
 // hands the game one Session per client. Its methods are safe for

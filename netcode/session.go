@@ -69,6 +69,13 @@ func (s *Session) ReadEvents(dst [][]byte) [][]byte { return s.p.readEvents(dst)
 // Stats returns the session's counters.
 func (s *Session) Stats() Stats { return s.p.statsSnapshot() }
 
+// State reports where the session stands now.
+func (s *Session) State() State { return State(s.p.state.Load()) }
+
+// StateChanges delivers each transition with its reason, as
+// Client.StateChanges does.
+func (s *Session) StateChanges() <-chan StateChange { return s.p.states }
+
 // Done is closed when the session starts closing.
 func (s *Session) Done() <-chan struct{} { return s.p.closing }
 

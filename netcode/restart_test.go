@@ -1,0 +1,126 @@
+//go:build !js
+
+package netcode
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestICERestartRecovers: all traffic blocked for 3 s mid-game, then let
+// through again. The client notices (ICE disconnected after 2 s), restarts
+// ICE over the signaling, and the same session carries on: the events both
+// sides sent during the cut arrive exactly once and in order, and both
+// sides report reconnecting and then connected.
+func TestICERestartRecovers(t *testing.T) {
+	const before, during, after = 20, 30, 20
+	ln := newLossyNet(t, 5*time.Millisecond, 3)
+	srv := newTestServer(t, ln.server)
+	c, s := connect(t, srv, ln.client)
+	ctx := ctxTimeout(t, 60*time.Second)
+
+	send := func(from, to int) {
+		t.Helper()
+		for i := from; i <= to; i++ {
+			if err := c.SendEvent(numbered(i, 64)); err != nil {
+				t.Fatalf("client SendEvent %d: %v", i, err)
+			}
+			if err := s.SendEvent(numbered(i, 64)); err != nil {
+				t.Fatalf("server SendEvent %d: %v", i, err)
+			}
+		}
+	}
+	send(1, before)
+
+	ln.setLoss(1) // the cut
+	cutAt := time.Now()
+	for i := before + 1; i <= before+during; i++ {
+		send(i, i)
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitState(t, ctx, c.StateChanges(), StateReconnecting)
+	if left := 3*time.Second - time.Since(cutAt); left > 0 {
+		time.Sleep(left)
+	}
+	ln.setLoss(0)
+	restoredAt := time.Now()
+	waitState(t, ctx, c.StateChanges(), StateConnected)
+	t.Logf("client connected again %v after the network came back", time.Since(restoredAt))
+	send(before+during+1, before+during+after)
+
+	const n = before + during + after
+	errc := make(chan error, 1)
+	go func() { errc <- checkEvents(ctx, c.ReadEvent, n) }()
+	if err := checkEvents(ctx, s.ReadEvent, n); err != nil {
+		t.Errorf("client to server: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("server to client: %v", err)
+	}
+	t.Logf("all %d events both ways %v after the network came back", n, time.Since(restoredAt))
+	if extra := s.ReadEvents(nil); len(extra) != 0 {
+		t.Errorf("%d extra events at the server", len(extra))
+	}
+	if extra := c.ReadEvents(nil); len(extra) != 0 {
+		t.Errorf("%d extra events at the client", len(extra))
+	}
+	if c.Err() != nil || s.Err() != nil || c.State() != StateConnected {
+		t.Fatalf("after recovery: client %v (%v), server %v", c.Err(), c.State(), s.Err())
+	}
+	if got := srv.Sessions(); len(got) != 1 || got[0] != s {
+		t.Fatalf("sessions %v, want the same one session", got)
+	}
+	waitState(t, ctx, s.StateChanges(), StateReconnecting)
+	waitState(t, ctx, s.StateChanges(), StateConnected)
+	// Snapshots flow again too.
+	if err := s.SendSnapshot([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := c.ReadSnapshot(ctx); err != nil || string(snap.Payload) != "after" {
+		t.Fatalf("snapshot after recovery: %q, %v", snap.Payload, err)
+	}
+}
+
+// TestReconnectTimeout: a path that never comes back ends the session on
+// both sides with CloseConnectionLost, within ReconnectTimeout.
+func TestReconnectTimeout(t *testing.T) {
+	ln := newLossyNet(t, 5*time.Millisecond, 4)
+	ln.server.ReconnectTimeout = 3 * time.Second
+	ln.client.ReconnectTimeout = 3 * time.Second
+	srv := newTestServer(t, ln.server)
+	c, s := connect(t, srv, ln.client)
+	ln.setLoss(1)
+	for _, done := range []<-chan struct{}{c.Done(), s.Done()} {
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("still open 30 s into a permanent cut")
+		}
+	}
+	for _, err := range []error{c.Err(), s.Err()} {
+		ce, ok := err.(*CloseError)
+		if !ok || ce.Code != CloseConnectionLost {
+			t.Fatalf("closed with %v, want CloseConnectionLost", err)
+		}
+	}
+	if c.State() != StateClosed {
+		t.Fatalf("client state %v", c.State())
+	}
+}
+
+// waitState reads state changes until want.
+func waitState(t *testing.T, ctx context.Context, ch <-chan StateChange, want State) {
+	t.Helper()
+	for {
+		select {
+		case sc := <-ch:
+			t.Logf("state %v: %s", sc.State, sc.Reason)
+			if sc.State == want {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("no %v state", want)
+		}
+	}
+}
