@@ -68,6 +68,14 @@ type Config struct {
 	// default).
 	RestartInterval  time.Duration
 	ReconnectTimeout time.Duration
+	// MaxRetransmitTimeout caps how long the events channel waits before it
+	// resends an unacknowledged event (500 ms by default; SCTP's own cap is
+	// 60 s, doubling from 1 s at each expiry). Below SCTP's 1 s minimum the
+	// cap is also the floor: on paths with a round trip above it, events
+	// are resent needlessly. Measured on vnet after a 3 s cut: events flow
+	// again 0.86 s after the path returns at 500 ms, 1.36 s at 1 s, 2.4 s
+	// uncapped. Not applicable in the browser.
+	MaxRetransmitTimeout time.Duration
 	// NetworkTypes restricts the candidate types gathered (for example only
 	// webrtc.NetworkTypeTCP4). All of UDP and TCP, IPv4 and IPv6, by default.
 	// Not applicable in the browser.
@@ -152,6 +160,7 @@ func (c *Config) resolve() (*Config, error) {
 	defDur(&r.ICEKeepaliveInterval, defaultICEKeepalive)
 	defDur(&r.RestartInterval, time.Second)
 	defDur(&r.ReconnectTimeout, 15*time.Second)
+	defDur(&r.MaxRetransmitTimeout, 500*time.Millisecond)
 	if r.UDPAddr == "" {
 		r.UDPAddr = ":0"
 	}
@@ -172,7 +181,7 @@ func (c *Config) resolve() (*Config, error) {
 		return nil, fmt.Errorf("%w: negative UDPBuffer", ErrInvalidConfig)
 	case r.EventQueue < 1, r.InputQueue < 1:
 		return nil, fmt.Errorf("%w: EventQueue and InputQueue must be positive", ErrInvalidConfig)
-	case r.RestartInterval < 0, r.ReconnectTimeout < 0:
+	case r.RestartInterval < 0, r.ReconnectTimeout < 0, r.MaxRetransmitTimeout < 0:
 		return nil, fmt.Errorf("%w: negative RestartInterval or ReconnectTimeout", ErrInvalidConfig)
 	case r.PingInterval < 0, r.ICEDisconnectedTimeout < 0, r.ICEFailedTimeout < 0, r.ICEKeepaliveInterval < 0:
 		return nil, fmt.Errorf("%w: negative duration", ErrInvalidConfig)

@@ -33,6 +33,11 @@ func newSettingEngine(cfg *Config) webrtc.SettingEngine {
 	// RFC 4960's initial window, no more than a new connection may send,
 	// keeps a game's small, steady snapshot stream moving.
 	se.SetSCTPMinCwnd(sctpMinCwnd)
+	// SCTP doubles its retransmission timeout at each expiry up to 60 s, so
+	// after a few seconds without a path the events sent meanwhile would
+	// wait seconds more once it is back. Capped, they go out within
+	// MaxRetransmitTimeout of the path's return.
+	se.SetSCTPRTOMax(cfg.MaxRetransmitTimeout)
 	if cfg.RelayOnly {
 		// ICE holds relayed pairs back for 2 s in case a direct one turns
 		// up; with only relays allowed, none will.
