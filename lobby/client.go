@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -53,7 +55,10 @@ type Party struct {
 type Notice struct {
 	// Type is "queued" (the party leader queued the party), "room" (who is
 	// in the room changed), "party" (who is in the party changed), "left"
-	// (the player is out of its queue or room: Reason says why) or "error".
+	// (the player is out of its queue or room: Reason says why), "error",
+	// "disconnected" (the lobby connection dropped: Reason says why; the
+	// Client is redialing), "reconnected", or "match" (after reconnecting:
+	// the lobby reminds the player of the seat it holds, in Room).
 	Type    string
 	Room    string
 	Reason  string
@@ -69,18 +74,31 @@ type ClientConfig struct {
 	HTTPClient *http.Client
 	// Logger receives the client's logs. Nothing is logged by default.
 	Logger *slog.Logger
+	// ReconnectAttempts bounds how often a dropped lobby connection is
+	// redialed, with the token from the last welcome, waiting 250 ms and
+	// then twice as long each time up to 4 s, with jitter (8 by default,
+	// about 20 s; negative: never). Games go on meanwhile: netcode clients
+	// do not need the lobby once connected.
+	ReconnectAttempts int
 }
 
 // Client is a player's connection to a lobby.
 type Client struct {
+	log      *slog.Logger
+	player   string
+	name     string
+	url      string
+	cfg      ClientConfig
+	attempts int
+
+	tmu    sync.Mutex // guards t, token and expiry, which reconnecting replaces
 	t      transport
-	log    *slog.Logger
-	player string
-	name   string
 	token  string
 	expiry time.Time
 
 	mu      sync.Mutex
+	queued  bool   // a queue request succeeded and no match or left came since
+	seat    string // the seat token of the latest match, for telling reminders apart
 	nextID  uint64
 	pending map[string]chan any
 	sigs    map[string]*clientSignaler
@@ -131,29 +149,50 @@ func GuestToken(ctx context.Context, lobbyURL, name string) (string, error) {
 // Dial connects to the lobby at lobbyURL and authenticates with token. A
 // refused token comes back as an *Error matching ErrUnauthorized.
 func Dial(ctx context.Context, lobbyURL, token string, cfg *ClientConfig) (*Client, error) {
-	var c ClientConfig
+	var cc ClientConfig
 	if cfg != nil {
-		c = *cfg
+		cc = *cfg
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+	if cc.Logger == nil {
+		cc.Logger = slog.New(slog.DiscardHandler)
 	}
 	u, err := wsURL(lobbyURL, "/v1/play")
 	if err != nil {
 		return nil, err
 	}
-	ws, _, err := websocket.Dial(ctx, u, dialOptions(&c))
+	t, w, err := handshake(ctx, u, token, &cc)
 	if err != nil {
-		return nil, fmt.Errorf("lobby: dial %s: %w", u, err)
+		return nil, err
 	}
-	ws.SetReadLimit(1 << 20)
-	return newClient(ctx, wsTransport{ws}, token, c.Logger)
+	c := &Client{
+		log: cc.Logger, player: w.Player, name: w.Name, url: u, cfg: cc, t: t,
+		attempts: cc.ReconnectAttempts,
+		pending:  map[string]chan any{},
+		sigs:     map[string]*clientSignaler{},
+		matches:  make(chan *Match, 8),
+		notices:  make(chan Notice, 64),
+		done:     make(chan struct{}),
+	}
+	if c.attempts == 0 {
+		c.attempts = 8
+	}
+	c.setToken(w)
+	c.wg.Add(1)
+	go c.readLoop()
+	return c, nil
 }
 
-func newClient(ctx context.Context, t transport, token string, log *slog.Logger) (*Client, error) {
-	fail := func(err error) (*Client, error) {
+// handshake dials the lobby and says hello.
+func handshake(ctx context.Context, u, token string, cfg *ClientConfig) (transport, *proto.Welcome, error) {
+	ws, _, err := websocket.Dial(ctx, u, dialOptions(cfg))
+	if err != nil {
+		return nil, nil, fmt.Errorf("lobby: dial %s: %w", u, err)
+	}
+	ws.SetReadLimit(1 << 20)
+	t := wsTransport{ws}
+	fail := func(err error) (transport, *proto.Welcome, error) {
 		_ = t.Close(proto.CloseNormal, "")
-		return nil, err
+		return nil, nil, err
 	}
 	b, err := proto.Encode(proto.TypeHello, &proto.Hello{V: proto.Version, Token: token})
 	if err == nil {
@@ -169,29 +208,28 @@ func newClient(ctx context.Context, t transport, token string, log *slog.Logger)
 	if err != nil {
 		return fail(fmt.Errorf("%w: hello answered with %v", ErrProtocol, err))
 	}
-	var w *proto.Welcome
 	switch m := reply.(type) {
 	case *proto.Welcome:
-		w = m
+		return t, m, nil
 	case *proto.Error:
 		return fail(&Error{Code: m.Code, Message: m.Message})
-	default:
-		return fail(fmt.Errorf("%w: hello answered with %T", ErrProtocol, reply))
 	}
-	c := &Client{
-		t: t, log: log, player: w.Player, name: w.Name, token: w.Token,
-		pending: map[string]chan any{},
-		sigs:    map[string]*clientSignaler{},
-		matches: make(chan *Match, 8),
-		notices: make(chan Notice, 64),
-		done:    make(chan struct{}),
-	}
+	return fail(fmt.Errorf("%w: hello answered with %T", ErrProtocol, reply))
+}
+
+func (c *Client) setToken(w *proto.Welcome) {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	c.token, c.expiry = w.Token, time.Time{}
 	if w.Expires > 0 {
 		c.expiry = time.Unix(w.Expires, 0)
 	}
-	c.wg.Add(1)
-	go c.readLoop()
-	return c, nil
+}
+
+func (c *Client) transport() transport {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	return c.t
 }
 
 // Player is the player's id.
@@ -202,7 +240,11 @@ func (c *Client) Name() string { return c.name }
 
 // NextToken is a fresh single-use token for the player's next connection,
 // when the lobby issues them, and its expiry.
-func (c *Client) NextToken() (string, time.Time) { return c.token, c.expiry }
+func (c *Client) NextToken() (string, time.Time) {
+	c.tmu.Lock()
+	defer c.tmu.Unlock()
+	return c.token, c.expiry
+}
 
 // Queue enters matchmaking for mode in region (any region when empty) with
 // a skill rating; for the whole party when the player leads one. It returns
@@ -216,6 +258,9 @@ func (c *Client) Queue(ctx context.Context, mode, region string, rating float64)
 	if !ok {
 		return "", fmt.Errorf("%w: queue answered with %T", ErrProtocol, r)
 	}
+	c.mu.Lock()
+	c.queued = true
+	c.mu.Unlock()
 	return q.Ticket, nil
 }
 
@@ -248,6 +293,9 @@ func (c *Client) matchRequest(ctx context.Context, typ string, msg any) (*Match,
 	if !ok {
 		return nil, fmt.Errorf("%w: %s answered with %T", ErrProtocol, typ, r)
 	}
+	c.mu.Lock()
+	c.seat = m.Seat
+	c.mu.Unlock()
 	return toMatch(m), nil
 }
 
@@ -346,7 +394,7 @@ func (c *Client) Err() error {
 // game goes on without the lobby.
 func (c *Client) Close() error {
 	c.stop(ErrClosed)
-	_ = c.t.Close(proto.CloseNormal, "")
+	_ = c.transport().Close(proto.CloseNormal, "")
 	c.wg.Wait()
 	return nil
 }
@@ -378,8 +426,11 @@ func (c *Client) request(ctx context.Context, typ string, msg any) (any, error) 
 	}
 	select {
 	case r := <-reply:
-		if e, ok := r.(*proto.Error); ok {
+		switch e := r.(type) {
+		case *proto.Error:
 			return nil, &Error{Code: e.Code, Message: e.Message}
+		case error:
+			return nil, e
 		}
 		return r, nil
 	case <-c.done:
@@ -405,7 +456,7 @@ func (c *Client) write(ctx context.Context, typ string, msg any) error {
 		return c.Err()
 	default:
 	}
-	if err := c.t.Write(ctx, b); err != nil {
+	if err := c.transport().Write(ctx, b); err != nil {
 		return fmt.Errorf("lobby: write %s: %w", typ, err)
 	}
 	return nil
@@ -427,15 +478,24 @@ func (c *Client) readLoop() {
 		cancel()
 	}()
 	for {
-		b, err := c.t.Read(ctx)
+		b, err := c.transport().Read(ctx)
 		if err != nil {
-			if code := closeCode(err); code > 0 {
+			select {
+			case <-c.done:
+				return
+			default:
+			}
+			code := closeCode(err)
+			if code > 0 {
 				err = fmt.Errorf("%w: lobby closed the connection (%d)", ErrClosed, code)
 			} else {
 				err = fmt.Errorf("%w: %v", ErrClosed, err)
 			}
-			c.stop(err)
-			return
+			if !redial(code) || !c.reconnect(ctx, err) {
+				c.stop(err)
+				return
+			}
+			continue
 		}
 		msg, err := proto.Decode(proto.ToPlayer, b)
 		if err != nil {
@@ -445,6 +505,88 @@ func (c *Client) readLoop() {
 		c.dispatch(msg)
 	}
 }
+
+// redial says whether a connection closed with code is worth dialing
+// again: not when the lobby refused this client (a token, a protocol
+// error, its rate) or another connection of the player replaced it.
+func redial(code int) bool {
+	switch code {
+	case proto.CloseNormal, proto.CloseUnauthorized, proto.CloseProtocol, proto.CloseRateLimited,
+		proto.CloseReplaced, proto.CloseVersion, proto.CloseTooBig:
+		return false
+	}
+	return true
+}
+
+// Backoff between redials.
+const (
+	redialFirst = 250 * time.Millisecond
+	redialMax   = 4 * time.Second
+)
+
+// reconnect redials the lobby after the connection dropped with why,
+// within ClientConfig.ReconnectAttempts. Requests waiting for an answer
+// fail at once: their answers went down with the connection.
+func (c *Client) reconnect(ctx context.Context, why error) bool {
+	if c.attempts < 0 {
+		return false
+	}
+	c.mu.Lock()
+	for id, reply := range c.pending {
+		reply <- fmt.Errorf("lobby: connection lost before the answer: %w", why)
+		delete(c.pending, id)
+	}
+	c.mu.Unlock()
+	c.notice(Notice{Type: noticeDisconnected, Reason: why.Error()})
+	wait := redialFirst
+	for attempt := 1; attempt <= c.attempts; attempt++ {
+		// Jitter, so that the players of a lobby that restarts do not all
+		// come back in the same millisecond.
+		d := wait/2 + rand.N(wait)
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return false
+		}
+		token, _ := c.NextToken()
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		t, w, err := handshake(dctx, c.url, token, &c.cfg)
+		cancel()
+		if err == nil {
+			c.tmu.Lock()
+			c.t = t
+			c.tmu.Unlock()
+			c.setToken(w)
+			c.log.Info("lobby: reconnected", "attempt", attempt)
+			c.notice(Notice{Type: noticeReconnected})
+			c.mu.Lock()
+			wasQueued := c.queued
+			c.queued = false
+			c.mu.Unlock()
+			if wasQueued {
+				// The lobby takes a player out of the queue when its
+				// connection drops; the game decides whether to queue again.
+				c.notice(Notice{Type: proto.TypeLeft, Reason: "disconnected"})
+			}
+			return true
+		}
+		var le *Error
+		if errors.As(err, &le) {
+			c.log.Warn("lobby: reconnect refused", "err", err)
+			return false
+		}
+		c.log.Info("lobby: reconnect failed", "attempt", attempt, "err", err)
+		wait = min(wait*2, redialMax)
+	}
+	return false
+}
+
+// Notice types of the client itself.
+const (
+	noticeDisconnected = "disconnected"
+	noticeReconnected  = "reconnected"
+	noticeMatch        = "match"
+)
 
 func (c *Client) dispatch(msg any) {
 	if id := envelopeID(msg); id != "" {
@@ -458,6 +600,14 @@ func (c *Client) dispatch(msg any) {
 	}
 	switch m := msg.(type) {
 	case *proto.Match:
+		c.mu.Lock()
+		reminder := m.Seat == c.seat
+		c.seat, c.queued = m.Seat, false
+		c.mu.Unlock()
+		if reminder {
+			c.notice(Notice{Type: noticeMatch, Room: m.Room})
+			return
+		}
 		select {
 		case c.matches <- toMatch(m):
 		default:
@@ -471,12 +621,20 @@ func (c *Client) dispatch(msg any) {
 			s.deliver(*m.Signal)
 		}
 	case *proto.Queued:
+		c.mu.Lock()
+		c.queued = true
+		c.mu.Unlock()
 		c.notice(Notice{Type: proto.TypeQueued})
 	case *proto.RoomUpdate:
 		c.notice(Notice{Type: proto.TypeRoom, Room: m.Room, Players: m.Players})
 	case *proto.PartyUpdate:
 		c.notice(Notice{Type: proto.TypeParty, Party: &Party{Code: m.Code, Leader: m.Leader, Members: m.Members}})
 	case *proto.Left:
+		c.mu.Lock()
+		if m.Room == "" {
+			c.queued = false
+		}
+		c.mu.Unlock()
 		c.notice(Notice{Type: proto.TypeLeft, Room: m.Room, Reason: m.Reason})
 	case *proto.Error:
 		c.notice(Notice{Type: proto.TypeError, Err: &Error{Code: m.Code, Message: m.Message}})

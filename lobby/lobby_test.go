@@ -442,7 +442,16 @@ func TestReconnectWhileSeated(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	srv, url := testLobby(t, nil)
 	ctx := ctxTimeout(t, 20*time.Second)
-	a := guest(t, ctx, url, "a")
+	// A client that would redial a lobby going away (1001) stays out of it.
+	tok, err := GuestToken(ctx, url, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Dial(ctx, url, tok, &ClientConfig{ReconnectAttempts: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
 	gs := attach(t, srv, 4)
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

@@ -57,8 +57,8 @@ export interface RoomInfo { room: string; code: string; name?: string; mode: str
 export interface Party { code: string; leader: string; members: Player[] }
 
 export interface Notice {
-  /** "closed" comes last, when the lobby connection ends (reason says why). */
-  type: "queued" | "room" | "party" | "left" | "error" | "closed";
+  /** "disconnected" and "reconnected" bracket a dropped lobby connection that is redialed; "match" then reminds of the seat still held (room). "closed" comes last, when the lobby connection ends for good (reason says why). */
+  type: "queued" | "room" | "party" | "left" | "error" | "disconnected" | "reconnected" | "match" | "closed";
   room?: string;
   reason?: string;
   players?: Player[];

@@ -1,0 +1,184 @@
+//go:build !js
+
+package lobby
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+// cutProxy forwards TCP to a lobby and can cut every connection through it,
+// as a network that drops does; refuse makes it turn new ones away.
+type cutProxy struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	refuse bool
+	wg     sync.WaitGroup
+}
+
+func newCutProxy(t *testing.T, lobbyURL string) (*cutProxy, string) {
+	t.Helper()
+	u, err := url.Parse(lobbyURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, target: u.Host}
+	p.wg.Add(1)
+	go p.serve()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		p.cut()
+		p.wg.Wait()
+	})
+	return p, "http://" + ln.Addr().String()
+}
+
+func (p *cutProxy) serve() {
+	defer p.wg.Done()
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		refuse := p.refuse
+		p.mu.Unlock()
+		if refuse {
+			_ = in.Close()
+			continue
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			_ = in.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns = append(p.conns, in, out)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); _, _ = io.Copy(out, in); _ = out.Close() }()
+		go func() { defer p.wg.Done(); _, _ = io.Copy(in, out); _ = in.Close() }()
+	}
+}
+
+func (p *cutProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		_ = c.Close()
+	}
+	p.conns = nil
+}
+
+func (p *cutProxy) setRefuse(r bool) {
+	p.mu.Lock()
+	p.refuse = r
+	p.mu.Unlock()
+}
+
+// TestLobbyReconnect: a dropped lobby connection is redialed with the
+// token from the last welcome; the seat is still held and the lobby reminds
+// the player of it without a second match; a queued player learns it was
+// taken out of the queue.
+func TestLobbyReconnect(t *testing.T) {
+	srv, direct := testLobby(t, &Config{Modes: map[string]Mode{"duel": {MinPlayers: 2, MaxPlayers: 2}}})
+	attach(t, srv, 8)
+	proxy, url := newCutProxy(t, direct)
+	ctx := ctxTimeout(t, 30*time.Second)
+
+	tok, err := GuestToken(ctx, direct, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Dial(ctx, url, tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	m, err := a.CreateRoom(ctx, RoomOptions{Mode: "duel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := a.NextToken()
+
+	proxy.cut()
+	if n := nextNotice(t, a, "disconnected"); n.Reason == "" {
+		t.Fatal("disconnected without a reason")
+	}
+	nextNotice(t, a, "reconnected")
+	if n := nextNotice(t, a, "match"); n.Room != m.Room {
+		t.Fatalf("reminder for room %q, want %q", n.Room, m.Room)
+	}
+	if after, _ := a.NextToken(); after == before || after == "" {
+		t.Fatal("the token was not rotated")
+	}
+	if _, err := a.Rooms(ctx, ""); err != nil {
+		t.Fatalf("request after reconnecting: %v", err)
+	}
+	select {
+	case extra := <-a.matches:
+		t.Fatalf("the reminder came out of WaitMatch as a new match: %+v", extra)
+	default:
+	}
+	if st := srv.Stats(); st.Seats != 1 || st.Connected != 1 {
+		t.Fatalf("after reconnecting: %+v", st)
+	}
+
+	// Queued, then cut: the lobby dequeues, and the client says so.
+	if err := a.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Queue(ctx, "duel", "", 1000); err != nil {
+		t.Fatal(err)
+	}
+	proxy.cut()
+	nextNotice(t, a, "reconnected")
+	if n := nextNotice(t, a, "left"); n.Reason != "disconnected" {
+		t.Fatalf("left notice %+v", n)
+	}
+	if _, err := a.Queue(ctx, "duel", "", 1000); err != nil {
+		t.Fatalf("queue again: %v", err)
+	}
+}
+
+// TestLobbyReconnectGivesUp: with the lobby unreachable, the client stops
+// after its attempts and reports why.
+func TestLobbyReconnectGivesUp(t *testing.T) {
+	_, direct := testLobby(t, nil)
+	proxy, url := newCutProxy(t, direct)
+	ctx := ctxTimeout(t, 30*time.Second)
+	tok, err := GuestToken(ctx, direct, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Dial(ctx, url, tok, &ClientConfig{ReconnectAttempts: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	proxy.setRefuse(true)
+	proxy.cut()
+	select {
+	case <-a.Done():
+	case <-ctx.Done():
+		t.Fatal("still trying after its attempts")
+	}
+	if !errors.Is(a.Err(), ErrClosed) {
+		t.Fatalf("Err %v", a.Err())
+	}
+	if _, err := a.Rooms(context.Background(), ""); err == nil {
+		t.Fatal("a request succeeded after giving up")
+	}
+}
