@@ -92,10 +92,11 @@ type peer struct {
 	offering bool // an ICE restart offer waits for its answer (client)
 
 	// Connection state (restart.go). state is written under stateMu.
-	stateMu   sync.Mutex
-	state     atomic.Int32
-	states    chan StateChange
-	iceStates chan webrtc.ICEConnectionState
+	stateMu  sync.Mutex
+	state    atomic.Int32
+	states   chan StateChange
+	iceState atomic.Int32  // pion's latest webrtc.ICEConnectionState
+	iceKick  chan struct{} // tells the restarter it changed
 
 	sendMu   sync.Mutex
 	enc      *wire.Encoder
@@ -148,8 +149,8 @@ func newPeer(cfg *Config, r role, pc *webrtc.PeerConnection, sig Signaler, onClo
 		closing:  make(chan struct{}),
 		onClosed: onClosed,
 
-		states:    make(chan StateChange, stateBuffer),
-		iceStates: make(chan webrtc.ICEConnectionState, 8),
+		states:  make(chan StateChange, stateBuffer),
+		iceKick: make(chan struct{}, 1),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if r == roleClient {

@@ -71,14 +71,15 @@ func (p *peer) setState(s State, reason string) {
 	}
 }
 
-// onICEState turns pion's ICE connection states into ours. It runs in a
-// pion callback, so it only hands the state over.
+// onICEState hands pion's ICE connection state to the restarter. It runs
+// in a pion callback, so it only records the state and wakes the
+// restarter, which acts on the latest one: a burst of transitions can never
+// fill a queue and lose the last, which is the one that matters.
 func (p *peer) onICEState(s webrtc.ICEConnectionState) {
+	p.iceState.Store(int32(s))
 	select {
-	case p.iceStates <- s:
+	case p.iceKick <- struct{}{}:
 	default:
-		// A burst of transitions: the restarter only needs the latest, and
-		// it will see the next one.
 	}
 }
 
@@ -109,8 +110,8 @@ func (p *peer) restarter() {
 		select {
 		case <-p.closing:
 			return
-		case s := <-p.iceStates:
-			switch s {
+		case <-p.iceKick:
+			switch s := webrtc.ICEConnectionState(p.iceState.Load()); s {
 			case webrtc.ICEConnectionStateDisconnected, webrtc.ICEConnectionStateFailed:
 				if !lostAt.IsZero() {
 					continue
