@@ -4,6 +4,7 @@ package netcode
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
@@ -172,4 +173,31 @@ func BenchmarkICERestart(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2])/1e6, "p50-ms")
 	b.ReportMetric(float64(lat[(len(lat)*99)/100])/1e6, "p99-ms")
+}
+
+// TestServerRestartReportsLost: the server goes away for good, without a
+// word (its close message cannot get through). The client notices, makes
+// its bounded ICE restart attempts, then reports the connection lost, and
+// nothing of it keeps running (the goleak check of TestMain).
+func TestServerRestartReportsLost(t *testing.T) {
+	ln := newLossyNet(t, 5*time.Millisecond, 5)
+	ln.client.ReconnectTimeout = 3 * time.Second
+	srv, err := NewServer(ln.server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := connect(t, srv, ln.client)
+	ctx := ctxTimeout(t, 30*time.Second)
+	ln.setLoss(1)
+	_ = srv.Close()
+	waitState(t, ctx, c.StateChanges(), StateReconnecting)
+	waitState(t, ctx, c.StateChanges(), StateClosed)
+	ce, ok := c.Err().(*CloseError)
+	if !ok || ce.Code != CloseConnectionLost || ce.Remote {
+		t.Fatalf("client closed with %v, want CloseConnectionLost decided locally", c.Err())
+	}
+	if err := c.SendEvent([]byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("SendEvent after lost: %v", err)
+	}
+	_ = c.Close()
 }
