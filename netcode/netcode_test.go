@@ -65,3 +65,33 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal("second Close:", err)
 	}
 }
+
+// TestEventAckRace: on loopback the server can receive an event and ack it
+// (in its echo) before the client's SendEvent has returned; the client must
+// not take that ack for one of an event it never sent. Many quick echo
+// rounds make the window likely to be hit.
+func TestEventAckRace(t *testing.T) {
+	srv := newTestServer(t, nil)
+	c, s := connect(t, srv, nil)
+	ctx := ctxTimeout(t, 60*time.Second)
+	const rounds = 2000
+	go func() {
+		for range rounds {
+			ev, err := s.ReadEvent(ctx)
+			if err != nil {
+				return
+			}
+			if s.SendEvent(ev) != nil {
+				return
+			}
+		}
+	}()
+	for i := range rounds {
+		if err := c.SendEvent([]byte{byte(i)}); err != nil {
+			t.Fatalf("round %d: SendEvent: %v", i, err)
+		}
+		if _, err := c.ReadEvent(ctx); err != nil {
+			t.Fatalf("round %d: ReadEvent: %v", i, err)
+		}
+	}
+}

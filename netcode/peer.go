@@ -698,10 +698,14 @@ func (p *peer) sendEvent(payload []byte) error {
 	if p.rdc.BufferedAmount()+uint64(len(b)) > uint64(p.cfg.EventBuffer) {
 		return ErrEventBufferFull
 	}
+	// Counted before the write: on loopback the peer can receive the event
+	// and ack it before Write returns, and checkAck must not take that ack
+	// for one of an event never sent.
+	p.eventSeq.Store(seq)
 	if _, err := p.rrw.Write(b); err != nil {
+		p.eventSeq.Store(seq - 1) // never sent: the next event takes seq
 		return p.sendFailed(err)
 	}
-	p.eventSeq.Store(seq)
 	p.stats.eventsSent.Add(1)
 	p.stats.bytesOut.Add(uint64(len(b)))
 	return nil
