@@ -211,27 +211,7 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
-	cfg.out = &logs
-	baseCh := make(chan string, 1)
-	cfg.ready = func(base string) { baseCh <- base }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- run(ctx, cfg) }()
-	var base string
-	select {
-	case base = <-baseCh:
-	case err := <-runErr:
-		t.Fatalf("run: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("not ready after 5 s")
-	}
-	defer func() {
-		if t.Failed() {
-			t.Logf("command output:\n%s", logs.String())
-		}
-	}()
+	ctx, base, logs, stop := startCommand(t, cfg)
 
 	resp, err := http.Get(base + "/healthz")
 	if err != nil {
@@ -266,15 +246,7 @@ func TestRun(t *testing.T) {
 	}
 	http.DefaultClient.CloseIdleConnections()
 
-	cancel()
-	select {
-	case err := <-runErr:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("no shutdown within 5 s")
-	}
+	stop()
 	out := logs.String()
 	for _, want := range []string{"game: player joined", "game: room opened", "shutting down"} {
 		if !strings.Contains(out, want) {
@@ -368,27 +340,7 @@ func TestRunWeb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
-	cfg.out = &logs
-	baseCh := make(chan string, 1)
-	cfg.ready = func(base string) { baseCh <- base }
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- run(ctx, cfg) }()
-	var base string
-	select {
-	case base = <-baseCh:
-	case err := <-runErr:
-		t.Fatalf("run: %v", err)
-	case <-time.After(5 * time.Second):
-		t.Fatal("not ready after 5 s")
-	}
-	defer func() {
-		if t.Failed() {
-			t.Logf("command output:\n%s", logs.String())
-		}
-	}()
+	ctx, base, logs, stop := startCommand(t, cfg)
 	if out := logs.String(); !strings.Contains(out, "web page:      "+base+"/") || !strings.Contains(out, "open "+base+"/ in two tabs") {
 		t.Errorf("banner lacks the page URL:\n%s", out)
 	}
@@ -451,13 +403,46 @@ func TestRunWeb(t *testing.T) {
 	c.Close()
 	http.DefaultClient.CloseIdleConnections()
 
-	cancel()
+	stop()
+}
+
+// startCommand runs the command with cfg in-process until stop, which
+// fails the test unless it shuts down cleanly within 5 s. ctx ends with
+// stop; base is the lobby's URL; logs collect the command's output, shown
+// when the test fails.
+func startCommand(t *testing.T, cfg *config) (ctx context.Context, base string, logs *syncBuffer, stop func()) {
+	t.Helper()
+	logs = &syncBuffer{}
+	cfg.out = logs
+	baseCh := make(chan string, 1)
+	cfg.ready = func(base string) { baseCh <- base }
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	runErr := make(chan error, 1)
+	go func() { runErr <- run(ctx, cfg) }()
 	select {
+	case base = <-baseCh:
 	case err := <-runErr:
-		if err != nil {
-			t.Fatalf("run: %v", err)
-		}
+		t.Fatalf("run: %v", err)
 	case <-time.After(5 * time.Second):
-		t.Fatal("no shutdown within 5 s")
+		t.Fatal("not ready after 5 s")
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("command output:\n%s", logs.String())
+		}
+	})
+	stop = func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-runErr:
+			if err != nil {
+				t.Fatalf("run: %v", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no shutdown within 5 s")
+		}
+	}
+	return ctx, base, logs, stop
 }
