@@ -70,9 +70,9 @@ func TestBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, s := connect(t, srv, nil)
 			ctx := ctxTimeout(t, 15*time.Second)
-			w := c.p.urw
+			w := c.p.link.Load().u.rw
 			if tt.reliable {
-				w = c.p.rrw
+				w = c.p.link.Load().r.rw
 			}
 			if _, err := w.Write(tt.msg); err != nil {
 				t.Fatalf("raw write: %v", err)
@@ -140,7 +140,7 @@ func TestDuplicateEventDropped(t *testing.T) {
 	c, s := connect(t, srv, nil)
 	ctx := ctxTimeout(t, 10*time.Second)
 	for _, seq := range []int{1, 1, 2, 1, 3} {
-		if _, err := c.p.rrw.Write(mp(t, 1, 16, seq, 0, []byte{byte(seq)})); err != nil {
+		if _, err := c.p.link.Load().r.rw.Write(mp(t, 1, 16, seq, 0, []byte{byte(seq)})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -221,19 +221,14 @@ func TestServerRefusesMisconfiguredChannels(t *testing.T) {
 				_, err := srv.Accept(ctx, ssig)
 				accepted <- err
 			}()
-			cfg, _ := (&Config{}).resolve()
-			pc, err := newClientAPI(cfg).NewPeerConnection(webrtc.Configuration{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := newPeer(cfg, roleClient, pc, csig, nil)
 			dialCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()
-			_ = dial(dialCtx, p, tt.snapshots, tt.events)
+			if c, err := dialWith(dialCtx, csig, nil, tt.snapshots, tt.events); err == nil {
+				_ = c.Close()
+			}
 			if err := <-accepted; !errors.Is(err, ErrProtocol) {
 				t.Errorf("Accept = %v, want ErrProtocol", err)
 			}
-			_ = p.close(CloseNormal, "")
 		})
 	}
 	if n := len(srv.Sessions()); n != 0 {
@@ -267,7 +262,7 @@ func TestAcceptBadSignaling(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, ctx context.Context, cond func() bool, what string) {
+func waitFor(t testing.TB, ctx context.Context, cond func() bool, what string) {
 	t.Helper()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()

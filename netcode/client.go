@@ -31,6 +31,12 @@ type Client struct {
 // client makes the offer and opens both channels, and Dial returns once they
 // are open or ctx ends. A nil cfg means defaults.
 func Dial(ctx context.Context, sig Signaler, cfg *Config) (*Client, error) {
+	return dialWith(ctx, sig, cfg, snapshotsInit(), eventsInit())
+}
+
+// dialWith is Dial with the channel parameters given, for tests that offer
+// what a server must refuse.
+func dialWith(ctx context.Context, sig Signaler, cfg *Config, snapshots, events *webrtc.DataChannelInit) (*Client, error) {
 	c, err := cfg.resolve()
 	if err != nil {
 		_ = sig.Close()
@@ -40,18 +46,52 @@ func Dial(ctx context.Context, sig Signaler, cfg *Config) (*Client, error) {
 	if c.RelayOnly {
 		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
-	pc, err := newClientAPI(c).NewPeerConnection(conf)
-	if err != nil {
-		_ = sig.Close()
-		return nil, fmt.Errorf("netcode: new peer connection: %w", err)
+	api := newClientAPI(c)
+	p := newPeer(c, roleClient, sig, nil)
+	p.mkLink = func(gen uint32) (*link, error) {
+		pc, err := api.NewPeerConnection(conf)
+		if err != nil {
+			return nil, fmt.Errorf("netcode: new peer connection: %w", err)
+		}
+		l := p.newLink(pc, gen)
+		for _, ch := range []struct {
+			label string
+			init  *webrtc.DataChannelInit
+		}{{labelSnapshots, snapshots}, {labelEvents, events}} {
+			dc, err := pc.CreateDataChannel(ch.label, ch.init)
+			if err != nil {
+				_ = pc.Close()
+				return nil, fmt.Errorf("netcode: create %s channel: %w", ch.label, err)
+			}
+			l.watchChannel(dc)
+		}
+		return l, nil
 	}
-	p := newPeer(c, roleClient, pc, sig, nil)
-	if err := dial(ctx, p, snapshotsInit(), eventsInit()); err != nil {
+	err = dial(ctx, p)
+	if err != nil {
 		p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: "dial failed", Err: err}, false)
 		p.wg.Wait()
 		return nil, err
 	}
 	return &Client{p: p}, nil
+}
+
+func dial(ctx context.Context, p *peer) error {
+	l, err := p.mkLink(0)
+	if err != nil {
+		return err
+	}
+	p.setLink(l)
+	p.startReading()
+	offer, err := l.pc.CreateOffer(nil)
+	if err != nil {
+		return fmt.Errorf("netcode: create offer: %w", err)
+	}
+	if err := l.pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("netcode: set offer: %w", err)
+	}
+	p.queueSDP(l, Signal{Type: SignalOffer, SDP: offer.SDP})
+	return p.open(ctx, l)
 }
 
 // snapshotsInit is the unreliable channel: unordered, never retransmitted.
@@ -64,28 +104,6 @@ func snapshotsInit() *webrtc.DataChannelInit {
 func eventsInit() *webrtc.DataChannelInit {
 	proto := protocolName
 	return &webrtc.DataChannelInit{Protocol: &proto}
-}
-
-func dial(ctx context.Context, p *peer, snapshots, events *webrtc.DataChannelInit) error {
-	udc, err := p.pc.CreateDataChannel(labelSnapshots, snapshots)
-	if err != nil {
-		return fmt.Errorf("netcode: create %s channel: %w", labelSnapshots, err)
-	}
-	rdc, err := p.pc.CreateDataChannel(labelEvents, events)
-	if err != nil {
-		return fmt.Errorf("netcode: create %s channel: %w", labelEvents, err)
-	}
-	p.watchChannel(udc)
-	p.watchChannel(rdc)
-	offer, err := p.pc.CreateOffer(nil)
-	if err != nil {
-		return fmt.Errorf("netcode: create offer: %w", err)
-	}
-	if err := p.pc.SetLocalDescription(offer); err != nil {
-		return fmt.Errorf("netcode: set offer: %w", err)
-	}
-	p.queueSDP(Signal{Type: SignalOffer, SDP: offer.SDP})
-	return p.waitOpen(ctx)
 }
 
 // SendInput sends an input to the server on the unreliable channel. It
@@ -135,7 +153,11 @@ type ChannelInfo struct {
 // that a game (or a test) can check what the stack really negotiated.
 func (c *Client) Channels() []ChannelInfo {
 	out := make([]ChannelInfo, 0, 2)
-	for _, dc := range []*webrtc.DataChannel{c.p.udc, c.p.rdc} {
+	l := c.p.link.Load()
+	if l == nil || !l.open.Load() {
+		return out
+	}
+	for _, dc := range []*webrtc.DataChannel{l.u.dc, l.r.dc} {
 		if dc != nil {
 			out = append(out, ChannelInfo{Label: dc.Label(), Protocol: dc.Protocol(), Ordered: dc.Ordered(), MaxRetransmits: dc.MaxRetransmits()})
 		}
@@ -150,9 +172,25 @@ func (c *Client) Stats() Stats { return c.p.statsSnapshot() }
 func (c *Client) State() State { return State(c.p.state.Load()) }
 
 // StateChanges delivers each transition with its reason: connected,
-// reconnecting while ICE restarts, connected again, closed. It keeps the
-// latest 16 for a game that reads it late.
+// reconnecting while ICE restarts, resuming on a new PeerConnection,
+// connected again ("path back" or "resumed on a new connection"), closed
+// (CloseConnectionLost when it could not recover). It keeps the latest 16
+// for a game that reads it late.
 func (c *Client) StateChanges() <-chan StateChange { return c.p.states }
+
+// CheckPath tells the client its network may have changed: the lobby
+// client calls it when its own connection drops or comes back. Connected,
+// the client checks the path at once (anything from the server within a
+// ping interval and a few round trips) rather than waiting for
+// Config.SilenceTimeout; reconnecting, it stops restarting ICE and resumes
+// on a new PeerConnection now; resuming, it makes its next attempt now. It
+// never blocks.
+func (c *Client) CheckPath(reason string) {
+	select {
+	case c.p.probeReq <- reason:
+	default: // one is already waiting
+	}
+}
 
 // Done is closed when the client starts closing, for whatever reason.
 func (c *Client) Done() <-chan struct{} { return c.p.closing }

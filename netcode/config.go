@@ -31,8 +31,11 @@ type Config struct {
 	// unsent before snapshot and input sends fail with ErrCongested
 	// (64 KiB by default, about a second of 60 Hz snapshots of 1 KiB).
 	UnreliableBuffer int
-	// EventBuffer is how many bytes of events may wait for the peer before
-	// SendEvent fails with ErrEventBufferFull (1 MiB by default).
+	// EventBuffer bounds the resend buffer: the bytes of sent events the
+	// peer has not acknowledged yet, kept to be sent again after a resume
+	// (1 MiB by default). Past it, SendEvent fails with ErrEventBufferFull
+	// while connected; while reconnecting the session ends with
+	// CloseBufferOverflow rather than lose an event.
 	EventBuffer int
 	// EventQueue is how many received events may wait for the application
 	// to read them (4096 by default). One more closes the session with
@@ -61,12 +64,23 @@ type Config struct {
 	ICEDisconnectedTimeout time.Duration
 	ICEFailedTimeout       time.Duration
 	ICEKeepaliveInterval   time.Duration
-	// RestartInterval is how long a Client waits for an ICE restart to find
-	// a path before it offers another, doubling up to 4 s (1 s by default).
-	// ReconnectTimeout bounds the whole outage on either side: after it
-	// without a path, the session closes with CloseConnectionLost (15 s by
+	// SilenceTimeout: nothing received on the snapshot channel for this
+	// long (both sides ping every PingInterval, so it is never quiet on a
+	// working path) counts as a lost path, as ICE disconnected does (2 s by
 	// default).
-	RestartInterval  time.Duration
+	SilenceTimeout time.Duration
+	// RestartInterval is how long a Client waits for an ICE restart to find
+	// a path before it offers another, and later the wait between resume
+	// attempts, doubling up to 4 s, with jitter (1 s by default).
+	RestartInterval time.Duration
+	// RestartTimeout is how long a Client tries ICE restarts on its
+	// PeerConnection before it resumes the session on a new one (4 s by
+	// default); it resumes at once when the PeerConnection fails.
+	RestartTimeout time.Duration
+	// ReconnectTimeout bounds the whole outage on either side: after it
+	// without a connection, the session closes with CloseConnectionLost
+	// (15 s by default). On a Server it is also the grace period during
+	// which a session (and the player's seat) waits to be resumed.
 	ReconnectTimeout time.Duration
 	// MaxRetransmitTimeout caps how long the events channel waits before it
 	// resends an unacknowledged event (500 ms by default; SCTP's own cap is
@@ -117,6 +131,8 @@ const (
 	defaultICEDisconnected   = 2 * time.Second
 	defaultICEFailed         = 10 * time.Second
 	defaultICEKeepalive      = 500 * time.Millisecond
+	defaultSilence           = 2 * time.Second
+	defaultRestartTimeout    = 4 * time.Second
 
 	// minUnreliableSize leaves room for the header and a useful payload.
 	minUnreliableSize = 64
@@ -158,7 +174,9 @@ func (c *Config) resolve() (*Config, error) {
 	defDur(&r.ICEDisconnectedTimeout, defaultICEDisconnected)
 	defDur(&r.ICEFailedTimeout, defaultICEFailed)
 	defDur(&r.ICEKeepaliveInterval, defaultICEKeepalive)
+	defDur(&r.SilenceTimeout, defaultSilence)
 	defDur(&r.RestartInterval, time.Second)
+	defDur(&r.RestartTimeout, defaultRestartTimeout)
 	defDur(&r.ReconnectTimeout, 15*time.Second)
 	defDur(&r.MaxRetransmitTimeout, 500*time.Millisecond)
 	if r.UDPAddr == "" {
@@ -181,8 +199,10 @@ func (c *Config) resolve() (*Config, error) {
 		return nil, fmt.Errorf("%w: negative UDPBuffer", ErrInvalidConfig)
 	case r.EventQueue < 1, r.InputQueue < 1:
 		return nil, fmt.Errorf("%w: EventQueue and InputQueue must be positive", ErrInvalidConfig)
-	case r.RestartInterval < 0, r.ReconnectTimeout < 0, r.MaxRetransmitTimeout < 0:
-		return nil, fmt.Errorf("%w: negative RestartInterval or ReconnectTimeout", ErrInvalidConfig)
+	case r.RestartInterval < 0, r.RestartTimeout < 0, r.ReconnectTimeout < 0, r.MaxRetransmitTimeout < 0, r.SilenceTimeout < 0:
+		return nil, fmt.Errorf("%w: negative SilenceTimeout, RestartInterval, RestartTimeout, ReconnectTimeout or MaxRetransmitTimeout", ErrInvalidConfig)
+	case r.SilenceTimeout <= r.PingInterval:
+		return nil, fmt.Errorf("%w: SilenceTimeout %v must be longer than PingInterval %v", ErrInvalidConfig, r.SilenceTimeout, r.PingInterval)
 	case r.PingInterval < 0, r.ICEDisconnectedTimeout < 0, r.ICEFailedTimeout < 0, r.ICEKeepaliveInterval < 0:
 		return nil, fmt.Errorf("%w: negative duration", ErrInvalidConfig)
 	case r.ICEKeepaliveInterval >= r.ICEDisconnectedTimeout:

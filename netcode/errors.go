@@ -37,6 +37,11 @@ var (
 	ErrSignaling = errors.New("netcode: signaling failed")
 	// ErrConnectionLost means the transport failed underneath the session.
 	ErrConnectionLost = errors.New("netcode: connection lost")
+	// ErrResumeRejected means the server refused to resume the session on a
+	// new PeerConnection: its resume token was forged, already used or
+	// expired (the server gave up waiting), or the session is gone. The
+	// CloseError's reason says which.
+	ErrResumeRejected = errors.New("netcode: resume rejected")
 	// ErrInvalidConfig is returned for a Config that cannot work.
 	ErrInvalidConfig = errors.New("netcode: invalid config")
 )
@@ -53,6 +58,9 @@ const (
 	CloseTooLarge        CloseCode = 4 // peer sent a message over the size budget
 	CloseSlowReader      CloseCode = 5 // the application did not read its events
 	CloseConnectionLost  CloseCode = 6 // the transport failed; never sent on the wire
+	// CloseBufferOverflow: while reconnecting, more than Config.EventBuffer
+	// bytes of events waited for the peer's acknowledgement. Local only.
+	CloseBufferOverflow CloseCode = 7
 )
 
 func (c CloseCode) String() string {
@@ -71,6 +79,8 @@ func (c CloseCode) String() string {
 		return "slow reader"
 	case CloseConnectionLost:
 		return "connection lost"
+	case CloseBufferOverflow:
+		return "resend buffer overflow"
 	}
 	return fmt.Sprintf("code %d", uint16(c))
 }

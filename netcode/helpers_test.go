@@ -35,9 +35,18 @@ func newTestServer(t testing.TB, cfg *Config) *Server {
 // connect dials srv over an in-memory signal pipe and returns both ends.
 func connect(t testing.TB, srv *Server, cfg *Config) (*Client, *Session) {
 	t.Helper()
+	return connectWrapped(t, srv, cfg, nil)
+}
+
+// connectWrapped is connect with the client's end of the pipe wrapped.
+func connectWrapped(t testing.TB, srv *Server, cfg *Config, wrap func(Signaler) Signaler) (*Client, *Session) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	csig, ssig := SignalPipe()
+	if wrap != nil {
+		csig = wrap(csig)
+	}
 	type result struct {
 		s   *Session
 		err error

@@ -211,7 +211,7 @@ func TestICETCP(t *testing.T) {
 	if ev, err := c.ReadEvent(ctx); err != nil || string(ev) != "over tcp" {
 		t.Fatalf("ReadEvent = %q, %v", ev, err)
 	}
-	pair, err := c.p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	pair, err := c.p.link.Load().pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil {
 		t.Fatalf("selected pair: %v", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/datachannel"
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
 
@@ -51,13 +50,15 @@ type datagram struct {
 	received time.Time
 }
 
-// peer is one end of a client-server connection: the PeerConnection, its two
-// detached channels, their read loops, and the queues the application reads
-// from. Client and Session are thin wrappers around it.
+// peer is one end of a client-server session: the queues the application
+// reads from, the sequence numbers, the resend buffer and the state, and
+// the current link (link.go) that carries them. A resume replaces the link;
+// the peer, and with it the Client or Session, stays.
 //
-// Goroutines: the signal reader and writer, the closer, and once the channels
-// are open a read loop per channel and the ping loop. Receive state belongs to
-// the read loop of its channel; send state is guarded by sendMu; what the
+// Goroutines: the signal reader and writer, the closer, and once the first
+// link is open the ping loop and the supervisor (restart.go), plus a read
+// loop per channel of the current link. Receive state belongs to the read
+// loops; send state and link swaps are guarded by sendMu; what the
 // application reads is handed over under mu; teardown belongs to the closer.
 type peer struct {
 	cfg     *Config
@@ -67,56 +68,54 @@ type peer struct {
 	log     *slog.Logger
 	logRate rate.Sometimes
 
-	pc    *webrtc.PeerConnection
 	sig   Signaler
 	epoch time.Time
 
 	ctx    context.Context // cancelled when closing starts
 	cancel context.CancelFunc
 
-	// Handshake. opened and failed are written by pion callbacks and read by
-	// waitOpen; the channel fields are set by waitOpen before started is set.
-	detached chan detachedChannel
-	failed   chan error
-	started  atomic.Bool
-	udc, rdc *webrtc.DataChannel
-	urw, rrw datachannel.ReadWriteCloser
+	link    atomic.Pointer[link] // the current one; written under sendMu
+	started atomic.Bool          // the first link opened: the session exists
+	// mkLink builds a link of generation gen: the client's with its two
+	// channels, the server's ready to take them.
+	mkLink func(gen uint32) (*link, error)
+	// tokens issues and redeems resume tokens (server only).
+	tokens tokenAuthority
+	token  atomic.Pointer[string] // the token to resume with (client only)
+	sigEnd atomic.Bool            // the signaler is gone: no restart, no resume
 
 	sigOut chan Signal // to the signal writer
-
-	// Gathering starts inside SetLocalDescription, before the offer or
-	// answer is queued; candidates wait in early until it is.
-	sdpMu    sync.Mutex
-	sdpSent  bool
-	early    []Signal
-	offering bool // an ICE restart offer waits for its answer (client)
 
 	// Connection state (restart.go). state is written under stateMu.
 	stateMu  sync.Mutex
 	state    atomic.Int32
 	states   chan StateChange
-	iceState atomic.Int32  // pion's latest webrtc.ICEConnectionState
-	iceKick  chan struct{} // tells the restarter it changed
+	wakeC    chan struct{} // wakes the supervisor
+	probeReq chan string   // CheckPath, to the supervisor
+	lastRecv atomic.Int64  // p.now() of the last snapshot-channel message
 
-	sendMu   sync.Mutex
-	enc      *wire.Encoder
-	msg      wire.Message
-	unrelSeq uint64
-	eventSeq atomic.Uint64 // written under sendMu
-	recvAck  atomic.Uint64 // highest event seq received in order
-	peerAck  atomic.Uint64 // highest of ours the peer confirmed
+	sendMu      sync.Mutex
+	enc         *wire.Encoder
+	msg         wire.Message
+	unrelSeq    uint64
+	eventSeq    atomic.Uint64 // written under sendMu
+	resend      []sentEvent   // events the peer has not acknowledged, oldest first
+	resendBytes int
+	recvAck     atomic.Uint64 // highest event seq received in order
+	peerAck     atomic.Uint64 // highest of ours the peer confirmed
 
 	stats counters
 	rtt   rttEstimator
 
-	mu       sync.Mutex
-	dq       []datagram // ring of received snapshots or inputs
-	dqHead   int
-	dqLen    int
-	events   [][]byte
-	dgReady  chan struct{}
-	evReady  chan struct{}
-	closeErr *CloseError // set before closing is closed
+	mu           sync.Mutex
+	dq           []datagram // ring of received snapshots or inputs
+	dqHead       int
+	dqLen        int
+	unrelHighest uint64 // highest unreliable seq accepted, across links
+	events       [][]byte
+	dgReady      chan struct{}
+	evReady      chan struct{}
+	closeErr     *CloseError // set before closing is closed
 
 	closeOnce    sync.Once
 	closing      chan struct{}
@@ -125,23 +124,32 @@ type peer struct {
 	wg           sync.WaitGroup
 }
 
-type detachedChannel struct {
-	dc *webrtc.DataChannel
-	rw datachannel.ReadWriteCloser
+// sentEvent is an encoded event kept until the peer acknowledges it.
+type sentEvent struct {
+	seq uint64
+	b   []byte
+}
+
+// tokenAuthority is the server's side of resume tokens (tokens.go).
+type tokenAuthority interface {
+	// issue makes a fresh token for p, replacing the one it had.
+	issue(p *peer) string
+	// redeem checks a token presented to resume p and, if it is p's current
+	// one, spends it and returns the next.
+	redeem(token string, p *peer) (next string, err error)
+	// retire forgets p's token as p closes with ce.
+	retire(p *peer, ce *CloseError)
 }
 
 // onClosed, if not nil, runs once the peer has closed.
-func newPeer(cfg *Config, r role, pc *webrtc.PeerConnection, sig Signaler, onClosed func()) *peer {
+func newPeer(cfg *Config, r role, sig Signaler, onClosed func()) *peer {
 	p := &peer{
 		cfg:      cfg,
 		role:     r,
 		log:      cfg.Logger,
 		logRate:  rate.Sometimes{Interval: time.Second},
-		pc:       pc,
 		sig:      sig,
 		epoch:    time.Now(),
-		detached: make(chan detachedChannel, 2),
-		failed:   make(chan error, 1),
 		sigOut:   make(chan Signal, maxPendingCandidates),
 		enc:      wire.NewEncoder(),
 		dgReady:  make(chan struct{}, 1),
@@ -149,8 +157,9 @@ func newPeer(cfg *Config, r role, pc *webrtc.PeerConnection, sig Signaler, onClo
 		closing:  make(chan struct{}),
 		onClosed: onClosed,
 
-		states:  make(chan StateChange, stateBuffer),
-		iceKick: make(chan struct{}, 1),
+		states:   make(chan StateChange, stateBuffer),
+		wakeC:    make(chan struct{}, 1),
+		probeReq: make(chan string, 1),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if r == roleClient {
@@ -160,101 +169,39 @@ func newPeer(cfg *Config, r role, pc *webrtc.PeerConnection, sig Signaler, onClo
 		p.inKind, p.outKind = wire.KindInput, wire.KindSnapshot
 		p.dq = make([]datagram, cfg.InputQueue)
 	}
-
-	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		s := Signal{Type: SignalCandidate}
-		if c != nil {
-			init := c.ToJSON()
-			s.Candidate = &init
-		}
-		p.sdpMu.Lock()
-		defer p.sdpMu.Unlock()
-		if !p.sdpSent {
-			p.early = append(p.early, s)
-			return
-		}
-		p.queueSignal(s)
-	})
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		p.log.Debug("peer connection state", "state", s.String())
-		// Once the channels are open, the restarter owns ICE trouble.
-		if s == webrtc.PeerConnectionStateFailed && !p.started.Load() {
-			p.fail(fmt.Errorf("%w: ICE failed", ErrConnectionLost))
-			p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: "ICE failed", Err: ErrConnectionLost}, false)
-		}
-	})
-	pc.OnICEConnectionStateChange(p.onICEState)
-
-	p.wg.Add(3)
+	p.wg.Add(2)
 	go p.closer()
 	go p.signalWriter()
-	go p.signalReader()
 	return p
 }
 
-// fail reports a handshake error to waitOpen, once.
-func (p *peer) fail(err error) {
-	select {
-	case p.failed <- err:
-	default:
-	}
+// startReading starts the signal reader, once the first link is current
+// for the signals to find.
+func (p *peer) startReading() {
+	p.wg.Add(1)
+	go p.signalReader()
 }
 
-// watchChannel takes dc over when it opens (channel.go). The read loops start only after
-// both channels are open.
-func (p *peer) watchChannel(dc *webrtc.DataChannel) {
-	dc.OnOpen(func() {
-		rw, err := openChannel(dc)
-		if err != nil {
-			p.fail(fmt.Errorf("netcode: open %s: %w", dc.Label(), err))
-			return
-		}
-		p.detached <- detachedChannel{dc, rw}
-	})
-}
+// now is the peer's clock: time since it started, monotonic.
+func (p *peer) now() int64 { return int64(time.Since(p.epoch)) }
 
-// waitOpen waits for both channels, then starts the loops.
-func (p *peer) waitOpen(ctx context.Context) error {
-	var u, r detachedChannel
-	for u.rw == nil || r.rw == nil {
-		select {
-		case d := <-p.detached:
-			if d.dc.Label() == labelSnapshots {
-				u = d
-			} else {
-				r = d
-			}
-		case err := <-p.failed:
-			return err
-		case <-p.closing:
-			return p.Err()
-		case <-ctx.Done():
-			return fmt.Errorf("netcode: waiting for data channels: %w", ctx.Err())
-		}
+// wake tells the supervisor something changed, without blocking.
+func (p *peer) wake() { notify(p.wakeC) }
+
+// open waits for the first link's channels and starts the session on it.
+func (p *peer) open(ctx context.Context, l *link) error {
+	if err := l.waitOpen(ctx, p.closing, p.Err); err != nil {
+		return err
 	}
-	p.udc, p.urw, p.rdc, p.rrw = u.dc, u.rw, r.dc, r.rw
-	p.wg.Add(4)
+	if !p.adopt(l, false) {
+		return p.Err()
+	}
 	p.started.Store(true)
 	p.setState(StateConnected, "channels open")
-	go p.readUnreliable()
-	go p.readReliable()
+	p.wg.Add(2)
 	go p.pingLoop()
-	go p.restarter()
+	go p.supervise()
 	return nil
-}
-
-// queueSDP queues our offer or answer, then the candidates gathered so far:
-// the other side must see the description first.
-func (p *peer) queueSDP(s Signal) {
-	p.sdpMu.Lock()
-	defer p.sdpMu.Unlock()
-	if s.Type != "" {
-		p.queueSignal(s)
-	}
-	for _, c := range p.early {
-		p.queueSignal(c)
-	}
-	p.early, p.sdpSent = nil, true
 }
 
 // queueSignal hands s to the signal writer without blocking a pion callback.
@@ -266,6 +213,9 @@ func (p *peer) queueSignal(s Signal) {
 	}
 }
 
+// signalWriter sends what the links queue. Once the session is up, a
+// failed write is only logged: the restart or resume that needed it tries
+// again, and a signaler that is gone for good shows in its reads.
 func (p *peer) signalWriter() {
 	defer p.wg.Done()
 	for {
@@ -275,69 +225,88 @@ func (p *peer) signalWriter() {
 		case s := <-p.sigOut:
 			if err := p.sig.WriteSignal(p.ctx, s); err != nil {
 				if !p.started.Load() {
-					p.fail(fmt.Errorf("%w: write %s: %v", ErrSignaling, s.Type, err))
+					if l := p.link.Load(); l != nil {
+						l.fail(fmt.Errorf("%w: write %s: %v", ErrSignaling, s.Type, err))
+					}
+					return
 				}
-				p.log.Debug("signaling write failed", "err", err)
-				return
+				p.logRate.Do(func() { p.log.Debug("signaling write failed", "type", s.Type, "err", err) })
 			}
 		}
 	}
 }
 
-// signalReader applies remote signals. It owns the remote description state.
+// signalReader applies remote signals to the link they belong to (by
+// generation). It owns the links' remote description state, and on the
+// server it creates the links that resume offers ask for.
 func (p *peer) signalReader() {
 	defer p.wg.Done()
-	remoteSet := p.pc.RemoteDescription() != nil
-	var pending []webrtc.ICECandidateInit
 	for {
 		s, err := p.sig.ReadSignal(p.ctx)
 		if err != nil {
-			if !p.started.Load() {
-				p.fail(fmt.Errorf("%w: read: %v", ErrSignaling, err))
-			}
-			p.log.Debug("signaling ended", "err", err)
-			return
-		}
-		p.sdpMu.Lock()
-		restarting := p.offering
-		p.sdpMu.Unlock()
-		switch {
-		case s.Type == SignalAnswer && p.role == roleClient && !remoteSet:
-			if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP}); err != nil {
-				p.fail(fmt.Errorf("%w: answer: %v", ErrSignaling, err))
+			if p.isClosing() {
 				return
 			}
-			remoteSet = true
-			for _, c := range pending {
-				p.addCandidate(c)
+			if !p.started.Load() {
+				if l := p.link.Load(); l != nil {
+					l.fail(fmt.Errorf("%w: read: %v", ErrSignaling, err))
+				}
 			}
-			pending = nil
-		case s.Type == SignalAnswer && p.role == roleClient && restarting:
+			// No restart or resume can reach the peer any more; the session
+			// lives on until its connection fails.
+			p.log.Debug("signaling ended", "err", err)
+			p.sigEnd.Store(true)
+			p.wake()
+			return
+		}
+		l := p.link.Load()
+		if l == nil {
+			continue
+		}
+		switch {
+		case s.Type == SignalOffer && p.role == roleServer && s.Resume != "":
+			p.resumeOffer(s)
+		case s.Gen != l.gen:
+			// For a link already replaced (or, from a confused peer, one
+			// that never was): nothing to apply it to.
+			p.log.Debug("signal for another connection dropped", "type", s.Type, "gen", s.Gen, "current", l.gen)
+		case s.Type == SignalAnswer && p.role == roleClient && !l.remoteSet:
+			if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP}); err != nil {
+				l.fail(fmt.Errorf("%w: answer: %v", ErrSignaling, err))
+				continue
+			}
+			l.remoteSet = true
+			if s.Resume != "" {
+				p.token.Store(&s.Resume)
+			}
+			p.addPending(l)
+		case s.Type == SignalAnswer && p.role == roleClient && l.isOffering():
 			// The answer to an ICE restart (restart.go).
-			err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP})
-			p.sdpMu.Lock()
-			p.offering = false
-			p.sdpMu.Unlock()
+			err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP})
+			l.sdpMu.Lock()
+			l.offering = false
+			l.sdpMu.Unlock()
 			if err != nil {
 				p.logRate.Do(func() { p.log.Warn("ICE restart answer refused", "err", err) })
 				continue
 			}
-			for _, c := range pending {
-				p.addCandidate(c)
-			}
-			pending = nil
-		case s.Type == SignalOffer && p.role == roleServer && remoteSet && p.started.Load():
-			if err := p.answerRestart(s.SDP); err != nil {
+			p.addPending(l)
+		case s.Type == SignalOffer && p.role == roleServer && l.open.Load():
+			if err := p.answerRestart(l, s.SDP); err != nil {
 				p.logRate.Do(func() { p.log.Warn("ICE restart offer refused", "err", err) })
 			}
+		case s.Type == SignalRefused && p.role == roleClient:
+			p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: "resume refused: " + truncate(s.Error, wire.MaxReasonLen),
+				Err: fmt.Errorf("%w: %s", ErrResumeRejected, truncate(s.Error, wire.MaxReasonLen))}, false)
+			return
 		case s.Type == SignalCandidate:
 			switch {
 			case s.Candidate == nil:
 				// End of candidates: pion needs nothing.
-			case remoteSet && !restarting:
-				p.addCandidate(*s.Candidate)
-			case len(pending) < maxPendingCandidates:
-				pending = append(pending, *s.Candidate)
+			case l.remoteSet && !l.isOffering():
+				p.addCandidate(l, *s.Candidate)
+			case len(l.pending) < maxPendingCandidates:
+				l.pending = append(l.pending, *s.Candidate)
 			}
 		default:
 			p.logRate.Do(func() { p.log.Warn("unexpected signal ignored", "type", s.Type) })
@@ -345,10 +314,31 @@ func (p *peer) signalReader() {
 	}
 }
 
-func (p *peer) addCandidate(c webrtc.ICECandidateInit) {
-	if err := p.pc.AddICECandidate(c); err != nil {
+func (l *link) isOffering() bool {
+	l.sdpMu.Lock()
+	defer l.sdpMu.Unlock()
+	return l.offering
+}
+
+// addPending applies the candidates that arrived before the description.
+func (p *peer) addPending(l *link) {
+	for _, c := range l.pending {
+		p.addCandidate(l, c)
+	}
+	l.pending = nil
+}
+
+func (p *peer) addCandidate(l *link, c webrtc.ICECandidateInit) {
+	if err := l.pc.AddICECandidate(c); err != nil {
 		p.logRate.Do(func() { p.log.Warn("bad remote candidate ignored", "err", err) })
 	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // closeWith starts closing, once. notify sends ce to the peer first.
@@ -369,14 +359,18 @@ func (p *peer) closeWith(ce *CloseError, notify bool) {
 func (p *peer) closer() {
 	defer p.wg.Done()
 	<-p.closing
-	if p.sendCloseMsg && p.started.Load() {
-		p.flushClose()
+	l := p.link.Load()
+	if p.sendCloseMsg && l != nil && l.open.Load() {
+		p.flushClose(l)
 	}
 	p.cancel()
-	if err := p.pc.Close(); err != nil {
-		p.log.Debug("close peer connection", "err", err)
+	if l != nil {
+		l.close()
 	}
 	_ = p.sig.Close()
+	if p.tokens != nil {
+		p.tokens.retire(p, p.Err().(*CloseError))
+	}
 	if p.onClosed != nil {
 		p.onClosed()
 	}
@@ -384,23 +378,19 @@ func (p *peer) closer() {
 
 // flushClose sends the close message and gives it a bounded moment to leave
 // before the association goes down.
-func (p *peer) flushClose() {
+func (p *peer) flushClose(l *link) {
 	ce := p.Err().(*CloseError)
-	reason := ce.Reason
-	if len(reason) > wire.MaxReasonLen {
-		reason = reason[:wire.MaxReasonLen]
-	}
 	p.sendMu.Lock()
-	b, err := p.enc.Encode(&wire.Message{Kind: wire.KindClose, Code: uint16(ce.Code), Reason: reason})
+	b, err := p.enc.Encode(&wire.Message{Kind: wire.KindClose, Code: uint16(ce.Code), Reason: truncate(ce.Reason, wire.MaxReasonLen)})
 	if err == nil {
-		_, err = p.rrw.Write(b)
+		_, err = l.r.rw.Write(b)
 	}
 	p.sendMu.Unlock()
 	if err != nil {
 		return
 	}
 	deadline := time.Now().Add(closeFlushTimeout)
-	for p.rdc.BufferedAmount() > 0 && time.Now().Before(deadline) {
+	for l.r.dc.BufferedAmount() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
@@ -453,9 +443,9 @@ func (p *peer) badMessage(channel string, err error) (closed bool) {
 	return true
 }
 
-// readFailed handles a read error on a channel.
-func (p *peer) readFailed(channel string, err error) {
-	if p.isClosing() {
+// readFailed handles a read error on a channel of l.
+func (p *peer) readFailed(l *link, channel string, err error) {
+	if p.isClosing() || l.isDown() {
 		return
 	}
 	if errors.Is(err, io.ErrShortBuffer) {
@@ -464,33 +454,39 @@ func (p *peer) readFailed(channel string, err error) {
 		p.closeWith(&CloseError{Code: CloseTooLarge, Reason: channel + " message over the size budget", Err: ErrProtocol}, true)
 		return
 	}
-	p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: channel + " channel: " + err.Error(), Err: ErrConnectionLost}, false)
+	// The connection under the session failed; the supervisor resumes it
+	// on a new one or gives up.
+	p.log.Debug("channel failed", "channel", channel, "err", err, "gen", l.gen)
+	l.broken.Store(true)
+	p.wake()
 }
 
-func (p *peer) readUnreliable() {
-	defer p.wg.Done()
+func (p *peer) readUnreliable(l *link) {
+	defer l.wg.Done()
 	// The receive limit is the protocol's, not our own send budget, so that
 	// two ends configured differently still talk.
 	buf := make([]byte, maxUnreliableSize)
 	dec := wire.NewDecoder()
 	enc := wire.NewEncoder()
 	var m wire.Message
-	var highest uint64
 	for {
-		n, err := p.urw.Read(buf)
+		n, err := l.u.rw.Read(buf)
 		if err != nil {
 			if !errors.Is(err, io.ErrShortBuffer) {
 				// The close message, if any, comes on the events channel;
-				// let its read loop report why before we call it lost.
+				// let its read loop report why before we call it failed.
 				select {
 				case <-p.closing:
+					return
+				case <-l.down:
 					return
 				case <-time.After(time.Second):
 				}
 			}
-			p.readFailed(labelSnapshots, err)
+			p.readFailed(l, labelSnapshots, err)
 			return
 		}
+		p.lastRecv.Store(p.now())
 		p.stats.bytesIn.Add(uint64(n))
 		if err := dec.Decode(buf[:n], &m); err != nil {
 			if p.badMessage(labelSnapshots, err) {
@@ -500,20 +496,11 @@ func (p *peer) readUnreliable() {
 		}
 		switch m.Kind {
 		case p.inKind:
-			if m.Seq <= highest {
-				p.stats.unrelStale.Add(1)
-				continue
-			}
-			if gap := m.Seq - highest - 1; gap > 0 {
-				p.stats.lost.Add(gap)
-			}
-			highest = m.Seq
-			p.stats.unrelRecv.Add(1)
-			p.pushDatagram(datagram{seq: m.Seq, payload: clone(m.Payload), received: time.Now()})
+			p.pushDatagram(datagram{seq: m.Seq, payload: m.Payload, received: time.Now()})
 		case wire.KindPing:
 			b, err := enc.Encode(&wire.Message{Kind: wire.KindPong, Seq: m.Seq, Time: m.Time})
 			if err == nil {
-				p.writeRaw(p.urw, b)
+				p.writeRaw(l.u.rw, b)
 			}
 		case wire.KindPong:
 			rtt := time.Since(p.epoch) - time.Duration(m.Time)
@@ -530,15 +517,15 @@ func (p *peer) readUnreliable() {
 	}
 }
 
-func (p *peer) readReliable() {
-	defer p.wg.Done()
+func (p *peer) readReliable(l *link) {
+	defer l.wg.Done()
 	buf := make([]byte, p.cfg.MaxEventSize+eventOverhead)
 	dec := wire.NewDecoder()
 	var m wire.Message
 	for {
-		n, err := p.rrw.Read(buf)
+		n, err := l.r.rw.Read(buf)
 		if err != nil {
-			p.readFailed(labelEvents, err)
+			p.readFailed(l, labelEvents, err)
 			return
 		}
 		p.stats.bytesIn.Add(uint64(n))
@@ -557,7 +544,8 @@ func (p *peer) readReliable() {
 			last := p.recvAck.Load()
 			switch {
 			case m.Seq <= last:
-				// A duplicate, as a resend after reconnection can produce.
+				// A duplicate: a resend after a resume (the peer resends
+				// all it has not seen acknowledged).
 				continue
 			case m.Seq != last+1:
 				p.badMessage(labelEvents, fmt.Errorf("%w: event seq %d after %d", wire.ErrMalformed, m.Seq, last))
@@ -604,29 +592,49 @@ func (p *peer) checkAck(ack uint64) error {
 func (p *peer) pingLoop() {
 	defer p.wg.Done()
 	enc := wire.NewEncoder()
-	t := time.NewTicker(p.cfg.PingInterval)
-	defer t.Stop()
+	ping := time.NewTicker(p.cfg.PingInterval)
+	defer ping.Stop()
+	// Acks go out more often than pings: until the peer hears of them, the
+	// events it sent fill its resend buffer (Config.EventBuffer).
+	ack := time.NewTicker(min(ackInterval, p.cfg.PingInterval))
+	defer ack.Stop()
 	var id, ackSent uint64
+	sendPing := true
 	for {
-		id++
-		if b, err := enc.Encode(&wire.Message{Kind: wire.KindPing, Seq: id, Time: int64(time.Since(p.epoch))}); err == nil {
-			p.writeRaw(p.urw, b)
-		}
-		// Confirm received events even when traffic is one-way (WIRE.md).
-		if a := p.recvAck.Load(); a != ackSent {
-			ackSent = a
-			if b, err := enc.Encode(&wire.Message{Kind: wire.KindAck, Ack: a}); err == nil {
-				p.writeRaw(p.rrw, b)
+		l := p.link.Load()
+		if l != nil && l.open.Load() {
+			if sendPing {
+				id++
+				if b, err := enc.Encode(&wire.Message{Kind: wire.KindPing, Seq: id, Time: p.now()}); err == nil {
+					p.writeRaw(l.u.rw, b)
+				}
+			}
+			// Confirm received events even when traffic is one-way (WIRE.md).
+			if a := p.recvAck.Load(); a != ackSent {
+				if b, err := enc.Encode(&wire.Message{Kind: wire.KindAck, Ack: a}); err == nil {
+					p.writeRaw(l.r.rw, b)
+					ackSent = a
+				}
 			}
 		}
 		select {
 		case <-p.closing:
 			return
-		case <-t.C:
+		case <-ping.C:
+			sendPing = true
+			p.stats.updateLoss()
+		case <-ack.C:
+			sendPing = false
 		}
-		p.stats.updateLoss()
+		p.sendMu.Lock()
+		p.trimResendLocked()
+		p.sendMu.Unlock()
 	}
 }
+
+// ackInterval is how often a side confirms the events it received when it
+// has none of its own to carry the ack.
+const ackInterval = 100 * time.Millisecond
 
 // writeRaw writes a control message; failures surface through the read loops.
 func (p *peer) writeRaw(w io.Writer, b []byte) {
@@ -645,7 +653,8 @@ func clone(b []byte) []byte {
 }
 
 // sendUnreliable sends a snapshot (server) or an input (client). It never
-// blocks: a congested transport refuses the message.
+// blocks: a congested transport refuses the message, and so does one that
+// is being replaced.
 func (p *peer) sendUnreliable(payload []byte) error {
 	if p.isClosing() {
 		return p.Err()
@@ -655,6 +664,11 @@ func (p *peer) sendUnreliable(payload []byte) error {
 	}
 	p.sendMu.Lock()
 	defer p.sendMu.Unlock()
+	l := p.link.Load()
+	if l == nil || !l.open.Load() {
+		p.stats.congested.Add(1)
+		return errResuming
+	}
 	p.msg = wire.Message{Kind: p.outKind, Seq: p.unrelSeq + 1, Payload: payload}
 	b, err := p.enc.Encode(&p.msg)
 	p.msg.Payload = nil
@@ -664,12 +678,15 @@ func (p *peer) sendUnreliable(payload []byte) error {
 	if len(b) > p.cfg.MaxUnreliableSize {
 		return fmt.Errorf("%w: %v of %d bytes encoded, limit %d", ErrTooLarge, p.outKind, len(b), p.cfg.MaxUnreliableSize)
 	}
-	if p.udc.BufferedAmount()+uint64(len(b)) > uint64(p.cfg.UnreliableBuffer) {
+	if l.u.dc.BufferedAmount()+uint64(len(b)) > uint64(p.cfg.UnreliableBuffer) {
 		p.stats.congested.Add(1)
 		return ErrCongested
 	}
-	if _, err := p.urw.Write(b); err != nil {
-		return p.sendFailed(err)
+	if _, err := l.u.rw.Write(b); err != nil {
+		// The link failed under us; the supervisor hears of it from the
+		// read loops. Like congestion, this costs only this message.
+		p.stats.congested.Add(1)
+		return fmt.Errorf("%w: %v", ErrCongested, err)
 	}
 	p.unrelSeq++
 	p.stats.unrelSent.Add(1)
@@ -677,8 +694,14 @@ func (p *peer) sendUnreliable(payload []byte) error {
 	return nil
 }
 
-// sendEvent queues a reliable event. It never blocks either: past
-// Config.EventBuffer bytes in flight it refuses.
+// errResuming refuses unreliable sends while no connection carries them.
+var errResuming = fmt.Errorf("%w: reconnecting", ErrCongested)
+
+// sendEvent queues a reliable event. It never blocks: the event goes into
+// the resend buffer, and onto the current link if it is open. Past
+// Config.EventBuffer unacknowledged bytes it refuses while connected, and
+// ends the session while reconnecting (the peer is not draining the
+// buffer, and a refused event would be lost to a game that does not check).
 func (p *peer) sendEvent(payload []byte) error {
 	if p.isClosing() {
 		return p.Err()
@@ -687,41 +710,79 @@ func (p *peer) sendEvent(payload []byte) error {
 		return fmt.Errorf("%w: event of %d bytes, limit %d", ErrTooLarge, len(payload), p.cfg.MaxEventSize)
 	}
 	p.sendMu.Lock()
-	defer p.sendMu.Unlock()
 	seq := p.eventSeq.Load() + 1
 	p.msg = wire.Message{Kind: wire.KindEvent, Seq: seq, Ack: p.recvAck.Load(), Payload: payload}
 	b, err := p.enc.Encode(&p.msg)
 	p.msg.Payload = nil
 	if err != nil {
+		p.sendMu.Unlock()
 		return err
 	}
-	if p.rdc.BufferedAmount()+uint64(len(b)) > uint64(p.cfg.EventBuffer) {
+	p.trimResendLocked()
+	if p.resendBytes+len(b) > p.cfg.EventBuffer {
+		held, n := p.resendBytes, len(p.resend)
+		p.sendMu.Unlock()
+		if st := State(p.state.Load()); st == StateReconnecting || st == StateResuming {
+			p.closeWith(&CloseError{Code: CloseBufferOverflow,
+				Reason: fmt.Sprintf("%d events (%d bytes) unacknowledged while %v, EventBuffer %d", n, held, st, p.cfg.EventBuffer),
+				Err:    ErrEventBufferFull}, false)
+			return p.Err()
+		}
 		return ErrEventBufferFull
 	}
 	// Counted before the write: on loopback the peer can receive the event
 	// and ack it before Write returns, and checkAck must not take that ack
 	// for one of an event never sent.
 	p.eventSeq.Store(seq)
-	if _, err := p.rrw.Write(b); err != nil {
-		p.eventSeq.Store(seq - 1) // never sent: the next event takes seq
-		return p.sendFailed(err)
+	e := sentEvent{seq: seq, b: append([]byte(nil), b...)}
+	p.resend = append(p.resend, e)
+	p.resendBytes += len(e.b)
+	if l := p.link.Load(); l != nil && l.open.Load() {
+		if _, err := l.r.rw.Write(e.b); err != nil {
+			// Kept for the next connection; the read loop reports this one.
+			p.log.Debug("event write failed, kept for resend", "seq", seq, "err", err)
+		} else {
+			p.stats.bytesOut.Add(uint64(len(b)))
+		}
 	}
+	p.sendMu.Unlock()
 	p.stats.eventsSent.Add(1)
-	p.stats.bytesOut.Add(uint64(len(b)))
 	return nil
 }
 
-func (p *peer) sendFailed(err error) error {
-	if cerr := p.Err(); cerr != nil {
-		return cerr
+// trimResendLocked forgets the events the peer has acknowledged. Under sendMu.
+func (p *peer) trimResendLocked() {
+	ack := p.peerAck.Load()
+	i := 0
+	for i < len(p.resend) && p.resend[i].seq <= ack {
+		p.resendBytes -= len(p.resend[i].b)
+		p.resend[i] = sentEvent{}
+		i++
 	}
-	return fmt.Errorf("%w: %v", ErrClosed, err)
+	if i > 0 {
+		p.resend = p.resend[i:]
+		if len(p.resend) == 0 {
+			p.resend = p.resend[:0:0] // let the old array go
+		}
+	}
 }
 
-// pushDatagram stores a received snapshot or input; when the ring is full the
-// oldest goes (for a client, whose ring holds one, that is "newest wins").
+// pushDatagram stores a received snapshot or input, unless one with a
+// higher seq came first (across links too: the peer's numbers go on after a
+// resume); when the ring is full the oldest goes (for a client, whose ring
+// holds one, that is "newest wins"). It copies the payload.
 func (p *peer) pushDatagram(d datagram) {
 	p.mu.Lock()
+	if d.seq <= p.unrelHighest {
+		p.mu.Unlock()
+		p.stats.unrelStale.Add(1)
+		return
+	}
+	if gap := d.seq - p.unrelHighest - 1; gap > 0 {
+		p.stats.lost.Add(gap)
+	}
+	p.unrelHighest = d.seq
+	d.payload = clone(d.payload)
 	if p.dqLen == len(p.dq) {
 		p.dqHead = (p.dqHead + 1) % len(p.dq)
 		p.dqLen--
@@ -732,6 +793,7 @@ func (p *peer) pushDatagram(d datagram) {
 	p.dq[(p.dqHead+p.dqLen)%len(p.dq)] = d
 	p.dqLen++
 	p.mu.Unlock()
+	p.stats.unrelRecv.Add(1)
 	notify(p.dgReady)
 }
 
@@ -856,6 +918,9 @@ func (p *peer) statsSnapshot() Stats {
 		EventsSent:     c.eventsSent.Load(),
 		EventsReceived: c.eventsRecv.Load(),
 		EventsUnacked:  p.eventSeq.Load() - p.peerAck.Load(),
+		EventsResent:   c.eventsResent.Load(),
+		Restarts:       c.restarts.Load(),
+		Resumes:        c.resumes.Load(),
 		Lost:           c.lost.Load(),
 		Loss:           c.loss(),
 		BytesIn:        c.bytesIn.Load(),

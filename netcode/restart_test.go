@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -176,28 +178,82 @@ func BenchmarkICERestart(b *testing.B) {
 }
 
 // TestServerRestartReportsLost: the server goes away for good, without a
-// word (its close message cannot get through). The client notices, makes
-// its bounded ICE restart attempts, then reports the connection lost, and
-// nothing of it keeps running (the goleak check of TestMain).
+// word (its close message cannot get through). The client notices and
+// reports the connection lost, and nothing of it keeps running (the goleak
+// check of TestMain). With the signaling still up (as the lobby keeps it),
+// it first makes its bounded ICE restarts and resume attempts, which go
+// unanswered; with the signaling gone too, it gives up at once.
 func TestServerRestartReportsLost(t *testing.T) {
-	ln := newLossyNet(t, 5*time.Millisecond, 5)
-	ln.client.ReconnectTimeout = 3 * time.Second
-	srv, err := NewServer(ln.server)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name         string
+		keepSignals  bool
+		wantStates   []State
+		reasonSubstr string
+	}{
+		{"signaling up", true, []State{StateReconnecting, StateResuming, StateClosed}, "no connection for 3s"},
+		{"signaling gone", false, []State{StateClosed}, "signaling to recover over is gone"},
 	}
-	c, _ := connect(t, srv, ln.client)
-	ctx := ctxTimeout(t, 30*time.Second)
-	ln.setLoss(1)
-	_ = srv.Close()
-	waitState(t, ctx, c.StateChanges(), StateReconnecting)
-	waitState(t, ctx, c.StateChanges(), StateClosed)
-	ce, ok := c.Err().(*CloseError)
-	if !ok || ce.Code != CloseConnectionLost || ce.Remote {
-		t.Fatalf("client closed with %v, want CloseConnectionLost decided locally", c.Err())
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln := newLossyNet(t, 5*time.Millisecond, int64(5+i))
+			ln.client.ReconnectTimeout = 3 * time.Second
+			ln.client.RestartTimeout = time.Second
+			srv, err := NewServer(ln.server)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c *Client
+			if tt.keepSignals {
+				c, _ = connectWrapped(t, srv, ln.client, func(s Signaler) Signaler { return &outliving{Signaler: s, done: make(chan struct{})} })
+			} else {
+				c, _ = connect(t, srv, ln.client)
+			}
+			ctx := ctxTimeout(t, 30*time.Second)
+			ln.setLoss(1)
+			_ = srv.Close()
+			for _, st := range tt.wantStates {
+				waitState(t, ctx, c.StateChanges(), st)
+			}
+			ce, ok := c.Err().(*CloseError)
+			if !ok || ce.Code != CloseConnectionLost || ce.Remote || !strings.Contains(ce.Reason, tt.reasonSubstr) {
+				t.Fatalf("client closed with %v, want CloseConnectionLost decided locally, %q", c.Err(), tt.reasonSubstr)
+			}
+			if err := c.SendEvent([]byte("x")); !errors.Is(err, ErrClosed) {
+				t.Fatalf("SendEvent after lost: %v", err)
+			}
+			_ = c.Close()
+		})
 	}
-	if err := c.SendEvent([]byte("x")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("SendEvent after lost: %v", err)
+}
+
+// outliving is the client's end of a signaling path that outlives the
+// server (as the lobby's does): once the other end is gone, writes vanish
+// and reads wait for Close.
+type outliving struct {
+	Signaler
+	once sync.Once
+	done chan struct{}
+}
+
+func (o *outliving) WriteSignal(ctx context.Context, s Signal) error {
+	_ = o.Signaler.WriteSignal(ctx, s)
+	return nil
+}
+
+func (o *outliving) ReadSignal(ctx context.Context) (Signal, error) {
+	s, err := o.Signaler.ReadSignal(ctx)
+	if err == nil || ctx.Err() != nil {
+		return s, err
 	}
-	_ = c.Close()
+	select {
+	case <-o.done:
+		return Signal{}, ErrClosed
+	case <-ctx.Done():
+		return Signal{}, ctx.Err()
+	}
+}
+
+func (o *outliving) Close() error {
+	o.once.Do(func() { close(o.done) })
+	return o.Signaler.Close()
 }

@@ -39,6 +39,7 @@ type Server struct {
 	accepts  sync.WaitGroup
 	closeMu  sync.Mutex // serialises Shutdown and Close
 	done     bool
+	tokens   *resumeTokens
 }
 
 // NewServer listens on cfg.UDPAddr (and cfg.TCPAddr if set). A nil cfg means
@@ -54,7 +55,7 @@ func NewServer(cfg *Config) (*Server, error) {
 			return nil, fmt.Errorf("netcode: %w", err)
 		}
 	}
-	s := &Server{cfg: c, sessions: make(map[*Session]struct{})}
+	s := &Server{cfg: c, sessions: make(map[*Session]struct{}), tokens: newResumeTokens()}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	log := pionlog.Factory{Log: c.Logger}
 
@@ -147,45 +148,65 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 		err = fmt.Errorf("%w: first signal is %q, want %q", ErrSignaling, offer.Type, SignalOffer)
 	case len(offer.SDP) > maxSDPSize:
 		err = fmt.Errorf("%w: offer of %d bytes, limit %d", ErrSignaling, len(offer.SDP), maxSDPSize)
+	case offer.Resume != "":
+		// A resume comes on the session's own signaling (the Signaler
+		// Accept was given), never as a new client.
+		err = fmt.Errorf("%w: %v", ErrResumeRejected, s.tokens.check(offer.Resume))
+		_ = sig.WriteSignal(ctx, Signal{Type: SignalRefused, Gen: offer.Gen, Error: err.Error()})
+	case offer.Gen != 0:
+		err = fmt.Errorf("%w: first offer of generation %d", ErrSignaling, offer.Gen)
 	}
 	if err != nil {
 		_ = sig.Close()
 		return nil, err
-	}
-	pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
-	if err != nil {
-		_ = sig.Close()
-		return nil, fmt.Errorf("netcode: new peer connection: %w", err)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP}); err != nil {
-		_ = pc.Close()
-		_ = sig.Close()
-		return nil, fmt.Errorf("%w: offer: %v", ErrSignaling, err)
 	}
 
 	sess := &Session{id: newSessionID()}
-	sess.p = newPeer(s.cfg, roleServer, pc, sig, func() { s.remove(sess) })
-	p := sess.p
-	var seenMu sync.Mutex
-	seen := map[string]bool{}
-	pc.OnDataChannel(func(dc *webrtc.DataChannel) {
-		seenMu.Lock()
-		dup := seen[dc.Label()]
-		seen[dc.Label()] = true
-		seenMu.Unlock()
-		if err := checkChannel(dc); err != nil || dup {
-			if err == nil {
-				err = fmt.Errorf("%w: second %q channel", ErrProtocol, dc.Label())
-			}
-			p.fail(err)
-			return
+	p := newPeer(s.cfg, roleServer, sig, func() { s.remove(sess) })
+	sess.p = p
+	p.tokens = s.tokens
+	p.mkLink = func(gen uint32) (*link, error) {
+		pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
+		if err != nil {
+			return nil, fmt.Errorf("netcode: new peer connection: %w", err)
 		}
-		p.watchChannel(dc)
-	})
-	if err := answer(ctx, p); err != nil {
+		l := p.newLink(pc, gen)
+		var seenMu sync.Mutex
+		seen := map[string]bool{}
+		pc.OnDataChannel(func(dc *webrtc.DataChannel) {
+			seenMu.Lock()
+			dup := seen[dc.Label()]
+			seen[dc.Label()] = true
+			seenMu.Unlock()
+			if err := checkChannel(dc); err != nil || dup {
+				if err == nil {
+					err = fmt.Errorf("%w: second %q channel", ErrProtocol, dc.Label())
+				}
+				l.fail(err)
+				return
+			}
+			l.watchChannel(dc)
+		})
+		return l, nil
+	}
+	fail := func(err error) (*Session, error) {
 		p.closeWith(&CloseError{Code: CloseProtocolError, Reason: "handshake failed", Err: err}, false)
 		p.wg.Wait()
 		return nil, err
+	}
+	l, err := p.mkLink(0)
+	if err != nil {
+		return fail(err)
+	}
+	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP}); err != nil {
+		_ = l.pc.Close()
+		return fail(fmt.Errorf("%w: offer: %v", ErrSignaling, err))
+	}
+	l.remoteSet = true
+	p.setLink(l)
+	p.startReading()
+	if err := answer(ctx, p, l); err != nil {
+		return fail(err)
 	}
 
 	s.mu.Lock()
@@ -199,16 +220,16 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	return sess, nil
 }
 
-func answer(ctx context.Context, p *peer) error {
-	ans, err := p.pc.CreateAnswer(nil)
+func answer(ctx context.Context, p *peer, l *link) error {
+	ans, err := l.pc.CreateAnswer(nil)
 	if err != nil {
 		return fmt.Errorf("%w: create answer: %v", ErrSignaling, err)
 	}
-	if err := p.pc.SetLocalDescription(ans); err != nil {
+	if err := l.pc.SetLocalDescription(ans); err != nil {
 		return fmt.Errorf("%w: set answer: %v", ErrSignaling, err)
 	}
-	p.queueSDP(Signal{Type: SignalAnswer, SDP: ans.SDP})
-	return p.waitOpen(ctx)
+	p.queueSDP(l, Signal{Type: SignalAnswer, SDP: ans.SDP, Resume: p.tokens.issue(p)})
+	return p.open(ctx, l)
 }
 
 // checkChannel refuses channels that are not exactly Tickwire's: above all a

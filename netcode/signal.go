@@ -18,6 +18,17 @@ type Signal struct {
 	// Candidate is set for type "candidate"; nil there means the sender has
 	// gathered all its candidates.
 	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+	// Gen is the PeerConnection the signal is about: 0 for the first, then
+	// one more for each resume attempt. A side drops signals for any other
+	// than its current one, such as the answer to an ICE restart of a
+	// PeerConnection already replaced.
+	Gen uint32 `json:"gen,omitempty"`
+	// Resume is, on an offer, the resume token the client presents to
+	// resume its session on a new PeerConnection; on the server's answer to
+	// the first offer or to a resume, the token for the next resume.
+	Resume string `json:"resume,omitempty"`
+	// Error says, on type "refused", why the server refused a resume.
+	Error string `json:"error,omitempty"`
 }
 
 // Signal types.
@@ -25,12 +36,16 @@ const (
 	SignalOffer     = "offer"
 	SignalAnswer    = "answer"
 	SignalCandidate = "candidate"
+	// SignalRefused answers a resume offer the server cannot take (see
+	// Signal.Error); the client's session then ends with ErrResumeRejected.
+	SignalRefused = "refused"
 )
 
 // Signaler carries the signaling messages of one client-server pair: the
 // lobby provides one per player, tests use SignalPipe. Dial and Accept take
-// ownership of it and close it when the Client or Session closes; it may
-// fail or close earlier without harm once the connection is up.
+// ownership of it and close it when the Client or Session closes. It carries
+// ICE restarts and resumes too, so it should last as long as the session:
+// once it is gone, a connection that fails cannot be recovered.
 type Signaler interface {
 	// WriteSignal sends s to the other side.
 	WriteSignal(ctx context.Context, s Signal) error
@@ -81,7 +96,14 @@ func (e *pipeEnd) WriteSignal(ctx context.Context, s Signal) error {
 	}
 }
 
+// ReadSignal returns what was written before the pipe closed first, as a
+// socket returns data before EOF.
 func (e *pipeEnd) ReadSignal(ctx context.Context) (Signal, error) {
+	select {
+	case s := <-e.in:
+		return s, nil
+	default:
+	}
 	select {
 	case s := <-e.in:
 		return s, nil

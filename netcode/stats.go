@@ -32,8 +32,16 @@ type Stats struct {
 
 	EventsSent     uint64
 	EventsReceived uint64
-	// EventsUnacked is how many sent events the peer has not yet confirmed.
+	// EventsUnacked is how many sent events the peer has not yet confirmed:
+	// they wait in the resend buffer, bounded by Config.EventBuffer bytes.
 	EventsUnacked uint64
+	// EventsResent counts events sent again on a resumed connection because
+	// the peer had not confirmed them; the peer drops those it already had.
+	EventsResent uint64
+	// Restarts counts ICE restarts, Resumes sessions resumed on a new
+	// PeerConnection.
+	Restarts uint64
+	Resumes  uint64
 
 	// Lost counts unreliable messages from the peer that never arrived in
 	// order (gaps in their sequence numbers). Loss is the recent fraction
@@ -53,7 +61,8 @@ type Stats struct {
 // goroutine and read by any, hence atomics rather than a lock on a hot path.
 type counters struct {
 	unrelSent, unrelRecv, unrelStale, inputsOverflow, congested atomic.Uint64
-	eventsSent, eventsRecv                                      atomic.Uint64
+	eventsSent, eventsRecv, eventsResent                        atomic.Uint64
+	restarts, resumes                                           atomic.Uint64
 	lost, bytesIn, bytesOut, malformed                          atomic.Uint64
 	lossBits                                                    atomic.Uint64 // float64
 

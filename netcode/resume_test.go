@@ -1,0 +1,326 @@
+//go:build !js
+
+package netcode
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestResumeAfterFailure: traffic blocked until the client declares its
+// PeerConnection failed; a new PeerConnection then resumes the same
+// session. Events both sides sent before, during and after the outage
+// arrive exactly once and in order, the client is not handed a snapshot
+// from before the outage, and both sides report resuming and then
+// connected.
+func TestResumeAfterFailure(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  func(c *Config)
+	}{
+		// pion declares the PeerConnection failed: ICE restarts are kept
+		// out of the way, so the failure is what moves the client on.
+		{"peer connection failed", func(c *Config) {
+			c.ICEFailedTimeout = 3 * time.Second
+			c.RestartInterval = time.Minute
+			c.RestartTimeout = time.Minute
+		}},
+		// ICE restarts do not bring the path back within RestartTimeout.
+		{"restarts exhausted", func(c *Config) { c.RestartTimeout = time.Second }},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ln := newLossyNet(t, 5*time.Millisecond, int64(20+i))
+			tt.cfg(ln.client)
+			ln.client.ReconnectTimeout = 30 * time.Second
+			ln.server.ReconnectTimeout = 30 * time.Second
+			srv := newTestServer(t, ln.server)
+			c, s := connect(t, srv, ln.client)
+			ctx := ctxTimeout(t, 60*time.Second)
+
+			const before, during, after = 20, 30, 20
+			send := func(from, to int) {
+				t.Helper()
+				for i := from; i <= to; i++ {
+					if err := c.SendEvent(numbered(i, 64)); err != nil {
+						t.Fatalf("client SendEvent %d: %v", i, err)
+					}
+					if err := s.SendEvent(numbered(i, 64)); err != nil {
+						t.Fatalf("server SendEvent %d: %v", i, err)
+					}
+				}
+			}
+			send(1, before)
+			if err := s.SendSnapshot([]byte("before")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, ctx, func() bool { return c.Stats().SnapshotsReceived == 1 }, "the snapshot before the cut")
+
+			ln.setLoss(1)
+			for i := before + 1; i <= before+during; i++ {
+				send(i, i)
+				time.Sleep(50 * time.Millisecond)
+			}
+			waitState(t, ctx, c.StateChanges(), StateResuming)
+			ln.setLoss(0)
+			back := time.Now()
+			waitState(t, ctx, c.StateChanges(), StateConnected)
+			t.Logf("resumed %v after the network came back", time.Since(back))
+			if snap, ok := c.TryReadSnapshot(); ok {
+				t.Errorf("after the resume the client still holds snapshot %q from before the outage", snap.Payload)
+			}
+			send(before+during+1, before+during+after)
+
+			const n = before + during + after
+			errc := make(chan error, 1)
+			go func() { errc <- checkEvents(ctx, c.ReadEvent, n) }()
+			if err := checkEvents(ctx, s.ReadEvent, n); err != nil {
+				t.Errorf("client to server: %v", err)
+			}
+			if err := <-errc; err != nil {
+				t.Errorf("server to client: %v", err)
+			}
+			t.Logf("all %d events both ways %v after the network came back", n, time.Since(back))
+			if extra := s.ReadEvents(nil); len(extra) != 0 {
+				t.Errorf("%d extra events at the server", len(extra))
+			}
+			if extra := c.ReadEvents(nil); len(extra) != 0 {
+				t.Errorf("%d extra events at the client", len(extra))
+			}
+			if got := srv.Sessions(); len(got) != 1 || got[0] != s {
+				t.Fatalf("sessions %v, want the same one session", got)
+			}
+			waitState(t, ctx, s.StateChanges(), StateResuming)
+			waitState(t, ctx, s.StateChanges(), StateConnected)
+			if c.Err() != nil || s.Err() != nil {
+				t.Fatalf("after the resume: client %v, server %v", c.Err(), s.Err())
+			}
+			select {
+			case <-s.Done():
+				t.Fatal("Session.Done closed by a resume")
+			default:
+			}
+			cs, ss := c.Stats(), s.Stats()
+			if cs.Resumes != 1 || ss.Resumes != 1 {
+				t.Errorf("Resumes: client %d, server %d, want 1", cs.Resumes, ss.Resumes)
+			}
+			t.Logf("resent: client %d, server %d", cs.EventsResent, ss.EventsResent)
+
+			// Fresh state at once, with the numbering carried on.
+			if err := s.SendSnapshot([]byte("after")); err != nil {
+				t.Fatal(err)
+			}
+			snap, err := c.ReadSnapshot(ctx)
+			if err != nil || string(snap.Payload) != "after" || snap.Seq != 2 {
+				t.Fatalf("snapshot after the resume: seq %d %q, %v; want seq 2 \"after\"", snap.Seq, snap.Payload, err)
+			}
+			if err := c.SendInput([]byte("in")); err != nil {
+				t.Fatal(err)
+			}
+			in, err := s.ReadInput(ctx)
+			if err != nil || string(in.Payload) != "in" {
+				t.Fatalf("input after the resume: %q, %v", in.Payload, err)
+			}
+		})
+	}
+}
+
+// TestResumeTokenRejected: a resume with a forged, spent or expired token,
+// or one for a session that ended, is refused with an error that says
+// which; a client refused ends with ErrResumeRejected rather than retrying.
+func TestResumeTokenRejected(t *testing.T) {
+	// failLink kills the client's PeerConnection, so that it resumes at once.
+	failLink := func(c *Client) { _ = c.p.link.Load().pc.Close() }
+	token := func(c *Client) string { return *c.p.token.Load() }
+	setToken := func(c *Client, tok string) { c.p.token.Store(&tok) }
+
+	t.Run("client side", func(t *testing.T) {
+		tests := []struct {
+			name string
+			// prepare returns the token the client will present.
+			prepare func(t *testing.T, ctx context.Context, c *Client) string
+			want    string
+		}{
+			{"forged", func(t *testing.T, ctx context.Context, c *Client) string {
+				b := []byte(token(c))
+				b[3] ^= 1 // one bit of the MAC part or the random part
+				return string(b)
+			}, "not issued by this server"},
+			{"garbage", func(t *testing.T, ctx context.Context, c *Client) string { return "not a token" }, "not issued by this server"},
+			{"reused", func(t *testing.T, ctx context.Context, c *Client) string {
+				spent := token(c)
+				failLink(c)
+				waitState(t, ctx, c.StateChanges(), StateResuming)
+				waitState(t, ctx, c.StateChanges(), StateConnected)
+				if token(c) == spent {
+					t.Fatal("the token did not change with the resume")
+				}
+				return spent
+			}, "already used"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				srv := newTestServer(t, nil)
+				c, s := connect(t, srv, nil)
+				ctx := ctxTimeout(t, 20*time.Second)
+				setToken(c, tt.prepare(t, ctx, c))
+				failLink(c)
+				select {
+				case <-c.Done():
+				case <-ctx.Done():
+					t.Fatal("the client did not give up")
+				}
+				err := c.Err()
+				var ce *CloseError
+				if !errors.As(err, &ce) || !errors.Is(err, ErrResumeRejected) || !strings.Contains(ce.Reason, tt.want) {
+					t.Fatalf("client closed with %v, want ErrResumeRejected saying %q", err, tt.want)
+				}
+				t.Logf("client: %v", err)
+				if s.Err() != nil {
+					t.Fatalf("a refused resume closed the session: %v", s.Err())
+				}
+				// It waits for its real client.
+				waitFor(t, ctx, func() bool { return s.State() == StateResuming }, "the session to wait for a resume")
+			})
+		}
+	})
+
+	// Tokens presented to Accept: how a server explains what a token is
+	// (a resume itself only comes over the session's own signaling).
+	t.Run("server side", func(t *testing.T) {
+		ln := newLossyNet(t, 5*time.Millisecond, 30)
+		ln.server.ReconnectTimeout = time.Second
+		srv := newTestServer(t, ln.server)
+		ctx := ctxTimeout(t, 30*time.Second)
+
+		// A session that gave up waiting for its client.
+		ln.client.RestartTimeout = time.Minute
+		ln.client.ReconnectTimeout = time.Minute
+		c1, s1 := connect(t, srv, ln.client)
+		expired := token(c1)
+		ln.setLoss(1)
+		select {
+		case <-s1.Done():
+		case <-ctx.Done():
+			t.Fatal("the server kept the session past its grace period")
+		}
+		ln.setLoss(0)
+		_ = c1.Close()
+
+		// A session that closed.
+		c2, s2 := connect(t, srv, &Config{Net: ln.client.Net})
+		closed := token(c2)
+		_ = s2.Close("game over")
+
+		// A live session, resumed once.
+		c3, _ := connect(t, srv, &Config{Net: ln.client.Net})
+		spent := token(c3)
+		failLink(c3)
+		waitState(t, ctx, c3.StateChanges(), StateResuming)
+		waitState(t, ctx, c3.StateChanges(), StateConnected)
+		live := token(c3)
+
+		tests := []struct {
+			name, token, want string
+		}{
+			{"expired", expired, "resume token expired"},
+			{"session closed", closed, "session closed"},
+			{"reused", spent, "already used"},
+			{"forged", live[:len(live)-2] + "AA", "not issued by this server"},
+			{"unknown", strings.Repeat("A", len(live)), "not issued by this server"},
+			{"valid, on a new signaler", live, "over the session's own signaling"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				csig, ssig := SignalPipe()
+				defer csig.Close()
+				if err := csig.WriteSignal(ctx, Signal{Type: SignalOffer, SDP: "v=0", Gen: 1, Resume: tt.token}); err != nil {
+					t.Fatal(err)
+				}
+				_, err := srv.Accept(ctx, ssig)
+				if !errors.Is(err, ErrResumeRejected) || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("Accept = %v, want ErrResumeRejected saying %q", err, tt.want)
+				}
+				reply, rerr := csig.ReadSignal(ctx)
+				if rerr != nil || reply.Type != SignalRefused || !strings.Contains(reply.Error, tt.want) {
+					t.Fatalf("the client was told %+v (%v), want refused saying %q", reply, rerr, tt.want)
+				}
+			})
+		}
+		if c3.Err() != nil {
+			t.Fatalf("the live session suffered: %v", c3.Err())
+		}
+	})
+}
+
+// TestResendBufferOverflow: while reconnecting, events beyond
+// Config.EventBuffer end the session with CloseBufferOverflow instead of
+// being dropped; while connected the same bound only refuses the send.
+func TestResendBufferOverflow(t *testing.T) {
+	ln := newLossyNet(t, 5*time.Millisecond, 40)
+	ln.client.EventBuffer = 4 << 10
+	ln.client.MaxEventSize = 1 << 10
+	srv := newTestServer(t, ln.server)
+	c, _ := connect(t, srv, ln.client)
+	ctx := ctxTimeout(t, 30*time.Second)
+	ln.setLoss(1)
+	waitState(t, ctx, c.StateChanges(), StateReconnecting)
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		err = c.SendEvent(make([]byte, 1<<10))
+	}
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != CloseBufferOverflow || !errors.Is(err, ErrEventBufferFull) {
+		t.Fatalf("SendEvent while reconnecting with a full buffer: %v, want CloseBufferOverflow", err)
+	}
+	t.Logf("closed: %v", err)
+	if !errors.Is(c.Err(), ErrClosed) {
+		t.Fatalf("client still open: %v", c.Err())
+	}
+}
+
+// BenchmarkResume measures, over vnet with 5 ms one way, the resume path:
+// the network is cut until the client declares its connection failed
+// (StateResuming) and restored at that moment; the time from then to the
+// first event sent during the cut arriving at the server, over a new
+// PeerConnection. RestartTimeout is 1 s to keep trials short; it only
+// decides when the failure is declared. p50 and p99 in ms.
+//
+//	go test -run '^$' -bench Resume -benchtime 20x ./netcode/
+func BenchmarkResume(b *testing.B) {
+	var lat []time.Duration
+	for i := 0; b.Loop(); i++ {
+		ln := newLossyNet(b, 5*time.Millisecond, int64(i))
+		ln.client.RestartTimeout = time.Second
+		srv := newTestServer(b, ln.server)
+		c, s := connect(b, srv, ln.client)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ln.setLoss(1)
+		if err := c.SendEvent([]byte("during the cut")); err != nil {
+			b.Fatal(err)
+		}
+		for c.State() != StateResuming {
+			select {
+			case <-c.StateChanges():
+			case <-ctx.Done():
+				b.Fatal("never resuming")
+			}
+		}
+		ln.setLoss(0)
+		back := time.Now()
+		if _, err := s.ReadEvent(ctx); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(back))
+		cancel()
+		_ = c.Close()
+		_ = srv.Close()
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2])/1e6, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)*99)/100])/1e6, "p99-ms")
+}
