@@ -192,7 +192,8 @@ func (c *Client) CheckPath(reason string) {
 	}
 }
 
-// Done is closed when the client starts closing, for whatever reason.
+// Done is closed when the client closes for good: reconnecting and resuming
+// do not close it.
 func (c *Client) Done() <-chan struct{} { return c.p.closing }
 
 // Err returns nil while the client is open, then a *CloseError saying why it

@@ -87,12 +87,13 @@ type peer struct {
 	sigOut chan Signal // to the signal writer
 
 	// Connection state (restart.go). state is written under stateMu.
-	stateMu  sync.Mutex
-	state    atomic.Int32
-	states   chan StateChange
-	wakeC    chan struct{} // wakes the supervisor
-	probeReq chan string   // CheckPath, to the supervisor
-	lastRecv atomic.Int64  // p.now() of the last snapshot-channel message
+	stateMu    sync.Mutex
+	state      atomic.Int32
+	states     chan StateChange
+	wakeC      chan struct{} // wakes the supervisor
+	probeReq   chan string   // CheckPath, to the supervisor
+	restartReq chan struct{} // the server asks for an ICE restart
+	lastRecv   atomic.Int64  // p.now() of the last snapshot-channel message
 
 	sendMu      sync.Mutex
 	enc         *wire.Encoder
@@ -157,9 +158,10 @@ func newPeer(cfg *Config, r role, sig Signaler, onClosed func()) *peer {
 		closing:  make(chan struct{}),
 		onClosed: onClosed,
 
-		states:   make(chan StateChange, stateBuffer),
-		wakeC:    make(chan struct{}, 1),
-		probeReq: make(chan string, 1),
+		states:     make(chan StateChange, stateBuffer),
+		wakeC:      make(chan struct{}, 1),
+		probeReq:   make(chan string, 1),
+		restartReq: make(chan struct{}, 1),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	if r == roleClient {
@@ -299,6 +301,8 @@ func (p *peer) signalReader() {
 			p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: "resume refused: " + truncate(s.Error, wire.MaxReasonLen),
 				Err: fmt.Errorf("%w: %s", ErrResumeRejected, truncate(s.Error, wire.MaxReasonLen))}, false)
 			return
+		case s.Type == SignalRestart && p.role == roleClient:
+			notify(p.restartReq)
 		case s.Type == SignalCandidate:
 			switch {
 			case s.Candidate == nil:

@@ -163,6 +163,13 @@ func (p *peer) supervise() {
 				// The last offer may have gone while the signaling was down.
 				attempting, nextTry = false, time.Time{}
 			}
+		case <-p.restartReq:
+			if lostAt.IsZero() {
+				lose("the server asked for an ICE restart")
+			}
+			if !resuming {
+				nextTry = time.Time{}
+			}
 		case d := <-opened:
 			if !l.collect(d) || !p.adopt(l, l.gen > 0) {
 				continue
@@ -198,8 +205,10 @@ func (p *peer) supervise() {
 				lose(fmt.Sprintf("nothing received for %v", since.Round(time.Millisecond)))
 			case probeAt != 0 && p.lastRecv.Load() <= probeAt && time.Duration(p.now()-probeAt) > p.probeTimeout():
 				lose("no answer to a path check")
-			case !lostAt.IsZero() && p.lastRecv.Load() > int64(lostAt.Sub(p.epoch)):
-				// The same PeerConnection carries traffic again.
+			case !lostAt.IsZero() && (ice == webrtc.ICEConnectionStateConnected || ice == webrtc.ICEConnectionStateCompleted) &&
+				!l.isOffering() && p.lastRecv.Load() > int64(lostAt.Sub(p.epoch)):
+				// The same PeerConnection carries traffic again, and no
+				// restart is half done.
 				p.log.Info("path back", "after", now.Sub(lostAt))
 				lostAt, resuming, probeAt = time.Time{}, false, 0
 				p.setState(StateConnected, "path back")

@@ -257,3 +257,39 @@ func (o *outliving) Close() error {
 	o.once.Do(func() { close(o.done) })
 	return o.Signaler.Close()
 }
+
+// TestServerAskedRestart: Session.RestartICE makes the client restart ICE
+// on a working connection; both report reconnecting and connected again,
+// and events keep their order across it.
+func TestServerAskedRestart(t *testing.T) {
+	srv := newTestServer(t, nil)
+	c, s := connect(t, srv, nil)
+	ctx := ctxTimeout(t, 20*time.Second)
+	for i := 1; i <= 10; i++ {
+		if err := s.SendEvent(numbered(i, 32)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RestartICE(); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, ctx, c.StateChanges(), StateReconnecting)
+	waitState(t, ctx, c.StateChanges(), StateConnected)
+	for i := 11; i <= 20; i++ {
+		if err := s.SendEvent(numbered(i, 32)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := checkEvents(ctx, c.ReadEvent, 20); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Stats().Restarts; n != 1 {
+		t.Fatalf("client Restarts = %d, want 1", n)
+	}
+	waitState(t, ctx, s.StateChanges(), StateReconnecting)
+	waitState(t, ctx, s.StateChanges(), StateConnected)
+	_ = s.Close("done")
+	if err := s.RestartICE(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("RestartICE after Close: %v", err)
+	}
+}

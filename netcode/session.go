@@ -4,6 +4,7 @@ package netcode
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -76,7 +77,26 @@ func (s *Session) State() State { return State(s.p.state.Load()) }
 // Client.StateChanges does.
 func (s *Session) StateChanges() <-chan StateChange { return s.p.states }
 
-// Done is closed when the session starts closing.
+// RestartICE asks the client to restart ICE now, for a server whose own
+// network changed (a new address, a failover): the client makes the offer,
+// as it does for its own restarts, so the two never offer at once. The
+// session reports reconnecting, then connected once the new path carries
+// traffic. It never blocks; it fails only when the session is closed or
+// not connected.
+func (s *Session) RestartICE() error {
+	if err := s.p.Err(); err != nil {
+		return err
+	}
+	l := s.p.link.Load()
+	if l == nil || !l.open.Load() {
+		return fmt.Errorf("netcode: ICE restart: %w", errResuming)
+	}
+	s.p.queueSignal(Signal{Type: SignalRestart, Gen: l.gen})
+	return nil
+}
+
+// Done is closed when the session ends for good: not when its connection
+// fails and it waits to be resumed (the player keeps its seat meanwhile).
 func (s *Session) Done() <-chan struct{} { return s.p.closing }
 
 // Err returns nil while the session is open, then a *CloseError.

@@ -39,6 +39,9 @@ const (
 	// SignalRefused answers a resume offer the server cannot take (see
 	// Signal.Error); the client's session then ends with ErrResumeRejected.
 	SignalRefused = "refused"
+	// SignalRestart asks the client to restart ICE now (Session.RestartICE):
+	// the server never offers itself, so that offers never cross.
+	SignalRestart = "restart"
 )
 
 // Signaler carries the signaling messages of one client-server pair: the

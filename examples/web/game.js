@@ -302,7 +302,13 @@ async function enter(m, my) {
   g.onEvent(onGameEvent);
   g.onSnapshot(onSnapshot);
   g.onState((state, reason) => {
-    if (state !== "closed" || game !== g) return;
+    if (game !== g) return;
+    if (state !== "closed") {
+      // The connection recovers by itself: say so, and keep playing.
+      status(state === "connected" ? "playing" : state + "…", state === "connected" ? "ok" : "warn");
+      log(`${state}${reason ? ": " + reason : ""}`, state === "connected" ? "good" : "");
+      return;
+    }
     log(`game closed${reason ? ": " + reason : ""}`, "bad");
     leave();
   });
