@@ -9,7 +9,7 @@ help:
 	@echo "make test   vet, race-enabled tests, and the js/wasm build of the client (what CI runs)"
 	@echo "make vet    go vet ./..."
 	@echo "make bench  run the Go benchmarks, then regenerate bench/RESULTS.md (takes several minutes)"
-	@echo "make fuzz   fuzz the wire decoder for 30s"
+	@echo "make fuzz   fuzz the wire decoder and the resume tokens for 30s each"
 
 # The page (examples/web) next to the wasm client that `make wasm` puts in
 # build/web, served by the lobby command with its embedded game server.
@@ -56,3 +56,4 @@ bench:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./netcode/internal/wire/
+	$(GO) test -run '^$$' -fuzz FuzzResumeToken -fuzztime 30s ./netcode/

@@ -92,7 +92,7 @@ func (t *resumeTokens) issue(p *peer) string {
 	defer t.mu.Unlock()
 	if old, ok := t.current[p]; ok {
 		if e, ok := t.cache.Peek(old); ok && e.state == tokenCurrent {
-			e.state, e.at = tokenSpent, time.Now()
+			e.state, e.at, e.p = tokenSpent, time.Now(), nil // let the session go when it ends
 		}
 	}
 	t.current[p] = tok
