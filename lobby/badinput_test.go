@@ -540,6 +540,38 @@ func TestBadInput(t *testing.T) {
 			}
 			f.alive(t, p)
 		}},
+		{name: "resume token over its limit", send: sendFrames(`{"type":"signal","id":"s8","room":"r-x","seat":"s","signal":{"type":"offer","sdp":"` +
+			offender + `","gen":1,"resume":"` + strings.Repeat("t", proto.MaxResumeLen+1) + `"}}`), code: proto.CodeTooLarge, id: "s8"},
+		{name: "resume token on a candidate", send: sendFrames(`{"type":"signal","id":"s9","room":"r-x","seat":"s","signal":{"type":"candidate","gen":1,"resume":"t"}}`),
+			code: proto.CodeBadRequest, id: "s9"},
+		{name: "error on an offer", send: sendFrames(`{"type":"signal","id":"s10","room":"r-x","seat":"s","signal":{"type":"offer","sdp":"` +
+			offender + `","error":"no"}}`), code: proto.CodeBadRequest, id: "s10"},
+		{name: "refusal without error", send: sendFrames(`{"type":"signal","id":"s11","room":"r-x","seat":"s","signal":{"type":"refused","gen":1}}`),
+			code: proto.CodeBadRequest, id: "s11"},
+		{name: "refusal with an error over its limit", send: sendFrames(`{"type":"signal","id":"s12","room":"r-x","seat":"s","signal":{"type":"refused","error":"` +
+			strings.Repeat("e", proto.MaxSignalErrorLen+1) + `"}}`), code: proto.CodeTooLarge, id: "s12"},
+		{name: "a resume, its answer, a refusal and a restart request are relayed", do: func(t *testing.T, f *badFixture) {
+			p := f.seated(t, f.eu)
+			tok, next := strings.Repeat("T", 43), strings.Repeat("N", 43)
+			p.send(t, msgJSON(proto.TypeSignal, &proto.Signal{Room: p.room, Seat: p.seat,
+				Signal: &netcode.Signal{Type: netcode.SignalOffer, SDP: "v=0 resume", Gen: 1, Resume: tok}}))
+			s := f.eu.expect(t, "resume offer", func(m any) bool { s, ok := m.(*proto.Signal); return ok && s.Player == p.player }).(*proto.Signal)
+			if s.Seat != p.seat || s.Signal.Gen != 1 || s.Signal.Resume != tok || s.Signal.SDP != "v=0 resume" {
+				t.Fatalf("relayed %+v (%+v), want the resume offer of gen 1 with its token, seat %s", s, s.Signal, p.seat)
+			}
+			for _, sig := range []netcode.Signal{
+				{Type: netcode.SignalAnswer, SDP: "v=0 resumed", Gen: 1, Resume: next},
+				{Type: netcode.SignalRestart, Gen: 1},
+				{Type: netcode.SignalRefused, Gen: 2, Error: "resume token already used"},
+			} {
+				f.eu.send(t, msgJSON(proto.TypeSignal, &proto.Signal{Room: p.room, Player: p.player, Signal: &sig}))
+				got := p.expect(t, sig.Type, func(m any) bool { _, ok := m.(*proto.Signal); return ok }).(*proto.Signal)
+				if got.Room != p.room || *got.Signal != sig {
+					t.Fatalf("player got %+v (%+v), want %+v in room %s", got, got.Signal, sig, p.room)
+				}
+			}
+			f.alive(t, p)
+		}},
 		// Each queuing case has a region of its own, so that its ticket
 		// cannot be matched with another case's while that one disconnects.
 		{name: "busy: queue twice", send: sendFrames(`{"type":"queue","id":"q3","mode":"duo","region":"q-a"}`, `{"type":"queue","id":"q4","mode":"duo"}`),
@@ -614,6 +646,15 @@ func TestBadInput(t *testing.T) {
 			send: sendFrames(`{"type":"claim"`), code: proto.CodeMalformed, close: proto.CloseProtocol},
 		{name: "game server sends an unknown type", open: func(t *testing.T, f *badFixture) *rawPeer { return f.server(t, f.id("region-")) },
 			send: sendFrames(`{"type":"queue","id":"g1","mode":"duo"}`), code: proto.CodeUnknownType, id: "g1"},
+		{name: "game server refusal with an error over its limit", open: func(t *testing.T, f *badFixture) *rawPeer { return f.server(t, f.id("region-")) },
+			send: sendFrames(`{"type":"signal","id":"g10","room":"r-x","player":"g-x","signal":{"type":"refused","gen":1,"error":"` +
+				strings.Repeat("e", proto.MaxSignalErrorLen+1) + `"}}`), code: proto.CodeTooLarge, id: "g10"},
+		{name: "game server answer with a resume token over its limit", open: func(t *testing.T, f *badFixture) *rawPeer { return f.server(t, f.id("region-")) },
+			send: sendFrames(`{"type":"signal","id":"g11","room":"r-x","player":"g-x","signal":{"type":"answer","sdp":"x","gen":1,"resume":"` +
+				strings.Repeat("t", proto.MaxResumeLen+1) + `"}}`), code: proto.CodeTooLarge, id: "g11"},
+		{name: "game server restart request with a resume token", open: func(t *testing.T, f *badFixture) *rawPeer { return f.server(t, f.id("region-")) },
+			send: sendFrames(`{"type":"signal","id":"g12","room":"r-x","player":"g-x","signal":{"type":"restart","gen":1,"resume":"t"}}`),
+			code: proto.CodeBadRequest, id: "g12"},
 		{name: "game server registers twice", open: func(t *testing.T, f *badFixture) *rawPeer { return f.server(t, f.id("region-")) },
 			send: sendFrames(msgJSON(proto.TypeRegister, &proto.Register{Envelope: proto.Envelope{ID: "g2"}, V: 1, Key: biKey, Capacity: 4})),
 			code: proto.CodeBadRequest, id: "g2"},

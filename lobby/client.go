@@ -77,8 +77,8 @@ type ClientConfig struct {
 	// ReconnectAttempts bounds how often a dropped lobby connection is
 	// redialed, with the token from the last welcome, waiting 250 ms and
 	// then twice as long each time up to 4 s, with jitter (8 by default,
-	// about 20 s; negative: never). Games go on meanwhile: netcode clients
-	// do not need the lobby once connected.
+	// about 20 s; negative: never). Games go on meanwhile: a connected
+	// netcode client needs the lobby only to resume a connection that fails.
 	ReconnectAttempts int
 }
 
@@ -360,6 +360,11 @@ func (c *Client) Notices() <-chan Notice { return c.notices }
 
 // Connect opens the netcode channels to the match's game server, with the
 // lobby carrying the signaling and the match's ICE servers added to cfg's.
+// When the lobby connection drops and when it is back, the Client calls
+// CheckPath on the returned client: a dropped lobby connection often means
+// the network changed, so the game connection is checked at once rather
+// than after netcode's SilenceTimeout, and a resume is offered as soon as
+// the signaling can carry it.
 func (c *Client) Connect(ctx context.Context, m *Match, cfg *netcode.Config) (*netcode.Client, error) {
 	var nc netcode.Config
 	if cfg != nil {
@@ -373,7 +378,26 @@ func (c *Client) Connect(ctx context.Context, m *Match, cfg *netcode.Config) (*n
 	}
 	c.sigs[m.Room] = sig
 	c.mu.Unlock()
-	return netcode.Dial(ctx, sig, &nc)
+	client, err := netcode.Dial(ctx, sig, &nc)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	sig.nc = client
+	c.mu.Unlock()
+	return client, nil
+}
+
+// checkPaths tells the game connection of every room that the network
+// under the lobby connection may have changed (see Connect).
+func (c *Client) checkPaths(reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.sigs {
+		if s.nc != nil {
+			s.nc.CheckPath(reason) // never blocks, so holding mu is fine
+		}
+	}
 }
 
 // Done is closed when the lobby connection ends.
@@ -391,7 +415,8 @@ func (c *Client) Err() error {
 }
 
 // Close leaves the lobby. Netcode clients opened with Connect stay up: the
-// game goes on without the lobby.
+// game goes on without the lobby, but a game connection that fails can no
+// longer be resumed, as its signaling went with the lobby.
 func (c *Client) Close() error {
 	c.stop(ErrClosed)
 	_ = c.transport().Close(proto.CloseNormal, "")
@@ -538,6 +563,7 @@ func (c *Client) reconnect(ctx context.Context, why error) bool {
 	}
 	c.mu.Unlock()
 	c.notice(Notice{Type: noticeDisconnected, Reason: why.Error()})
+	c.checkPaths("lobby connection dropped")
 	wait := redialFirst
 	for attempt := 1; attempt <= c.attempts; attempt++ {
 		// Jitter, so that the players of a lobby that restarts do not all
@@ -559,6 +585,7 @@ func (c *Client) reconnect(ctx context.Context, why error) bool {
 			c.setToken(w)
 			c.log.Info("lobby: reconnected", "attempt", attempt)
 			c.notice(Notice{Type: noticeReconnected})
+			c.checkPaths("lobby connection back")
 			c.mu.Lock()
 			wasQueued := c.queued
 			c.queued = false
@@ -668,6 +695,7 @@ type clientSignaler struct {
 	in         chan netcode.Signal
 	once       sync.Once
 	done       chan struct{}
+	nc         *netcode.Client // once Dial has returned it; guarded by c.mu
 }
 
 func (s *clientSignaler) deliver(sig netcode.Signal) {

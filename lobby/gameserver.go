@@ -6,8 +6,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"github.com/tickwire/tickwire/lobby/internal/proto"
@@ -473,6 +475,12 @@ func (s *gsSignaler) WriteSignal(ctx context.Context, sig netcode.Signal) error 
 	if s.closed() {
 		return ErrClosed
 	}
+	if sig.Type == netcode.SignalRefused {
+		// The lobby refuses a longer reason (too_large) and the player would
+		// then wait out ReconnectTimeout instead of learning its session is
+		// over; netcode keeps no more of it than this anyway.
+		sig.Error = clip(sig.Error, proto.MaxSignalErrorLen)
+	}
 	s.c.send(proto.TypeSignal, &proto.Signal{Room: s.key.room, Player: s.key.player, Signal: &sig})
 	return ctx.Err()
 }
@@ -501,3 +509,16 @@ func (s *gsSignaler) closeOnce() {
 }
 
 var _ netcode.Signaler = (*gsSignaler)(nil)
+
+// clip cuts s to at most n bytes without splitting a character: a split
+// one would be sent as U+FFFD, three bytes, and overshoot n again.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -6,8 +6,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/tickwire/tickwire/lobby/internal/proto"
+	"github.com/tickwire/tickwire/netcode"
 )
 
 func TestHealthz(t *testing.T) {
@@ -546,4 +550,31 @@ func TestGameServerNotAccepting(t *testing.T) {
 		}
 	}
 	waitFor(t, 5*time.Second, "rooms gone", func() bool { return srv.Stats().Rooms == 0 })
+}
+
+// TestClipRefusal: the reference game server cuts a refusal's reason to
+// what the lobby relays, never inside a character, so that the player
+// hears of the refusal rather than the lobby answering too_large.
+func TestClipRefusal(t *testing.T) {
+	n := proto.MaxSignalErrorLen
+	cases := []struct{ name, in, want string }{
+		{"short", "resume token already used", "resume token already used"},
+		{"at the limit", strings.Repeat("a", n), strings.Repeat("a", n)},
+		{"over the limit", strings.Repeat("a", n+1), strings.Repeat("a", n)},
+		{"a character across the limit", strings.Repeat("a", n-1) + "é", strings.Repeat("a", n-1)},
+		{"invalid UTF-8, sent as U+FFFD, across the limit", strings.Repeat("a", n-2) + "\xff", strings.Repeat("a", n-2)},
+		{"invalid UTF-8 within the limit", "bad \xff offer", "bad \uFFFD offer"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := clip(c.in, n)
+			if got != c.want {
+				t.Fatalf("clip(%q) = %q, want %q", c.in, got, c.want)
+			}
+			msg := msgJSON(proto.TypeSignal, &proto.Signal{Room: "r", Player: "p", Signal: &netcode.Signal{Type: netcode.SignalRefused, Gen: 1, Error: got}})
+			if _, err := proto.Decode(proto.FromServer, []byte(msg)); err != nil {
+				t.Fatalf("the lobby refuses the clipped refusal: %v", err)
+			}
+		})
+	}
 }

@@ -6,11 +6,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/url"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tickwire/tickwire/netcode"
 )
 
 // cutProxy forwards TCP to a lobby and can cut every connection through it,
@@ -181,4 +184,111 @@ func TestLobbyReconnectGivesUp(t *testing.T) {
 	if _, err := a.Rooms(context.Background(), ""); err == nil {
 		t.Fatal("a request succeeded after giving up")
 	}
+}
+
+// TestGameSurvivesLobbyCut: a game connected through the lobby outlives a
+// cut of the lobby connection. The lobby client has the netcode client
+// check its path when the connection drops and when it is back; the path
+// (loopback) is fine, so the same session carries events both ways after
+// the redial, and the seat stays held.
+func TestGameSurvivesLobbyCut(t *testing.T) {
+	srv, direct := testLobby(t, &Config{Modes: map[string]Mode{"duel": {MinPlayers: 2, MaxPlayers: 2}}})
+	gs := attach(t, srv, 8)
+	proxy, url := newCutProxy(t, direct)
+	ctx := ctxTimeout(t, 30*time.Second)
+
+	a := guest(t, ctx, url, "a")
+	m, err := a.CreateRoom(ctx, RoomOptions{Mode: "duel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := &reasonLog{}
+	nc, err := a.Connect(ctx, m, &netcode.Config{Logger: slog.New(checks)})
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	defer nc.Close()
+	p, err := gs.Accept(ctx)
+	if err != nil {
+		t.Fatalf("Accept: %v", err)
+	}
+	defer p.Session.Close("test over")
+	eventRoundTrip(t, ctx, nc, p.Session, "before the cut")
+
+	proxy.cut()
+	nextNotice(t, a, "disconnected")
+	nextNotice(t, a, "reconnected")
+	// CheckPath is only seen through what netcode logs of it: the reason.
+	waitFor(t, 5*time.Second, "both path checks to reach the netcode client", func() bool {
+		return checks.saw("lobby connection dropped") && checks.saw("lobby connection back")
+	})
+
+	eventRoundTrip(t, ctx, nc, p.Session, "after the redial")
+	waitFor(t, 5*time.Second, "the netcode client to be connected", func() bool { return nc.State() == netcode.StateConnected })
+	if err := nc.Err(); err != nil {
+		t.Fatalf("netcode client closed: %v", err)
+	}
+	select {
+	case <-p.Session.Done():
+		t.Fatalf("the game server's session ended: %v", p.Session.Err())
+	default:
+	}
+	if st := srv.Stats(); st.Seats != 1 || st.Connected != 1 {
+		t.Fatalf("after the redial: %+v, want the one seat and connection", st)
+	}
+}
+
+// eventRoundTrip sends an event from the client to the session and one
+// back, each within 5 s.
+func eventRoundTrip(t *testing.T, ctx context.Context, nc *netcode.Client, sess *netcode.Session, when string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := nc.SendEvent([]byte("ping " + when)); err != nil {
+		t.Fatalf("client SendEvent %s: %v", when, err)
+	}
+	if ev, err := sess.ReadEvent(ctx); err != nil || string(ev) != "ping "+when {
+		t.Fatalf("session ReadEvent %s: %q, %v", when, ev, err)
+	}
+	if err := sess.SendEvent([]byte("pong " + when)); err != nil {
+		t.Fatalf("session SendEvent %s: %v", when, err)
+	}
+	if ev, err := nc.ReadEvent(ctx); err != nil || string(ev) != "pong "+when {
+		t.Fatalf("client ReadEvent %s: %q, %v", when, ev, err)
+	}
+}
+
+// reasonLog is a slog.Handler that keeps the "reason" of every record, at
+// every level: netcode logs the reason it is given by CheckPath.
+type reasonLog struct {
+	mu      sync.Mutex
+	reasons []string
+}
+
+func (h *reasonLog) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h *reasonLog) Handle(_ context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "reason" {
+			h.mu.Lock()
+			h.reasons = append(h.reasons, a.Value.String())
+			h.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+func (h *reasonLog) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *reasonLog) WithGroup(string) slog.Handler      { return h }
+
+func (h *reasonLog) saw(reason string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.reasons {
+		if r == reason {
+			return true
+		}
+	}
+	return false
 }

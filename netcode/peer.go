@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
@@ -338,11 +339,15 @@ func (p *peer) addCandidate(l *link, c webrtc.ICECandidateInit) {
 	}
 }
 
+// truncate cuts s to at most n bytes, at a character boundary.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // closeWith starts closing, once. notify sends ce to the peer first.

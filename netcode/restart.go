@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/tickwire/tickwire/netcode/internal/wire"
 )
 
 // State is where a Client or Session stands.
@@ -370,7 +372,7 @@ func (p *peer) resumeAttempt(gen uint32) error {
 func (p *peer) resumeOffer(s Signal) {
 	refuse := func(why string) {
 		p.log.Info("resume refused", "reason", why)
-		p.queueSignal(Signal{Type: SignalRefused, Gen: s.Gen, Error: why})
+		p.queueSignal(Signal{Type: SignalRefused, Gen: s.Gen, Error: truncate(why, wire.MaxReasonLen)})
 	}
 	cur := p.link.Load()
 	switch {

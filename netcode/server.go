@@ -16,6 +16,7 @@ import (
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/tickwire/tickwire/internal/pionlog"
+	"github.com/tickwire/tickwire/netcode/internal/wire"
 )
 
 // Server is the authoritative end of Tickwire, embedded in a Go game server.
@@ -152,7 +153,7 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 		// A resume comes on the session's own signaling (the Signaler
 		// Accept was given), never as a new client.
 		err = fmt.Errorf("%w: %v", ErrResumeRejected, s.tokens.check(offer.Resume))
-		_ = sig.WriteSignal(ctx, Signal{Type: SignalRefused, Gen: offer.Gen, Error: err.Error()})
+		_ = sig.WriteSignal(ctx, Signal{Type: SignalRefused, Gen: offer.Gen, Error: truncate(err.Error(), wire.MaxReasonLen)})
 	case offer.Gen != 0:
 		err = fmt.Errorf("%w: first offer of generation %d", ErrSignaling, offer.Gen)
 	}

@@ -145,6 +145,79 @@ func TestBrowserWASMClient(t *testing.T) {
 	}
 }
 
+// TestBrowserServerICERestart: the game server asks the browser's client
+// to restart ICE (Session.RestartICE, as a server whose network changed
+// would); the page sees onState "reconnecting" then "connected", keeps
+// the same RTCPeerConnection with a new ICE username fragment, and events
+// flow both ways afterwards.
+func TestBrowserServerICERestart(t *testing.T) {
+	chromium := btChromium(t)
+	assets := btAssets(t)
+	h := btNewHarness(t, assets, &lobby.Config{
+		Modes:        map[string]lobby.Mode{"solo": {MinPlayers: 1, MaxPlayers: 1}},
+		TickInterval: 20 * time.Millisecond,
+	})
+	browser := btStartBrowser(t, chromium)
+	page := btOpenPage(t, browser, "carol", h.url+"/static/client.html?mode=solo&how=queue&pings=5&name=carol")
+	r, err := page.result(30 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp := h.game.player(r.Player)
+	if bp == nil {
+		t.Fatalf("no session for player %s", r.Player)
+	}
+	before, err := page.evalString(`window.__ufrag()`)
+	if err != nil || before == "" {
+		t.Fatalf("ICE ufrag before: %q, %v", before, err)
+	}
+
+	asked := time.Now()
+	if err := bp.session.RestartICE(); err != nil {
+		t.Fatal(err)
+	}
+	text, err := page.evalString(`window.__afterRestart()`)
+	if err != nil {
+		t.Fatalf("after the restart: %v", err)
+	}
+	took := time.Since(asked)
+	var out struct {
+		States []struct {
+			State  string `json:"state"`
+			Reason string `json:"reason"`
+		} `json:"states"`
+		Stats           map[string]any `json:"stats"`
+		EchoMs          float64        `json:"echoMs"`
+		Ufrag           string         `json:"ufrag"`
+		PeerConnections int            `json:"peerConnections"`
+		ConnectionState string         `json:"connectionState"`
+	}
+	if err := json.Unmarshal([]byte(text), &out); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("page states after the request: %+v", out.States)
+	t.Logf("BROWSER test=server_ice_restart recovered_ms=%d echo_after_ms=%.1f", took.Milliseconds(), out.EchoMs)
+	if out.Ufrag == "" || out.Ufrag == before {
+		t.Errorf("ICE ufrag %q before, %q after: no ICE restart happened", before, out.Ufrag)
+	}
+	if out.PeerConnections != 1 || out.ConnectionState != "connected" {
+		t.Errorf("%d RTCPeerConnections, the last %q: want the same one, connected", out.PeerConnections, out.ConnectionState)
+	}
+	if n, _ := out.Stats["restarts"].(float64); n != 1 {
+		t.Errorf("stats().restarts = %v, want 1", out.Stats["restarts"])
+	}
+	if n, _ := out.Stats["resumes"].(float64); n != 0 {
+		t.Errorf("stats().resumes = %v, want 0: the restart should keep the connection", out.Stats["resumes"])
+	}
+	if err := bp.session.Err(); err != nil {
+		t.Fatalf("the server session ended: %v", err)
+	}
+	if err := page.eval(`window.__close()`); err != nil {
+		t.Errorf("__close: %v", err)
+	}
+	h.game.waitClosed(t, r.Player, 10*time.Second)
+}
+
 // TestBrowserRelayOnlyTURN: with relayOnly the browser connects only
 // through a TURN relay, here coturn started by the test and then the
 // embedded pion/turn server, both with REST credentials that the lobby
@@ -919,6 +992,13 @@ func (p *btPage) result(d time.Duration) (*btResult, error) {
 		return nil, fmt.Errorf("decoding the result %s: %w", o.Result, err)
 	}
 	return &r, nil
+}
+
+// evalString evaluates expr, a string or a promise of one, in the page.
+func (p *btPage) evalString(expr string) (string, error) {
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
 }
 
 func (p *btPage) eval(expr string) error {

@@ -554,6 +554,8 @@ func apiPlay(args []js.Value) any {
 			}
 			g := &gameHandle{c: c, codec: cd, sink: sink, closed: make(chan struct{})}
 			g.id = games.add(g)
+			g.pumps.Add(1)
+			go g.pumpStates()
 			go g.watch()
 			return g.id, nil
 		})
@@ -579,6 +581,31 @@ func (g *gameHandle) watch() {
 		invoke(state, "closed", text)
 	}
 	close(g.closed)
+}
+
+// pumpStates reports the connection's transitions (reconnecting, resuming,
+// connected again) to sink.state as they happen; watch reports the close,
+// with its details, after this pump has stopped.
+func (g *gameHandle) pumpStates() {
+	defer g.pumps.Done()
+	for {
+		select {
+		case sc := <-g.c.StateChanges():
+			if sc.State == netcode.StateClosed {
+				continue
+			}
+			text, err := jsonText(stateJSON{Reason: sc.Reason})
+			if err != nil {
+				continue
+			}
+			g.mu.Lock()
+			cb := g.sink.Get("state")
+			g.mu.Unlock()
+			invoke(cb, sc.State.String(), text)
+		case <-g.c.Done():
+			return
+		}
+	}
 }
 
 func apiListen(args []js.Value) any {

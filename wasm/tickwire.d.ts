@@ -110,7 +110,13 @@ export interface PlayOptions {
 }
 
 /** Only "closed" is reported for now: play() resolves once connected. */
-export type GameState = "connected" | "closed";
+/**
+ * "reconnecting": the path was lost and ICE restarts; "resuming": the same
+ * session moves to a new connection (events are resent, none lost or
+ * doubled, and the next snapshot is fresh); "connected": back (or open);
+ * "closed": for good.
+ */
+export type GameState = "connected" | "reconnecting" | "resuming" | "closed";
 
 export interface CloseInfo {
   /** The close code's name: "normal", "shutdown", "connection lost", "protocol error"... */
@@ -138,6 +144,11 @@ export interface Stats {
   eventsReceived: number;
   /** Events sent that the server has not confirmed yet. */
   eventsUnacked: number;
+  /** Events sent again after a resume because the server had not confirmed them. */
+  eventsResent: number;
+  /** ICE restarts, and resumes on a new connection. */
+  restarts: number;
+  resumes: number;
   bytesIn: number;
   bytesOut: number;
 }
@@ -155,8 +166,12 @@ export interface Game {
    * (over 4096 unread events close the game as a slow reader).
    */
   onEvent(cb: (event: any) => void): void;
-  /** Called once the game is closed, with the reason; also when set after that. */
-  onState(cb: (state: GameState, reason: string, info: CloseInfo) => void): void;
+  /**
+   * Called at each change of the connection, with why: reconnecting,
+   * resuming, connected again, and once closed, with info (also when set
+   * after that).
+   */
+  onState(cb: (state: GameState, reason: string, info?: CloseInfo) => void): void;
   /** Unreliable; returns false when the message was dropped (congested). Throws when closed or too large. */
   sendInput(input: any): boolean;
   /** Reliable and ordered; throws when closed, too large, or the send buffer is full. */

@@ -254,6 +254,10 @@ class Game {
       event: (ev) => deliver(this.#onEvent, ev),
       state: (state, text) => {
         const info = JSON.parse(text);
+        if (state !== "closed") {
+          deliver(this.#onState, state, info.reason);
+          return;
+        }
         this.#closed = info;
         deliver(this.#onState, state, info.reason, { code: info.code, remote: info.remote });
       },

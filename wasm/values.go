@@ -103,8 +103,16 @@ type statsJSON struct {
 	EventsSent        uint64  `json:"eventsSent"`
 	EventsReceived    uint64  `json:"eventsReceived"`
 	EventsUnacked     uint64  `json:"eventsUnacked"`
+	EventsResent      uint64  `json:"eventsResent"`
+	Restarts          uint64  `json:"restarts"`
+	Resumes           uint64  `json:"resumes"`
 	BytesIn           uint64  `json:"bytesIn"`
 	BytesOut          uint64  `json:"bytesOut"`
+}
+
+// stateJSON is what onState reports for a transition short of closing.
+type stateJSON struct {
+	Reason string `json:"reason"`
 }
 
 func toStatsJSON(s netcode.Stats) statsJSON {
@@ -113,6 +121,7 @@ func toStatsJSON(s netcode.Stats) statsJSON {
 		SnapshotsReceived: s.SnapshotsReceived, SnapshotsLost: s.Lost, SnapshotsStale: s.SnapshotsStale,
 		InputsSent: s.InputsSent, Congested: s.Congested,
 		EventsSent: s.EventsSent, EventsReceived: s.EventsReceived, EventsUnacked: s.EventsUnacked,
+		EventsResent: s.EventsResent, Restarts: s.Restarts, Resumes: s.Resumes,
 		BytesIn: s.BytesIn, BytesOut: s.BytesOut,
 	}
 }

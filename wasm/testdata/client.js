@@ -227,6 +227,28 @@ async function main() {
     timings,
     pageErrors,
   };
+
+  // For tests that go on after the report: the ICE username fragment this
+  // page offered last (it changes with every ICE restart), and a check that
+  // the connection recovered from an ICE restart the server asked for.
+  window.__ufrag = () => {
+    const pc = pcs[pcs.length - 1];
+    const m = pc && pc.localDescription && /a=ice-ufrag:(\S+)/.exec(pc.localDescription.sdp);
+    return m ? m[1] : "";
+  };
+  window.__afterRestart = async () => {
+    const from = states.length;
+    await until(() => states.slice(from).some((s) => s.state === "reconnecting"), 10000, "onState(\"reconnecting\")");
+    await until(() => states.length > from && states[states.length - 1].state === "connected", 10000, "onState(\"connected\") again");
+    const back = performance.now();
+    const got = new Promise((resolve) => pingWaiters.set(-1, resolve));
+    game.sendEvent({ kind: "ping", i: -1 });
+    const echoed = await withTimeout(got, 5000, "the echo of a ping after the restart");
+    return JSON.stringify({
+      states: states.slice(from), stats: game.stats(), echoMs: echoed - back,
+      ufrag: window.__ufrag(), peerConnections: pcs.length, connectionState: pcs[pcs.length - 1].connectionState,
+    });
+  };
 }
 
 main().catch((err) => {

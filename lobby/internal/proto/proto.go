@@ -468,9 +468,14 @@ func (e *Envelope) envelope() *Envelope { return e }
 
 // MaxSDPSize and MaxCandidateSize bound what the lobby relays. A data-channel
 // only SDP is about 1 KB; 16 KiB leaves room for many candidates inline.
+// MaxResumeLen leaves room beyond netcode's 43-character resume tokens for a
+// longer token later; MaxSignalErrorLen is netcode's own bound on a close
+// reason, so a refusal's text fits what the client keeps of it.
 const (
-	MaxSDPSize       = 16 << 10
-	MaxCandidateSize = 1 << 10
+	MaxSDPSize        = 16 << 10
+	MaxCandidateSize  = 1 << 10
+	MaxResumeLen      = 64
+	MaxSignalErrorLen = 256
 )
 
 func validate(body any) error {
@@ -556,6 +561,19 @@ func validateSignal(s *netcode.Signal) error {
 		if s.SDP == "" {
 			return fmt.Errorf("%s without sdp", s.Type)
 		}
+		if len(s.Resume) > MaxResumeLen {
+			return fmt.Errorf("resume %w: over %d bytes", errSignalTooLarge, MaxResumeLen)
+		}
+	case netcode.SignalRefused:
+		if s.Error == "" {
+			return fmt.Errorf("refused without error")
+		}
+		if len(s.Error) > MaxSignalErrorLen {
+			return fmt.Errorf("error %w: over %d bytes", errSignalTooLarge, MaxSignalErrorLen)
+		}
+	case netcode.SignalRestart:
+		// A game server's Session.RestartICE: nothing but gen to check, and
+		// refusing it would leave the client waiting for SilenceTimeout.
 	case netcode.SignalCandidate:
 		if s.Candidate != nil && len(s.Candidate.Candidate) > MaxCandidateSize {
 			return fmt.Errorf("candidate %w: over %d bytes", errSignalTooLarge, MaxCandidateSize)
@@ -568,6 +586,14 @@ func validateSignal(s *netcode.Signal) error {
 		}
 	default:
 		return fmt.Errorf("signal type %.32q", s.Type)
+	}
+	// A token or a refusal on another type is a confused peer; relaying it
+	// would only hide the bug from its author.
+	if s.Resume != "" && s.Type != netcode.SignalOffer && s.Type != netcode.SignalAnswer {
+		return fmt.Errorf("resume on a %s", s.Type)
+	}
+	if s.Error != "" && s.Type != netcode.SignalRefused {
+		return fmt.Errorf("error on a %s", s.Type)
 	}
 	if len(s.SDP) > MaxSDPSize {
 		return fmt.Errorf("sdp %w: %d bytes, limit %d", errSignalTooLarge, len(s.SDP), MaxSDPSize)

@@ -39,6 +39,11 @@ func samples() []sample {
 	cand := &netcode.Signal{Type: netcode.SignalCandidate, Candidate: &webrtc.ICECandidateInit{
 		Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host", SDPMid: ptr("0"), SDPMLineIndex: ptr(uint16(0)),
 	}}
+	// A session resumed on its second PeerConnection: the offer presents
+	// the token, the answer carries the next one.
+	resume := &netcode.Signal{Type: netcode.SignalOffer, SDP: "v=0\r\n", Gen: 1, Resume: "q0Zb2rWw3x5sVt7YhJk9LmNpQrStUvWxYz0123456-_"}
+	resumed := &netcode.Signal{Type: netcode.SignalAnswer, SDP: "v=0", Gen: 1, Resume: "Nx4Zb2rWw3x5sVt7YhJk9LmNpQrStUvWxYz012345_-"}
+	refused := &netcode.Signal{Type: netcode.SignalRefused, Gen: 2, Error: "resume token already used (1.2s ago)"}
 	players := []Player{{ID: "g-a", Name: "Ann"}, {ID: "g-b"}}
 	return []sample{
 		{FromPlayer, TypeHello, &Hello{Envelope: env(TypeHello, "1"), V: Version, Token: "tok.sig"}},
@@ -51,9 +56,13 @@ func samples() []sample {
 		{FromPlayer, TypeLeave, &Envelope{Type: TypeLeave, ID: "8"}},
 		{FromPlayer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Seat: "seat", Signal: offer}},
 		{FromPlayer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Seat: "seat", Signal: cand}},
+		{FromPlayer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Seat: "seat", Signal: resume}},
 
 		{FromServer, TypeRegister, &Register{Envelope: env(TypeRegister, "1"), V: Version, Key: "k", Name: "gs", Region: "eu", Capacity: 64}},
 		{FromServer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Player: "g-a", Signal: &netcode.Signal{Type: netcode.SignalAnswer, SDP: "v=0"}}},
+		{FromServer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Player: "g-a", Signal: resumed}},
+		{FromServer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Player: "g-a", Signal: refused}},
+		{FromServer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Player: "g-a", Signal: &netcode.Signal{Type: netcode.SignalRestart, Gen: 3}}},
 		{FromServer, TypeClaim, &SeatRef{Envelope: env(TypeClaim, "2"), Room: "r-1", Player: "g-a", Seat: "seat"}},
 		{FromServer, TypeRelease, &SeatRef{Envelope: env(TypeRelease, "3"), Room: "r-1", Player: "g-a", Reason: "kicked"}},
 		{FromServer, TypeEnd, &End{Envelope: env(TypeEnd, "4"), Room: "r-1"}},
@@ -68,6 +77,8 @@ func samples() []sample {
 		{ToPlayer, TypeLeft, &Left{Envelope: env(TypeLeft, "6"), Room: "r-1", Reason: ReasonExpired}},
 		{ToPlayer, TypeRooms, &RoomsList{Envelope: env(TypeRooms, "7"), Rooms: []RoomInfo{{Room: "r-1", Code: "ABCDEF", Mode: "duo", Players: 1, Max: 2}}}},
 		{ToPlayer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Signal: &netcode.Signal{Type: netcode.SignalCandidate}}},
+		{ToPlayer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Signal: resumed}},
+		{ToPlayer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Signal: refused}},
 		{ToPlayer, TypeError, &Error{Envelope: env(TypeError, "8"), Code: CodeBusy, Message: "already queued"}},
 
 		{ToServer, TypeOK, &Envelope{Type: TypeOK, ID: "3"}},
@@ -75,6 +86,7 @@ func samples() []sample {
 		{ToServer, TypeSeat, &SeatRef{Envelope: env(TypeSeat, ""), Room: "r-1", Player: "g-a", Seat: "seat", Name: "Ann", Mode: "duo"}},
 		{ToServer, TypeUnseat, &SeatRef{Envelope: env(TypeUnseat, ""), Room: "r-1", Player: "g-a", Reason: ReasonLeave}},
 		{ToServer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Player: "g-a", Seat: "seat", Signal: offer}},
+		{ToServer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Player: "g-a", Seat: "seat", Signal: resume}},
 		{ToServer, TypeEnd, &End{Envelope: env(TypeEnd, ""), Room: "r-1"}},
 		{ToServer, TypeError, &Error{Envelope: env(TypeError, "2"), Code: CodeNotYourRoom}},
 	}
@@ -131,6 +143,12 @@ func TestDecodeValid(t *testing.T) {
 			&Signal{Envelope: env(TypeSignal, ""), Room: "r", Seat: "s", Signal: &netcode.Signal{Type: netcode.SignalAnswer, SDP: strings.Repeat("a", MaxSDPSize)}}},
 		{FromPlayer, `{"type":"signal","room":"r","signal":{"type":"candidate","candidate":null}}`,
 			&Signal{Envelope: env(TypeSignal, ""), Room: "r", Signal: &netcode.Signal{Type: netcode.SignalCandidate}}},
+		{FromPlayer, `{"type":"signal","room":"r","seat":"s","signal":{"gen":4294967295,"resume":"` + strings.Repeat("t", MaxResumeLen) + `","sdp":"x","type":"offer"}}`,
+			&Signal{Envelope: env(TypeSignal, ""), Room: "r", Seat: "s", Signal: &netcode.Signal{Type: netcode.SignalOffer, SDP: "x", Gen: 1<<32 - 1, Resume: strings.Repeat("t", MaxResumeLen)}}},
+		{FromPlayer, `{"type":"signal","room":"r","seat":"s","signal":{"type":"candidate","gen":2,"resume":"","error":""}}`,
+			&Signal{Envelope: env(TypeSignal, ""), Room: "r", Seat: "s", Signal: &netcode.Signal{Type: netcode.SignalCandidate, Gen: 2}}},
+		{FromServer, `{"type":"signal","room":"r","player":"p","signal":{"type":"refused","error":"` + strings.Repeat("e", MaxSignalErrorLen) + `"}}`,
+			&Signal{Envelope: env(TypeSignal, ""), Room: "r", Player: "p", Signal: &netcode.Signal{Type: netcode.SignalRefused, Error: strings.Repeat("e", MaxSignalErrorLen)}}},
 		{FromServer, `{"type":"register","v":1,"capacity":1048576}`, &Register{Envelope: env(TypeRegister, ""), V: 1, Capacity: 1 << 20}},
 		{ToPlayer, `{"type":"error","id":"x","code":"whatever_new_code"}`, &Error{Envelope: env(TypeError, "x"), Code: "whatever_new_code"}},
 	}
@@ -175,6 +193,11 @@ func TestDecodeErrors(t *testing.T) {
 		{"field of wrong type", FromPlayer, `{"type":"hello","id":"h","v":"1","token":"t"}`, CodeMalformed, "h"},
 		{"signal not an object", FromPlayer, sig(`"offer"`), CodeMalformed, "s"},
 		{"sdpMLineIndex overflow", FromPlayer, sig(`{"type":"candidate","candidate":{"candidate":"c","sdpMLineIndex":70000}}`), CodeMalformed, "s"},
+		{"gen negative", FromPlayer, sig(`{"type":"offer","sdp":"x","gen":-1}`), CodeMalformed, "s"},
+		{"gen over 32 bits", FromPlayer, sig(`{"type":"offer","sdp":"x","gen":4294967296}`), CodeMalformed, "s"},
+		{"gen not a number", FromPlayer, sig(`{"type":"offer","sdp":"x","gen":"1"}`), CodeMalformed, "s"},
+		{"resume not a string", FromPlayer, sig(`{"type":"offer","sdp":"x","resume":7}`), CodeMalformed, "s"},
+		{"error not a string", FromServer, `{"type":"signal","id":"s","room":"r","player":"p","signal":{"type":"refused","error":{}}}`, CodeMalformed, "s"},
 		{"max not an integer", FromPlayer, `{"type":"room.create","id":"c","mode":"duo","max":1.5}`, CodeMalformed, "c"},
 		{"rating overflows float64", FromPlayer, `{"type":"queue","id":"q","mode":"duo","rating":1e400}`, CodeMalformed, "q"},
 
@@ -207,6 +230,16 @@ func TestDecodeErrors(t *testing.T) {
 		{"signal without signal", FromPlayer, `{"type":"signal","id":"s","room":"r"}`, CodeBadRequest, "s"},
 		{"signal of unknown type", FromPlayer, sig(`{"type":"pranswer","sdp":"x"}`), CodeBadRequest, "s"},
 		{"offer without sdp", FromPlayer, sig(`{"type":"offer"}`), CodeBadRequest, "s"},
+		{"resume offer without sdp", FromPlayer, sig(`{"type":"offer","gen":1,"resume":"t"}`), CodeBadRequest, "s"},
+		{"refused without error", FromServer, `{"type":"signal","id":"s","room":"r","player":"p","signal":{"type":"refused","gen":1}}`, CodeBadRequest, "s"},
+		{"refused with an empty error", ToPlayer, `{"type":"signal","id":"s","room":"r","signal":{"type":"refused","error":""}}`, CodeBadRequest, "s"},
+		{"resume on a candidate", FromPlayer, sig(`{"type":"candidate","resume":"t"}`), CodeBadRequest, "s"},
+		{"resume on a refusal", FromServer, `{"type":"signal","id":"s","room":"r","player":"p","signal":{"type":"refused","error":"no","resume":"t"}}`, CodeBadRequest, "s"},
+		{"resume on a restart", FromServer, `{"type":"signal","id":"s","room":"r","player":"p","signal":{"type":"restart","resume":"t"}}`, CodeBadRequest, "s"},
+		{"error on an offer", FromPlayer, sig(`{"type":"offer","sdp":"x","error":"no"}`), CodeBadRequest, "s"},
+		{"error on an answer", FromServer, `{"type":"signal","id":"s","room":"r","player":"p","signal":{"type":"answer","sdp":"x","error":"no"}}`, CodeBadRequest, "s"},
+		{"error on a candidate", FromPlayer, sig(`{"type":"candidate","error":"no"}`), CodeBadRequest, "s"},
+		{"error on a restart", ToPlayer, `{"type":"signal","id":"s","room":"r","signal":{"type":"restart","error":"no"}}`, CodeBadRequest, "s"},
 		{"seat too long", FromPlayer, `{"type":"signal","id":"s","room":"r","seat":"` + long(MaxIDLen+1) + `","signal":{"type":"offer","sdp":"x"}}`, CodeBadRequest, "s"},
 		{"register capacity 0", FromServer, `{"type":"register","id":"r","v":1}`, CodeBadRequest, "r"},
 		{"register capacity too large", FromServer, `{"type":"register","id":"r","v":1,"capacity":1048577}`, CodeBadRequest, "r"},
@@ -229,6 +262,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"server sdp too large", FromServer, `{"type":"signal","id":"s","room":"r","player":"p","signal":{"type":"answer","sdp":"` + long(MaxSDPSize+1) + `"}}`, CodeTooLarge, "s"},
 		{"candidate too large", FromPlayer, sig(`{"type":"candidate","candidate":{"candidate":"` + long(MaxCandidateSize+1) + `"}}`), CodeTooLarge, "s"},
 		{"usernameFragment too large", FromPlayer, sig(`{"type":"candidate","candidate":{"candidate":"c","usernameFragment":"` + long(MaxNameLen+1) + `"}}`), CodeTooLarge, "s"},
+		{"resume too large", FromPlayer, sig(`{"type":"offer","sdp":"x","gen":1,"resume":"` + long(MaxResumeLen+1) + `"}`), CodeTooLarge, "s"},
+		{"answer's resume too large", FromServer, `{"type":"signal","id":"s","room":"r","player":"p","signal":{"type":"answer","sdp":"x","resume":"` + long(MaxResumeLen+1) + `"}}`, CodeTooLarge, "s"},
+		{"refusal's error too large", FromServer, `{"type":"signal","id":"s","room":"r","player":"p","signal":{"type":"refused","error":"` + long(MaxSignalErrorLen+1) + `"}}`, CodeTooLarge, "s"},
 		{"sdpMid too large", FromPlayer, sig(`{"type":"candidate","candidate":{"candidate":"c","sdpMid":"` + long(MaxIDLen+1) + `"}}`), CodeTooLarge, "s"},
 	}
 	for _, c := range cases {
@@ -301,6 +337,8 @@ func FuzzDecode(f *testing.F) {
 		`{"type":"queue","mode":"duo","rating":1e9,"Type":"rooms"}`, `{"TYPE":"leave","ID":"x"}`,
 		`{"type":"match","ice_servers":[],"players":null}`, "{\"type\":\"hello\",\"token\":\"\xff\xfe\",\"v\":1}",
 		`{"type":"hello","token":"\ud800","v":1}`, `{"type":"leave"}x`, "\x00", `{"type":"room.create","mode":"m","max":-0}`,
+		`{"type":"signal","room":"r","player":"p","signal":{"type":"refused","gen":1,"error":"\ud800\u00e9"}}`,
+		`{"type":"signal","room":"r","seat":"s","signal":{"type":"offer","sdp":"x","gen":4294967295,"resume":"\u00ff"}}`,
 	} {
 		for side := range sides {
 			f.Add(uint8(side), []byte(junk))
