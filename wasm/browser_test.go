@@ -172,11 +172,15 @@ func TestBrowserServerICERestart(t *testing.T) {
 		t.Fatalf("ICE ufrag before: %q, %v", before, err)
 	}
 
+	from, err := page.evalString(`window.__stateCount()`)
+	if err != nil {
+		t.Fatal(err)
+	}
 	asked := time.Now()
 	if err := bp.session.RestartICE(); err != nil {
 		t.Fatal(err)
 	}
-	text, err := page.evalString(`window.__afterRestart()`)
+	text, err := page.evalString(`window.__afterRestart(` + from + `)`)
 	if err != nil {
 		t.Fatalf("after the restart: %v", err)
 	}

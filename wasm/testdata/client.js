@@ -236,8 +236,10 @@ async function main() {
     const m = pc && pc.localDescription && /a=ice-ufrag:(\S+)/.exec(pc.localDescription.sdp);
     return m ? m[1] : "";
   };
-  window.__afterRestart = async () => {
-    const from = states.length;
+  // from is the length of the state list before the test asked for the
+  // restart (window.__stateCount), which may be over by the time this runs.
+  window.__stateCount = () => String(states.length);
+  window.__afterRestart = async (from) => {
     await until(() => states.slice(from).some((s) => s.state === "reconnecting"), 10000, "onState(\"reconnecting\")");
     await until(() => states.length > from && states[states.length - 1].state === "connected", 10000, "onState(\"connected\") again");
     const back = performance.now();
