@@ -15,12 +15,12 @@ import (
 // inNetns names the network namespace this test binary was re-run in.
 const inNetns = "TICKWIRE_TEST_NETNS"
 
-// TestICERestartNetns is TestICERestartRecovers through the kernel: real
-// UDP sockets on the loopback of a network namespace of its own, cut with
-// an iptables DROP rule. The test re-runs itself inside the namespace, so
+// TestRecoveryNetns is TestICERestartRecovers and TestResumeAfterFailure
+// through the kernel: real UDP sockets on the loopback of a network
+// namespace of its own, cut with an iptables DROP rule. The test re-runs itself inside the namespace, so
 // the rule cannot touch anything else on the machine. It needs root, ip
 // and iptables: under CI=true their absence fails the test.
-func TestICERestartNetns(t *testing.T) {
+func TestRecoveryNetns(t *testing.T) {
 	if ns := os.Getenv(inNetns); ns != "" {
 		insideNetns(t)
 		return
@@ -56,7 +56,7 @@ func TestICERestartNetns(t *testing.T) {
 	run("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
 
 	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, os.Args[0],
-		"-test.run=^TestICERestartNetns$", "-test.count=1", "-test.v")
+		"-test.run=^TestRecoveryNetns$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), inNetns+"="+ns)
 	out, err := cmd.CombinedOutput()
 	t.Logf("inside %s:\n%s", ns, out)
@@ -66,22 +66,34 @@ func TestICERestartNetns(t *testing.T) {
 }
 
 func insideNetns(t *testing.T) {
-	srv := newTestServer(t, nil)
-	c, s := connect(t, srv, nil)
 	rule := []string{"INPUT", "-p", "udp", "-j", "DROP"}
-	iptables := func(op string) {
+	iptables := func(t *testing.T, op string) {
 		t.Helper()
 		args := append([]string{op}, rule...)
 		if out, err := exec.Command("iptables", args...).CombinedOutput(); err != nil {
 			t.Fatalf("iptables %v: %v\n%s", args, err, out)
 		}
 	}
-	t.Cleanup(func() { _ = exec.Command("iptables", append([]string{"-D"}, rule...)...).Run() })
-	cutAndRecover(t, srv, c, s, func(cut bool) {
-		if cut {
-			iptables("-I")
-		} else {
-			iptables("-D")
-		}
-	})
+	tests := []struct {
+		name    string
+		cfg     *Config
+		recover func(t *testing.T, srv *Server, c *Client, s *Session, setCut func(bool))
+	}{
+		{"ICE restart", nil, cutAndRecover},
+		{"resume", &Config{RestartTimeout: time.Second}, cutUntilResumed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newTestServer(t, nil)
+			c, s := connect(t, srv, tt.cfg)
+			t.Cleanup(func() { _ = exec.Command("iptables", append([]string{"-D"}, rule...)...).Run() })
+			tt.recover(t, srv, c, s, func(cut bool) {
+				if cut {
+					iptables(t, "-I")
+				} else {
+					iptables(t, "-D")
+				}
+			})
+		})
+	}
 }

@@ -40,92 +40,109 @@ func TestResumeAfterFailure(t *testing.T) {
 			ln.server.ReconnectTimeout = 30 * time.Second
 			srv := newTestServer(t, ln.server)
 			c, s := connect(t, srv, ln.client)
-			ctx := ctxTimeout(t, 60*time.Second)
-
-			const before, during, after = 20, 30, 20
-			send := func(from, to int) {
-				t.Helper()
-				for i := from; i <= to; i++ {
-					if err := c.SendEvent(numbered(i, 64)); err != nil {
-						t.Fatalf("client SendEvent %d: %v", i, err)
-					}
-					if err := s.SendEvent(numbered(i, 64)); err != nil {
-						t.Fatalf("server SendEvent %d: %v", i, err)
-					}
+			cutUntilResumed(t, srv, c, s, func(cut bool) {
+				if cut {
+					ln.setLoss(1)
+				} else {
+					ln.setLoss(0)
 				}
-			}
-			send(1, before)
-			if err := s.SendSnapshot([]byte("before")); err != nil {
-				t.Fatal(err)
-			}
-			waitFor(t, ctx, func() bool { return c.Stats().SnapshotsReceived == 1 }, "the snapshot before the cut")
-
-			ln.setLoss(1)
-			for i := before + 1; i <= before+during; i++ {
-				send(i, i)
-				time.Sleep(50 * time.Millisecond)
-			}
-			waitState(t, ctx, c.StateChanges(), StateResuming)
-			ln.setLoss(0)
-			back := time.Now()
-			waitState(t, ctx, c.StateChanges(), StateConnected)
-			t.Logf("resumed %v after the network came back", time.Since(back))
-			if snap, ok := c.TryReadSnapshot(); ok {
-				t.Errorf("after the resume the client still holds snapshot %q from before the outage", snap.Payload)
-			}
-			send(before+during+1, before+during+after)
-
-			const n = before + during + after
-			errc := make(chan error, 1)
-			go func() { errc <- checkEvents(ctx, c.ReadEvent, n) }()
-			if err := checkEvents(ctx, s.ReadEvent, n); err != nil {
-				t.Errorf("client to server: %v", err)
-			}
-			if err := <-errc; err != nil {
-				t.Errorf("server to client: %v", err)
-			}
-			t.Logf("all %d events both ways %v after the network came back", n, time.Since(back))
-			if extra := s.ReadEvents(nil); len(extra) != 0 {
-				t.Errorf("%d extra events at the server", len(extra))
-			}
-			if extra := c.ReadEvents(nil); len(extra) != 0 {
-				t.Errorf("%d extra events at the client", len(extra))
-			}
-			if got := srv.Sessions(); len(got) != 1 || got[0] != s {
-				t.Fatalf("sessions %v, want the same one session", got)
-			}
-			waitState(t, ctx, s.StateChanges(), StateResuming)
-			waitState(t, ctx, s.StateChanges(), StateConnected)
-			if c.Err() != nil || s.Err() != nil {
-				t.Fatalf("after the resume: client %v, server %v", c.Err(), s.Err())
-			}
-			select {
-			case <-s.Done():
-				t.Fatal("Session.Done closed by a resume")
-			default:
-			}
-			cs, ss := c.Stats(), s.Stats()
-			if cs.Resumes != 1 || ss.Resumes != 1 {
-				t.Errorf("Resumes: client %d, server %d, want 1", cs.Resumes, ss.Resumes)
-			}
-			t.Logf("resent: client %d, server %d", cs.EventsResent, ss.EventsResent)
-
-			// Fresh state at once, with the numbering carried on.
-			if err := s.SendSnapshot([]byte("after")); err != nil {
-				t.Fatal(err)
-			}
-			snap, err := c.ReadSnapshot(ctx)
-			if err != nil || string(snap.Payload) != "after" || snap.Seq != 2 {
-				t.Fatalf("snapshot after the resume: seq %d %q, %v; want seq 2 \"after\"", snap.Seq, snap.Payload, err)
-			}
-			if err := c.SendInput([]byte("in")); err != nil {
-				t.Fatal(err)
-			}
-			in, err := s.ReadInput(ctx)
-			if err != nil || string(in.Payload) != "in" {
-				t.Fatalf("input after the resume: %q, %v", in.Payload, err)
-			}
+			})
 		})
+	}
+}
+
+// cutUntilResumed plays a session through a cut of every packet, made and
+// mended by setCut, that lasts until the client declares its connection
+// failed, and checks the resume: both sides report resuming and then
+// connected, the events both sides sent before, during and after arrive
+// exactly once and in order, the client is not handed a snapshot from
+// before, and it is still the same session.
+func cutUntilResumed(t *testing.T, srv *Server, c *Client, s *Session, setCut func(cut bool)) {
+	t.Helper()
+	ctx := ctxTimeout(t, 60*time.Second)
+
+	const before, during, after = 20, 30, 20
+	send := func(from, to int) {
+		t.Helper()
+		for i := from; i <= to; i++ {
+			if err := c.SendEvent(numbered(i, 64)); err != nil {
+				t.Fatalf("client SendEvent %d: %v", i, err)
+			}
+			if err := s.SendEvent(numbered(i, 64)); err != nil {
+				t.Fatalf("server SendEvent %d: %v", i, err)
+			}
+		}
+	}
+	send(1, before)
+	if err := s.SendSnapshot([]byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, func() bool { return c.Stats().SnapshotsReceived == 1 }, "the snapshot before the cut")
+
+	setCut(true)
+	for i := before + 1; i <= before+during; i++ {
+		send(i, i)
+		time.Sleep(50 * time.Millisecond)
+	}
+	waitState(t, ctx, c.StateChanges(), StateResuming)
+	setCut(false)
+	back := time.Now()
+	waitState(t, ctx, c.StateChanges(), StateConnected)
+	t.Logf("resumed %v after the network came back", time.Since(back))
+	if snap, ok := c.TryReadSnapshot(); ok {
+		t.Errorf("after the resume the client still holds snapshot %q from before the outage", snap.Payload)
+	}
+	send(before+during+1, before+during+after)
+
+	const n = before + during + after
+	errc := make(chan error, 1)
+	go func() { errc <- checkEvents(ctx, c.ReadEvent, n) }()
+	if err := checkEvents(ctx, s.ReadEvent, n); err != nil {
+		t.Errorf("client to server: %v", err)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("server to client: %v", err)
+	}
+	t.Logf("all %d events both ways %v after the network came back", n, time.Since(back))
+	if extra := s.ReadEvents(nil); len(extra) != 0 {
+		t.Errorf("%d extra events at the server", len(extra))
+	}
+	if extra := c.ReadEvents(nil); len(extra) != 0 {
+		t.Errorf("%d extra events at the client", len(extra))
+	}
+	if got := srv.Sessions(); len(got) != 1 || got[0] != s {
+		t.Fatalf("sessions %v, want the same one session", got)
+	}
+	waitState(t, ctx, s.StateChanges(), StateResuming)
+	waitState(t, ctx, s.StateChanges(), StateConnected)
+	if c.Err() != nil || s.Err() != nil {
+		t.Fatalf("after the resume: client %v, server %v", c.Err(), s.Err())
+	}
+	select {
+	case <-s.Done():
+		t.Fatal("Session.Done closed by a resume")
+	default:
+	}
+	cs, ss := c.Stats(), s.Stats()
+	if cs.Resumes != 1 || ss.Resumes != 1 {
+		t.Errorf("Resumes: client %d, server %d, want 1", cs.Resumes, ss.Resumes)
+	}
+	t.Logf("resent: client %d, server %d", cs.EventsResent, ss.EventsResent)
+
+	// Fresh state at once, with the numbering carried on.
+	if err := s.SendSnapshot([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := c.ReadSnapshot(ctx)
+	if err != nil || string(snap.Payload) != "after" || snap.Seq != 2 {
+		t.Fatalf("snapshot after the resume: seq %d %q, %v; want seq 2 \"after\"", snap.Seq, snap.Payload, err)
+	}
+	if err := c.SendInput([]byte("in")); err != nil {
+		t.Fatal(err)
+	}
+	in, err := s.ReadInput(ctx)
+	if err != nil || string(in.Payload) != "in" {
+		t.Fatalf("input after the resume: %q, %v", in.Payload, err)
 	}
 }
 
