@@ -81,3 +81,22 @@ func ExampleSession_ReadInputs() {
 	fmt.Println("ticked")
 	// Output: ticked
 }
+
+// A game reacts to the connection's changes: it pauses on trouble and goes
+// on when the same session is back, by an ICE restart or a resume. Nothing
+// has to be sent again: events sent meanwhile arrive once the connection is
+// back.
+func ExampleClient_StateChanges() {
+	var client *netcode.Client // from netcode.Dial or lobby.Client.Connect
+	for sc := range client.StateChanges() {
+		switch sc.State {
+		case netcode.StateReconnecting, netcode.StateResuming:
+			fmt.Println("connection trouble, holding on:", sc.Reason)
+		case netcode.StateConnected:
+			fmt.Println("playing:", sc.Reason) // "channels open", "path back", "resumed on a new connection"
+		case netcode.StateClosed:
+			fmt.Println("game over:", client.Err())
+			return
+		}
+	}
+}
