@@ -75,19 +75,19 @@ func insideNetns(t *testing.T) {
 		}
 	}
 	tests := []struct {
-		name    string
-		cfg     *Config
-		recover func(t *testing.T, srv *Server, c *Client, s *Session, setCut func(bool))
+		name   string
+		cfg    *Config
+		resume bool
 	}{
-		{"ICE restart", nil, cutAndRecover},
-		{"resume", &Config{RestartTimeout: time.Second}, cutUntilResumed},
+		{"ICE restart", nil, false},
+		{"resume", &Config{RestartTimeout: time.Second}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newTestServer(t, nil)
 			c, s := connect(t, srv, tt.cfg)
 			t.Cleanup(func() { _ = exec.Command("iptables", append([]string{"-D"}, rule...)...).Run() })
-			tt.recover(t, srv, c, s, func(cut bool) {
+			cutAndRecover(t, srv, c, s, tt.resume, func(cut bool) {
 				if cut {
 					iptables(t, "-I")
 				} else {

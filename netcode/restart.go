@@ -325,19 +325,12 @@ func (p *peer) answerRestart(l *link, offer string) error {
 	l.sdpMu.Lock()
 	l.sdpSent = false
 	l.sdpMu.Unlock()
-	err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer})
-	var ans webrtc.SessionDescription
-	if err == nil {
-		ans, err = l.pc.CreateAnswer(nil)
-	}
-	if err == nil {
-		err = l.pc.SetLocalDescription(ans)
-	}
+	ans, err := answerOffer(l.pc, offer)
 	if err != nil {
 		p.queueSDP(l, Signal{})
 		return fmt.Errorf("%w: restart answer: %v", ErrSignaling, err)
 	}
-	p.queueSDP(l, Signal{Type: SignalAnswer, SDP: ans.SDP, Gen: l.gen})
+	p.queueSDP(l, Signal{Type: SignalAnswer, SDP: ans, Gen: l.gen})
 	return nil
 }
 
@@ -396,14 +389,7 @@ func (p *peer) resumeOffer(s Signal) {
 		refuse(err.Error())
 		return
 	}
-	err = l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: s.SDP})
-	var ans webrtc.SessionDescription
-	if err == nil {
-		ans, err = l.pc.CreateAnswer(nil)
-	}
-	if err == nil {
-		err = l.pc.SetLocalDescription(ans)
-	}
+	ans, err := answerOffer(l.pc, s.SDP)
 	if err != nil {
 		l.close()
 		refuse("bad offer: " + err.Error())
@@ -411,5 +397,18 @@ func (p *peer) resumeOffer(s Signal) {
 	}
 	l.remoteSet = true
 	p.setLink(l)
-	p.queueSDP(l, Signal{Type: SignalAnswer, SDP: ans.SDP, Gen: s.Gen, Resume: next})
+	p.queueSDP(l, Signal{Type: SignalAnswer, SDP: ans, Gen: s.Gen, Resume: next})
+}
+
+// answerOffer applies a remote offer to pc and returns the answer, set as
+// the local description.
+func answerOffer(pc *webrtc.PeerConnection, offer string) (string, error) {
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		return "", err
+	}
+	ans, err := pc.CreateAnswer(nil)
+	if err == nil {
+		err = pc.SetLocalDescription(ans)
+	}
+	return ans.SDP, err
 }

@@ -21,21 +21,19 @@ func TestICERestartRecovers(t *testing.T) {
 	ln := newLossyNet(t, 5*time.Millisecond, 3)
 	srv := newTestServer(t, ln.server)
 	c, s := connect(t, srv, ln.client)
-	cutAndRecover(t, srv, c, s, func(cut bool) {
-		if cut {
-			ln.setLoss(1)
-		} else {
-			ln.setLoss(0)
-		}
-	})
+	cutAndRecover(t, srv, c, s, false, cutByLoss(ln))
 }
 
-// cutAndRecover plays a session through a 3 s cut of every packet, made
-// and mended by setCut, and checks the recovery: both sides report
-// reconnecting and then connected, the events both sides sent before,
-// during and after the cut arrive exactly once and in order, and it is
-// still the same session, with snapshots flowing.
-func cutAndRecover(t *testing.T, srv *Server, c *Client, s *Session, setCut func(cut bool)) {
+// cutAndRecover plays a session through a cut of every packet, made and
+// mended by setCut, and checks the recovery. The cut lasts 3 s (an ICE
+// restart recovers the same PeerConnection), or with resume until the
+// client declares its connection failed (a new PeerConnection resumes the
+// session). Either way both sides report the trouble and then connected,
+// the events both sides sent before, during and after the cut arrive
+// exactly once and in order, it is still the same session, and snapshots
+// and inputs flow, numbered on from before; after a resume the client does
+// not hand out the snapshot it held from before the cut.
+func cutAndRecover(t *testing.T, srv *Server, c *Client, s *Session, resume bool, setCut func(cut bool)) {
 	t.Helper()
 	const before, during, after = 20, 30, 20
 	ctx := ctxTimeout(t, 60*time.Second)
@@ -51,21 +49,32 @@ func cutAndRecover(t *testing.T, srv *Server, c *Client, s *Session, setCut func
 		}
 	}
 	send(1, before)
+	if err := s.SendSnapshot([]byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, func() bool { return c.Stats().SnapshotsReceived == 1 }, "the snapshot before the cut")
 
+	trouble := StateReconnecting
+	if resume {
+		trouble = StateResuming
+	}
 	setCut(true)
 	cutAt := time.Now()
 	for i := before + 1; i <= before+during; i++ {
 		send(i, i)
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
-	waitState(t, ctx, c.StateChanges(), StateReconnecting)
-	if left := 3*time.Second - time.Since(cutAt); left > 0 {
+	waitState(t, ctx, c.StateChanges(), trouble)
+	if left := 3*time.Second - time.Since(cutAt); left > 0 && !resume {
 		time.Sleep(left)
 	}
 	setCut(false)
-	restoredAt := time.Now()
+	back := time.Now()
 	waitState(t, ctx, c.StateChanges(), StateConnected)
-	t.Logf("client connected again %v after the network came back", time.Since(restoredAt))
+	t.Logf("client connected again %v after the network came back", time.Since(back))
+	if snap, ok := c.TryReadSnapshot(); ok == resume {
+		t.Errorf("after recovery the client holds the snapshot from before: %v (%q), want %v", ok, snap.Payload, !resume)
+	}
 	send(before+during+1, before+during+after)
 
 	const n = before + during + after
@@ -77,7 +86,7 @@ func cutAndRecover(t *testing.T, srv *Server, c *Client, s *Session, setCut func
 	if err := <-errc; err != nil {
 		t.Errorf("server to client: %v", err)
 	}
-	t.Logf("all %d events both ways %v after the network came back", n, time.Since(restoredAt))
+	t.Logf("all %d events both ways %v after the network came back", n, time.Since(back))
 	if extra := s.ReadEvents(nil); len(extra) != 0 {
 		t.Errorf("%d extra events at the server", len(extra))
 	}
@@ -90,14 +99,42 @@ func cutAndRecover(t *testing.T, srv *Server, c *Client, s *Session, setCut func
 	if got := srv.Sessions(); len(got) != 1 || got[0] != s {
 		t.Fatalf("sessions %v, want the same one session", got)
 	}
-	waitState(t, ctx, s.StateChanges(), StateReconnecting)
+	waitState(t, ctx, s.StateChanges(), trouble)
 	waitState(t, ctx, s.StateChanges(), StateConnected)
-	// Snapshots flow again too.
+	select {
+	case <-s.Done():
+		t.Fatal("Session.Done closed by the recovery")
+	default:
+	}
+	cs, ss := c.Stats(), s.Stats()
+	if want := map[bool]uint64{false: 0, true: 1}[resume]; cs.Resumes != want || ss.Resumes != want {
+		t.Errorf("Resumes: client %d, server %d, want %d", cs.Resumes, ss.Resumes, want)
+	}
+	t.Logf("restarts %d; resent: client %d, server %d", cs.Restarts, cs.EventsResent, ss.EventsResent)
+
 	if err := s.SendSnapshot([]byte("after")); err != nil {
 		t.Fatal(err)
 	}
-	if snap, err := c.ReadSnapshot(ctx); err != nil || string(snap.Payload) != "after" {
-		t.Fatalf("snapshot after recovery: %q, %v", snap.Payload, err)
+	snap, err := c.ReadSnapshot(ctx)
+	if err != nil || string(snap.Payload) != "after" || snap.Seq != 2 {
+		t.Fatalf("snapshot after recovery: seq %d %q, %v; want seq 2 \"after\"", snap.Seq, snap.Payload, err)
+	}
+	if err := c.SendInput([]byte("in")); err != nil {
+		t.Fatal(err)
+	}
+	if in, err := s.ReadInput(ctx); err != nil || string(in.Payload) != "in" {
+		t.Fatalf("input after recovery: %q, %v", in.Payload, err)
+	}
+}
+
+// cutByLoss cuts ln completely, or mends it.
+func cutByLoss(ln *lossyNet) func(cut bool) {
+	return func(cut bool) {
+		if cut {
+			ln.setLoss(1)
+		} else {
+			ln.setLoss(0)
+		}
 	}
 }
 
