@@ -188,9 +188,19 @@ func waitState(t *testing.T, ctx context.Context, ch <-chan StateChange, want St
 //
 //	go test -run '^$' -bench ICERestart -benchtime 20x ./netcode/
 func BenchmarkICERestart(b *testing.B) {
+	benchOutage(b, nil, func(ctx context.Context, c *Client) { time.Sleep(3 * time.Second) })
+}
+
+// benchOutage runs one trial per iteration: cut the network, send an event,
+// wait out the outage, mend the network, and time the event's arrival at
+// the server. It reports p50 and p99 in ms.
+func benchOutage(b *testing.B, cfg func(ln *lossyNet), outage func(ctx context.Context, c *Client)) {
 	var lat []time.Duration
 	for i := 0; b.Loop(); i++ {
 		ln := newLossyNet(b, 5*time.Millisecond, int64(i))
+		if cfg != nil {
+			cfg(ln)
+		}
 		srv := newTestServer(b, ln.server)
 		c, s := connect(b, srv, ln.client)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -198,7 +208,7 @@ func BenchmarkICERestart(b *testing.B) {
 		if err := c.SendEvent([]byte("during the cut")); err != nil {
 			b.Fatal(err)
 		}
-		time.Sleep(3 * time.Second)
+		outage(ctx, c)
 		ln.setLoss(0)
 		back := time.Now()
 		if _, err := s.ReadEvent(ctx); err != nil {

@@ -5,7 +5,6 @@ package netcode
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -208,17 +207,7 @@ func TestResendBufferOverflow(t *testing.T) {
 //
 //	go test -run '^$' -bench Resume -benchtime 20x ./netcode/
 func BenchmarkResume(b *testing.B) {
-	var lat []time.Duration
-	for i := 0; b.Loop(); i++ {
-		ln := newLossyNet(b, 5*time.Millisecond, int64(i))
-		ln.client.RestartTimeout = time.Second
-		srv := newTestServer(b, ln.server)
-		c, s := connect(b, srv, ln.client)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		ln.setLoss(1)
-		if err := c.SendEvent([]byte("during the cut")); err != nil {
-			b.Fatal(err)
-		}
+	benchOutage(b, func(ln *lossyNet) { ln.client.RestartTimeout = time.Second }, func(ctx context.Context, c *Client) {
 		for c.State() != StateResuming {
 			select {
 			case <-c.StateChanges():
@@ -226,17 +215,5 @@ func BenchmarkResume(b *testing.B) {
 				b.Fatal("never resuming")
 			}
 		}
-		ln.setLoss(0)
-		back := time.Now()
-		if _, err := s.ReadEvent(ctx); err != nil {
-			b.Fatal(err)
-		}
-		lat = append(lat, time.Since(back))
-		cancel()
-		_ = c.Close()
-		_ = srv.Close()
-	}
-	slices.Sort(lat)
-	b.ReportMetric(float64(lat[len(lat)/2])/1e6, "p50-ms")
-	b.ReportMetric(float64(lat[(len(lat)*99)/100])/1e6, "p99-ms")
+	})
 }
