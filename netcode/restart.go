@@ -161,8 +161,9 @@ func (p *peer) supervise() {
 			case client && !resuming:
 				resuming, nextTry, backoff = true, time.Time{}, p.cfg.RestartInterval
 				p.log.Info("resuming at once", "reason", why)
-			case client && attempting:
-				// The last offer may have gone while the signaling was down.
+			case client:
+				// Resuming: try again now, without waiting out the backoff
+				// (the last offer may have gone while the signaling was down).
 				attempting, nextTry = false, time.Time{}
 			}
 		case <-p.restartReq:

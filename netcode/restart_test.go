@@ -165,15 +165,15 @@ func TestReconnectTimeout(t *testing.T) {
 	}
 }
 
-// waitState reads state changes until want.
-func waitState(t *testing.T, ctx context.Context, ch <-chan StateChange, want State) {
+// waitState reads state changes until want, and returns that change.
+func waitState(t *testing.T, ctx context.Context, ch <-chan StateChange, want State) StateChange {
 	t.Helper()
 	for {
 		select {
 		case sc := <-ch:
 			t.Logf("state %v: %s", sc.State, sc.Reason)
 			if sc.State == want {
-				return
+				return sc
 			}
 		case <-ctx.Done():
 			t.Fatalf("no %v state", want)

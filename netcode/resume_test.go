@@ -217,3 +217,56 @@ func BenchmarkResume(b *testing.B) {
 		}
 	})
 }
+
+// TestCheckPath: a path check (what the lobby client asks for when its own
+// connection drops or returns) leaves a working connection alone, finds a
+// dead one without waiting for the silence or ICE timeouts (set long here,
+// so that only the check can notice), and moves a client that is
+// restarting ICE on to a resume at once.
+func TestCheckPath(t *testing.T) {
+	slow := func(c *Config) {
+		c.SilenceTimeout = time.Minute
+		c.ICEDisconnectedTimeout = time.Minute
+		c.ICEFailedTimeout = 2 * time.Minute
+		c.RestartTimeout = time.Minute
+	}
+	t.Run("working path", func(t *testing.T) {
+		ln := newLossyNet(t, 5*time.Millisecond, 50)
+		slow(ln.client)
+		srv := newTestServer(t, ln.server)
+		c, s := connect(t, srv, ln.client)
+		c.CheckPath("test")
+		// A probe lasts a ping interval and a few round trips; give it two.
+		time.Sleep(2 * c.p.probeTimeout())
+		if st := c.State(); st != StateConnected {
+			t.Fatalf("state %v after checking a working path", st)
+		}
+		if err := c.SendEvent([]byte("still here")); err != nil {
+			t.Fatal(err)
+		}
+		if ev, err := s.ReadEvent(ctxTimeout(t, 5*time.Second)); err != nil || string(ev) != "still here" {
+			t.Fatalf("event after the check: %q, %v", ev, err)
+		}
+	})
+	t.Run("dead path", func(t *testing.T) {
+		ln := newLossyNet(t, 5*time.Millisecond, 51)
+		slow(ln.client)
+		srv := newTestServer(t, ln.server)
+		c, _ := connect(t, srv, ln.client)
+		ctx := ctxTimeout(t, 30*time.Second)
+		ln.setLoss(1)
+		c.CheckPath("test")
+		sc := waitState(t, ctx, c.StateChanges(), StateReconnecting)
+		if !strings.Contains(sc.Reason, "path check") {
+			t.Fatalf("reconnecting because %q, want the path check", sc.Reason)
+		}
+		// Restarting ICE; another check resumes at once.
+		c.CheckPath("test again")
+		waitState(t, ctx, c.StateChanges(), StateResuming)
+		ln.setLoss(0)
+		sc = waitState(t, ctx, c.StateChanges(), StateConnected)
+		if !strings.Contains(sc.Reason, "resumed") {
+			t.Fatalf("connected again because %q, want a resume", sc.Reason)
+		}
+	})
+}
