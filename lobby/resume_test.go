@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/logging"
 	"github.com/pion/transport/v5/vnet"
+	"github.com/tickwire/tickwire/internal/vnetpair"
 	"github.com/tickwire/tickwire/netcode"
 )
 
@@ -21,33 +21,14 @@ import (
 // player's existing session, and the same session carries on: the seat
 // stays claimed, the game server sees no new player, events flow.
 func TestGameResumesThroughLobby(t *testing.T) {
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelError
-	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", MinDelay: 5 * time.Millisecond, LoggerFactory: lf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverNet, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{"10.0.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientNet, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{"10.0.0.2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []*vnet.Net{serverNet, clientNet} {
-		if err := router.AddNet(n); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var cut atomic.Bool
-	router.AddChunkFilter(func(vnet.Chunk) bool { return !cut.Load() })
-	if err := router.Start(); err != nil {
+	serverNet, clientNet, stop, err := vnetpair.New(5*time.Millisecond, func(vnet.Chunk) bool { return !cut.Load() })
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = router.Stop() })
+	t.Cleanup(func() { _ = stop() })
 
-	ns, err := netcode.NewServer(&netcode.Config{Net: serverNet, UDPAddr: "10.0.0.1:7000"})
+	ns, err := netcode.NewServer(&netcode.Config{Net: serverNet, UDPAddr: vnetpair.ServerIP + ":7000"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -262,10 +262,7 @@ func (p *peer) signalReader() {
 			p.wake()
 			return
 		}
-		l := p.link.Load()
-		if l == nil {
-			continue
-		}
+		l := p.link.Load() // set before the reader starts
 		switch {
 		case s.Type == SignalOffer && p.role == roleServer && s.Resume != "":
 			p.resumeOffer(s)

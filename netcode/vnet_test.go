@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/logging"
 	"github.com/pion/transport/v5/vnet"
+	"github.com/tickwire/tickwire/internal/vnetpair"
 )
 
 // lossyNet is a virtual LAN with one server and one client host, a fixed
@@ -29,35 +29,14 @@ type lossyNet struct {
 
 func newLossyNet(t testing.TB, delay time.Duration, seed int64) *lossyNet {
 	t.Helper()
-	lf := logging.NewDefaultLoggerFactory()
-	lf.DefaultLogLevel = logging.LogLevelError
-	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", MinDelay: delay, LoggerFactory: lf})
+	ln := &lossyNet{rng: rand.New(rand.NewSource(seed))}
+	serverNet, clientNet, stop, err := vnetpair.New(delay, ln.filter)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serverNet, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{"10.0.0.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	clientNet, err := vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{"10.0.0.2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []*vnet.Net{serverNet, clientNet} {
-		if err := router.AddNet(n); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ln := &lossyNet{
-		server: &Config{Net: serverNet, UDPAddr: "10.0.0.1:7000"},
-		client: &Config{Net: clientNet},
-		rng:    rand.New(rand.NewSource(seed)),
-	}
-	router.AddChunkFilter(ln.filter)
-	if err := router.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = router.Stop() })
+	t.Cleanup(func() { _ = stop() })
+	ln.server = &Config{Net: serverNet, UDPAddr: vnetpair.ServerIP + ":7000"}
+	ln.client = &Config{Net: clientNet}
 	return ln
 }
 
@@ -70,7 +49,7 @@ func (ln *lossyNet) filter(c vnet.Chunk) bool {
 	ln.total.Add(1)
 	if ln.rng.Float64() < ln.loss {
 		ln.dropped.Add(1)
-		if a, ok := c.SourceAddr().(*net.UDPAddr); ok && a.IP.Equal(net.IPv4(10, 0, 0, 1)) {
+		if a, ok := c.SourceAddr().(*net.UDPAddr); ok && a.IP.String() == vnetpair.ServerIP {
 			ln.toClient.Add(1)
 		}
 		return false
