@@ -419,7 +419,7 @@ func openNetcodeEcho(ctx context.Context) (*echoer, error) {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	// UDP4 only, as the bare channels, so that no IPv6 pair can be chosen.
-	client, sess, err := connectNetcode(ctx, srv, &netcode.Config{NetworkTypes: []webrtc.NetworkType{webrtc.NetworkTypeUDP4}})
+	client, sess, err := connectNetcode(ctx, srv, &netcode.Config{NetworkTypes: []netcode.NetworkType{netcode.NetworkUDP4}})
 	if err != nil {
 		_ = srv.Close()
 		return nil, err

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/tickwire/tickwire/netcode"
 )
@@ -145,7 +144,7 @@ func dialWS(ctx context.Context, url string) (*netcode.Client, error) {
 		return nil, fmt.Errorf("signaling dial: %w", err)
 	}
 	// UDP4 only: the server listens on 127.0.0.1.
-	client, err := netcode.Dial(ctx, newWSSignaler(c), &netcode.Config{NetworkTypes: []webrtc.NetworkType{webrtc.NetworkTypeUDP4}})
+	client, err := netcode.Dial(ctx, newWSSignaler(c), &netcode.Config{NetworkTypes: []netcode.NetworkType{netcode.NetworkUDP4}})
 	if err != nil {
 		return nil, fmt.Errorf("netcode dial: %w", err)
 	}

@@ -370,7 +370,7 @@ func (c *Client) Connect(ctx context.Context, m *Match, cfg *netcode.Config) (*n
 	if cfg != nil {
 		nc = *cfg
 	}
-	nc.ICEServers = append(WebRTCICEServers(m.ICEServers), nc.ICEServers...)
+	nc.ICEServers = append(append([]ICEServer(nil), m.ICEServers...), nc.ICEServers...)
 	sig := &clientSignaler{c: c, room: m.Room, seat: m.Seat, in: make(chan netcode.Signal, 64), done: make(chan struct{})}
 	c.mu.Lock()
 	if old := c.sigs[m.Room]; old != nil {

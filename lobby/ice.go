@@ -7,12 +7,12 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pion/webrtc/v4"
 	"github.com/tickwire/tickwire/lobby/internal/proto"
 )
 
 // ICEServer is a STUN or TURN server as a player receives it in a match, in
-// the shape of the browser's RTCIceServer.
+// the shape of the browser's RTCIceServer. It is netcode.ICEServer, so a
+// match's servers go straight into netcode.Config.ICEServers.
 type ICEServer = proto.ICEServer
 
 // TURNConfig has the lobby hand out short-lived TURN credentials in the
@@ -40,16 +40,3 @@ func TURNCredentials(secret, player string, expiry time.Time) (username, passwor
 	return username, base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-// WebRTCICEServers converts a match's ICE servers for netcode.Config.
-func WebRTCICEServers(servers []ICEServer) []webrtc.ICEServer {
-	out := make([]webrtc.ICEServer, 0, len(servers))
-	for _, s := range servers {
-		ws := webrtc.ICEServer{URLs: append([]string(nil), s.URLs...), Username: s.Username}
-		if s.Credential != "" {
-			ws.Credential = s.Credential
-			ws.CredentialType = webrtc.ICECredentialTypePassword
-		}
-		out = append(out, ws)
-	}
-	return out
-}

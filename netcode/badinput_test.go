@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/webrtc/v4"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
@@ -202,15 +201,20 @@ func TestOversizedSnapshotRejected(t *testing.T) {
 // is refused at Accept.
 func TestServerRefusesMisconfiguredChannels(t *testing.T) {
 	srv := newTestServer(t, nil)
-	other := "other.v9"
+	// with is info under another label or protocol.
+	with := func(info ChannelInfo, label, proto string) ChannelInfo {
+		info.Label, info.Protocol = label, proto
+		return info
+	}
 	tests := []struct {
 		name      string
-		snapshots *webrtc.DataChannelInit
-		events    *webrtc.DataChannelInit
+		snapshots ChannelInfo
+		events    ChannelInfo
 	}{
-		{"reliable snapshots", eventsInit(), eventsInit()},
-		{"unreliable events", snapshotsInit(), snapshotsInit()},
-		{"other protocol", func() *webrtc.DataChannelInit { i := snapshotsInit(); i.Protocol = &other; return i }(), eventsInit()},
+		{"reliable snapshots", with(eventsInit(), labelSnapshots, protocolName), eventsInit()},
+		{"unreliable events", snapshotsInit(), with(snapshotsInit(), labelEvents, protocolName)},
+		{"other protocol", with(snapshotsInit(), labelSnapshots, "other.v9"), eventsInit()},
+		{"unknown label", snapshotsInit(), with(eventsInit(), "chat", protocolName)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

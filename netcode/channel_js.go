@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
-
-	"github.com/pion/datachannel"
-	"github.com/pion/webrtc/v4"
+	"syscall/js"
 )
 
 // maxQueuedMessages bounds what a browser channel holds for its read loop.
@@ -17,20 +15,83 @@ import (
 // side has stalled, and the channel fails rather than grow without bound.
 const maxQueuedMessages = 1 << 14
 
-// openChannel gives the read loop a blocking Read on dc. In the browser,
-// pion's detached channel hands each message from the OnMessage callback to
-// the reader through an unbuffered channel, so the callback, and with it
-// the browser's event loop, waits for the Go reader every time. Here the
-// callback only queues the message and returns.
-func openChannel(dc *webrtc.DataChannel) (datachannel.ReadWriteCloser, error) {
-	c := &jsChannel{dc: dc, ready: make(chan struct{}, 1), closed: make(chan struct{})}
-	dc.OnMessage(c.push)
-	dc.OnClose(func() { c.fail(io.EOF) })
-	return c, nil
+// rtcChannel is the browser's RTCDataChannel (channel.go is pion's twin).
+type rtcChannel struct {
+	dc   js.Value
+	conn *rtcConn
+
+	mu sync.Mutex
+	r  *jsChannel // once open
 }
 
+func (c *rtcChannel) label() string { return c.dc.Get("label").String() }
+
+// info reports the parameters as the browser's RTCDataChannel has them.
+func (c *rtcChannel) info() ChannelInfo {
+	info := ChannelInfo{Label: c.label(), Protocol: c.dc.Get("protocol").String(), Ordered: c.dc.Get("ordered").Bool()}
+	if mr := c.dc.Get("maxRetransmits"); mr.Type() == js.TypeNumber {
+		n := uint16(mr.Int())
+		info.MaxRetransmits = &n
+	}
+	return info
+}
+
+func (c *rtcChannel) bufferedAmount() uint64 {
+	if n := c.dc.Get("bufferedAmount"); n.Type() == js.TypeNumber {
+		return uint64(n.Float())
+	}
+	return 0
+}
+
+// onOpen calls f once the channel is open, with a blocking reader and
+// writer on it. The message handler only copies the message into a queue
+// and returns: the browser's event loop never waits for the Go reader.
+func (c *rtcChannel) onOpen(f func(io.ReadWriteCloser, error)) {
+	c.conn.on(c.dc, "onopen", func(js.Value) {
+		r := &jsChannel{ch: c, ready: make(chan struct{}, 1), closed: make(chan struct{})}
+		c.mu.Lock()
+		c.r = r
+		c.mu.Unlock()
+		c.conn.on(c.dc, "onmessage", func(ev js.Value) { r.push(c.conn.bytes(ev.Get("data"))) })
+		c.conn.on(c.dc, "onclose", func(js.Value) { r.fail(io.EOF) })
+		c.conn.on(c.dc, "onerror", func(ev js.Value) {
+			err := errors.New("channel error")
+			if e := ev.Get("error"); e.Type() == js.TypeObject {
+				err = jsError(e)
+			}
+			r.fail(fmt.Errorf("netcode: %s channel: %w", c.label(), err))
+		})
+		f(r, nil)
+	})
+}
+
+// shut fails the reader's pending and future reads: the PeerConnection is
+// closed, and the browser says nothing more about the channel.
+func (c *rtcChannel) shut() {
+	c.mu.Lock()
+	r := c.r
+	c.mu.Unlock()
+	if r != nil {
+		r.shut()
+	}
+}
+
+// bytes copies a message's data, an ArrayBuffer (binaryType) or a string
+// from a peer that sends text, into Go.
+func (c *rtcConn) bytes(data js.Value) []byte {
+	if data.Type() == js.TypeString {
+		return []byte(data.String())
+	}
+	a := c.u8.New(data)
+	b := make([]byte, a.Get("length").Int())
+	js.CopyBytesToGo(b, a)
+	return b
+}
+
+// jsChannel is an open RTCDataChannel as a blocking reader and writer, for
+// the link's read loops.
 type jsChannel struct {
-	dc    *webrtc.DataChannel
+	ch    *rtcChannel
 	ready chan struct{} // a message or an error is waiting
 
 	mu     sync.Mutex
@@ -40,13 +101,13 @@ type jsChannel struct {
 	closed chan struct{}
 }
 
-func (c *jsChannel) push(msg webrtc.DataChannelMessage) {
+func (c *jsChannel) push(msg []byte) {
 	c.mu.Lock()
 	if c.err == nil && len(c.queue) >= maxQueuedMessages {
-		c.err = fmt.Errorf("netcode: %s channel: %d messages unread", c.dc.Label(), len(c.queue))
+		c.err = fmt.Errorf("netcode: %s channel: %d messages unread", c.ch.label(), len(c.queue))
 	}
 	if c.err == nil {
-		c.queue = append(c.queue, msg.Data)
+		c.queue = append(c.queue, msg)
 	}
 	c.mu.Unlock()
 	c.wake()
@@ -98,26 +159,27 @@ func (c *jsChannel) Read(p []byte) (int, error) {
 
 var errClosedChannel = errors.New("netcode: data channel closed")
 
-func (c *jsChannel) ReadDataChannel(p []byte) (int, bool, error) {
-	n, err := c.Read(p)
-	return n, false, err
-}
-
+// Write sends p as one message. It never blocks: the browser queues it,
+// and bufferedAmount says how much is queued.
 func (c *jsChannel) Write(p []byte) (int, error) {
-	if err := c.dc.Send(p); err != nil {
-		return 0, err
+	select {
+	case <-c.closed:
+		return 0, errClosedChannel
+	default:
+	}
+	a := c.ch.conn.u8.New(len(p))
+	js.CopyBytesToJS(a, p)
+	if _, err := jsCall(c.ch.dc, "send", a); err != nil {
+		return 0, fmt.Errorf("netcode: %s channel: %w", c.ch.label(), err)
 	}
 	return len(p), nil
 }
 
-func (c *jsChannel) WriteDataChannel(p []byte, isString bool) (int, error) {
-	if isString {
-		return len(p), c.dc.SendText(string(p))
-	}
-	return c.Write(p)
-}
+func (c *jsChannel) shut() { c.once.Do(func() { close(c.closed) }) }
 
+// Close closes the channel; pending and later reads fail.
 func (c *jsChannel) Close() error {
-	c.once.Do(func() { close(c.closed) })
-	return c.dc.Close()
+	c.shut()
+	_, err := jsCall(c.ch.dc, "close")
+	return err
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Snapshot is a state update from the server.
@@ -36,34 +34,27 @@ func Dial(ctx context.Context, sig Signaler, cfg *Config) (*Client, error) {
 
 // dialWith is Dial with the channel parameters given, for tests that offer
 // what a server must refuse.
-func dialWith(ctx context.Context, sig Signaler, cfg *Config, snapshots, events *webrtc.DataChannelInit) (*Client, error) {
+func dialWith(ctx context.Context, sig Signaler, cfg *Config, snapshots, events ChannelInfo) (*Client, error) {
 	c, err := cfg.resolve()
 	if err != nil {
 		_ = sig.Close()
 		return nil, err
 	}
-	conf := webrtc.Configuration{ICEServers: c.ICEServers}
-	if c.RelayOnly {
-		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
-	}
-	api := newClientAPI(c)
+	newConn := clientConns(c)
 	p := newPeer(c, roleClient, sig, nil)
 	p.mkLink = func(gen uint32) (*link, error) {
-		pc, err := api.NewPeerConnection(conf)
+		rc, err := newConn()
 		if err != nil {
-			return nil, fmt.Errorf("netcode: new peer connection: %w", err)
+			return nil, err
 		}
-		l := p.newLink(pc, gen)
-		for _, ch := range []struct {
-			label string
-			init  *webrtc.DataChannelInit
-		}{{labelSnapshots, snapshots}, {labelEvents, events}} {
-			dc, err := pc.CreateDataChannel(ch.label, ch.init)
+		l := p.newLink(rc, gen)
+		for _, info := range []ChannelInfo{snapshots, events} {
+			ch, err := rc.createChannel(info)
 			if err != nil {
-				_ = pc.Close()
-				return nil, fmt.Errorf("netcode: create %s channel: %w", ch.label, err)
+				_ = rc.close()
+				return nil, fmt.Errorf("netcode: create %s channel: %w", info.Label, err)
 			}
-			l.watchChannel(dc)
+			l.watchChannel(ch)
 		}
 		return l, nil
 	}
@@ -83,27 +74,23 @@ func dial(ctx context.Context, p *peer) error {
 	}
 	p.setLink(l)
 	p.startReading()
-	offer, err := l.pc.CreateOffer(nil)
+	offer, err := l.rc.offer(false)
 	if err != nil {
-		return fmt.Errorf("netcode: create offer: %w", err)
+		return fmt.Errorf("netcode: offer: %w", err)
 	}
-	if err := l.pc.SetLocalDescription(offer); err != nil {
-		return fmt.Errorf("netcode: set offer: %w", err)
-	}
-	p.queueSDP(l, Signal{Type: SignalOffer, SDP: offer.SDP})
+	p.queueSDP(l, Signal{Type: SignalOffer, SDP: offer})
 	return p.open(ctx, l)
 }
 
 // snapshotsInit is the unreliable channel: unordered, never retransmitted.
-func snapshotsInit() *webrtc.DataChannelInit {
-	proto, unordered, zero := protocolName, false, uint16(0)
-	return &webrtc.DataChannelInit{Ordered: &unordered, MaxRetransmits: &zero, Protocol: &proto}
+func snapshotsInit() ChannelInfo {
+	zero := uint16(0)
+	return ChannelInfo{Label: labelSnapshots, Protocol: protocolName, MaxRetransmits: &zero}
 }
 
 // eventsInit is the reliable, ordered channel.
-func eventsInit() *webrtc.DataChannelInit {
-	proto := protocolName
-	return &webrtc.DataChannelInit{Protocol: &proto}
+func eventsInit() ChannelInfo {
+	return ChannelInfo{Label: labelEvents, Protocol: protocolName, Ordered: true}
 }
 
 // SendInput sends an input to the server on the unreliable channel. It
@@ -157,9 +144,9 @@ func (c *Client) Channels() []ChannelInfo {
 	if l == nil || !l.open.Load() {
 		return out
 	}
-	for _, dc := range []*webrtc.DataChannel{l.u.dc, l.r.dc} {
-		if dc != nil {
-			out = append(out, ChannelInfo{Label: dc.Label(), Protocol: dc.Protocol(), Ordered: dc.Ordered(), MaxRetransmits: dc.MaxRetransmits()})
+	for _, ch := range []*rtcChannel{l.u.ch, l.r.ch} {
+		if ch != nil {
+			out = append(out, ch.info())
 		}
 	}
 	return out

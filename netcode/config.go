@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/pion/transport/v5"
-	"github.com/pion/webrtc/v4"
 )
 
 // Config tunes a Client or a Server. The zero value of every field means the
@@ -52,7 +51,7 @@ type Config struct {
 
 	// ICEServers are the STUN and TURN servers to gather candidates with.
 	// None by default: fine on a LAN or with a server that has a public address.
-	ICEServers []webrtc.ICEServer
+	ICEServers []ICEServer
 	// RelayOnly makes a Client connect only through a TURN relay among
 	// ICEServers (the browser's iceTransportPolicy "relay"): for players who
 	// must not reveal their address, and to test TURN. Client only.
@@ -91,9 +90,9 @@ type Config struct {
 	// uncapped. Not applicable in the browser.
 	MaxRetransmitTimeout time.Duration
 	// NetworkTypes restricts the candidate types gathered (for example only
-	// webrtc.NetworkTypeTCP4). All of UDP and TCP, IPv4 and IPv6, by default.
-	// Not applicable in the browser.
-	NetworkTypes []webrtc.NetworkType
+	// NetworkTCP4). All of UDP and TCP, IPv4 and IPv6, by default. Not
+	// applicable in the browser.
+	NetworkTypes []NetworkType
 
 	// UDPAddr is the one UDP address a Server receives every client on
 	// (ICE UDP mux), "host:port". ":0" by default: every interface, a port
@@ -118,6 +117,30 @@ type Config struct {
 	// Nothing is logged by default.
 	Logger *slog.Logger
 }
+
+// ICEServer is a STUN or TURN server, in the shape of the browser's
+// RTCIceServer so that it passes to RTCPeerConnection unchanged. A lobby
+// match carries them ready to use (lobby.ICEServer is this type).
+type ICEServer struct {
+	// URLs are the server's URLs, such as "stun:stun.example.com:3478" or
+	// "turn:turn.example.com:3478?transport=udp".
+	URLs []string `json:"urls"`
+	// Username and Credential are a TURN server's long-term credentials,
+	// typically short-lived ones from the lobby.
+	Username   string `json:"username,omitempty"`
+	Credential string `json:"credential,omitempty"`
+}
+
+// NetworkType is a transport ICE may gather candidates on.
+type NetworkType string
+
+// Network types, named as pion names them.
+const (
+	NetworkUDP4 NetworkType = "udp4"
+	NetworkUDP6 NetworkType = "udp6"
+	NetworkTCP4 NetworkType = "tcp4"
+	NetworkTCP6 NetworkType = "tcp6"
+)
 
 const (
 	defaultMaxUnreliableSize = 1200
@@ -150,8 +173,12 @@ func (c *Config) resolve() (*Config, error) {
 	var r Config
 	if c != nil {
 		r = *c
-		r.ICEServers = append([]webrtc.ICEServer(nil), c.ICEServers...)
-		r.NetworkTypes = append([]webrtc.NetworkType(nil), c.NetworkTypes...)
+		r.ICEServers = make([]ICEServer, len(c.ICEServers))
+		for i, s := range c.ICEServers {
+			s.URLs = append([]string(nil), s.URLs...)
+			r.ICEServers[i] = s
+		}
+		r.NetworkTypes = append([]NetworkType(nil), c.NetworkTypes...)
 	}
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -207,6 +234,18 @@ func (c *Config) resolve() (*Config, error) {
 		return nil, fmt.Errorf("%w: negative duration", ErrInvalidConfig)
 	case r.ICEKeepaliveInterval >= r.ICEDisconnectedTimeout:
 		return nil, fmt.Errorf("%w: ICEKeepaliveInterval %v must be shorter than ICEDisconnectedTimeout %v", ErrInvalidConfig, r.ICEKeepaliveInterval, r.ICEDisconnectedTimeout)
+	}
+	for _, t := range r.NetworkTypes {
+		switch t {
+		case NetworkUDP4, NetworkUDP6, NetworkTCP4, NetworkTCP6:
+		default:
+			return nil, fmt.Errorf("%w: unknown network type %q", ErrInvalidConfig, t)
+		}
+	}
+	for i, s := range r.ICEServers {
+		if len(s.URLs) == 0 {
+			return nil, fmt.Errorf("%w: ICEServers[%d] has no URLs", ErrInvalidConfig, i)
+		}
 	}
 	for _, a := range []struct{ name, v string }{{"UDPAddr", r.UDPAddr}, {"TCPAddr", r.TCPAddr}} {
 		if a.v == "" {

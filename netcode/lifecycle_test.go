@@ -203,7 +203,7 @@ func TestStatsRTT(t *testing.T) {
 
 func TestICETCP(t *testing.T) {
 	srv := newTestServer(t, &Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
-	c, s := connect(t, srv, &Config{NetworkTypes: []webrtc.NetworkType{webrtc.NetworkTypeTCP4}})
+	c, s := connect(t, srv, &Config{NetworkTypes: []NetworkType{NetworkTCP4}})
 	ctx := ctxTimeout(t, 10*time.Second)
 	if err := s.SendEvent([]byte("over tcp")); err != nil {
 		t.Fatal(err)
@@ -211,7 +211,7 @@ func TestICETCP(t *testing.T) {
 	if ev, err := c.ReadEvent(ctx); err != nil || string(ev) != "over tcp" {
 		t.Fatalf("ReadEvent = %q, %v", ev, err)
 	}
-	pair, err := c.p.link.Load().pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	pair, err := c.p.link.Load().rc.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 	if err != nil || pair == nil {
 		t.Fatalf("selected pair: %v", err)
 	}

@@ -3,11 +3,9 @@ package netcode
 import (
 	"context"
 	"fmt"
+	"io"
 	"sync"
 	"sync/atomic"
-
-	"github.com/pion/datachannel"
-	"github.com/pion/webrtc/v4"
 )
 
 // link is one PeerConnection with its two channels: the part of a session
@@ -23,7 +21,7 @@ import (
 // closes.
 type link struct {
 	gen uint32 // 0 for the first, then the client's count of resume attempts
-	pc  *webrtc.PeerConnection
+	rc  *rtcConn
 
 	detached chan detachedChannel // from OnOpen, both channels
 	failed   chan error           // a handshake failure, once
@@ -31,7 +29,7 @@ type link struct {
 
 	open     atomic.Bool  // adopted: sends go here, read loops run
 	broken   atomic.Bool  // the transport failed for good (PC failed, events channel gone)
-	iceState atomic.Int32 // pion's latest webrtc.ICEConnectionState
+	iceState atomic.Int32 // the latest iceState
 
 	// Gathering starts inside SetLocalDescription, before the offer or
 	// answer is queued; candidates wait in early until it is.
@@ -42,7 +40,7 @@ type link struct {
 
 	// Owned by the signal reader.
 	remoteSet bool
-	pending   []webrtc.ICECandidateInit
+	pending   []ICECandidate
 
 	downOnce sync.Once
 	down     chan struct{} // closed when dropped
@@ -50,46 +48,93 @@ type link struct {
 }
 
 type detachedChannel struct {
-	dc *webrtc.DataChannel
-	rw datachannel.ReadWriteCloser
+	ch *rtcChannel
+	rw io.ReadWriteCloser
 }
 
-// newLink wraps pc, whose pion callbacks report to p through the link.
-func (p *peer) newLink(pc *webrtc.PeerConnection, gen uint32) *link {
+// rtcHandlers receive a PeerConnection's events. They run on the stack's
+// callback goroutine (the browser's event loop in the browser), so they
+// must not block.
+type rtcHandlers struct {
+	// candidate is called for each local candidate gathered, then with nil
+	// when gathering completes.
+	candidate func(*ICECandidate)
+	// failed is called when the PeerConnection fails for good.
+	failed func()
+	// ice is called on each ICE connection state change.
+	ice func(iceState)
+	// state is called on each PeerConnection state change, for the log.
+	state func(string)
+}
+
+// iceState is an ICE connection state, as pion and the browser both name
+// them.
+type iceState int32
+
+const (
+	iceNew iceState = iota
+	iceChecking
+	iceConnected
+	iceCompleted
+	iceDisconnected
+	iceFailed
+	iceClosed
+)
+
+var iceStateNames = [...]string{"new", "checking", "connected", "completed", "disconnected", "failed", "closed"}
+
+func (s iceState) String() string {
+	if s < 0 || int(s) >= len(iceStateNames) {
+		return "unknown"
+	}
+	return iceStateNames[s]
+}
+
+// parseICEState reads a state name; anything unknown counts as new.
+func parseICEState(name string) iceState {
+	for i, n := range iceStateNames {
+		if n == name {
+			return iceState(i)
+		}
+	}
+	return iceNew
+}
+
+// newLink wraps rc, whose callbacks report to p through the link.
+func (p *peer) newLink(rc *rtcConn, gen uint32) *link {
 	l := &link{
 		gen:      gen,
-		pc:       pc,
+		rc:       rc,
 		detached: make(chan detachedChannel, 2),
 		failed:   make(chan error, 1),
 		down:     make(chan struct{}),
 	}
-	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
-		s := Signal{Type: SignalCandidate, Gen: gen}
-		if c != nil {
-			init := c.ToJSON()
-			s.Candidate = &init
-		}
-		l.sdpMu.Lock()
-		defer l.sdpMu.Unlock()
-		if !l.sdpSent {
-			l.early = append(l.early, s)
-			return
-		}
-		p.queueSignal(s)
-	})
-	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		p.log.Debug("peer connection state", "state", s.String(), "gen", gen)
-		if s == webrtc.PeerConnectionStateFailed {
+	rc.handle(rtcHandlers{
+		candidate: func(c *ICECandidate) {
+			s := Signal{Type: SignalCandidate, Gen: gen, Candidate: c}
+			l.sdpMu.Lock()
+			defer l.sdpMu.Unlock()
+			if !l.sdpSent {
+				l.early = append(l.early, s)
+				return
+			}
+			p.queueSignal(s)
+		},
+		state: func(s string) {
+			p.log.Debug("peer connection state", "state", s, "gen", gen)
+		},
+		failed: func() {
 			l.fail(fmt.Errorf("%w: ICE failed", ErrConnectionLost))
 			l.broken.Store(true)
 			p.wake()
-		}
-	})
-	pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
-		// A pion callback: record and wake the supervisor, which acts on
-		// the latest state, so a burst of transitions never loses the last.
-		l.iceState.Store(int32(s))
-		p.wake()
+		},
+		ice: func(s iceState) {
+			// A callback of the stack: record and wake the supervisor, which
+			// acts on the latest state, so a burst of transitions never
+			// loses the last.
+			l.iceState.Store(int32(s))
+			p.wake()
+		},
 	})
 	return l
 }
@@ -102,21 +147,20 @@ func (l *link) fail(err error) {
 	}
 }
 
-// watchChannel takes dc over when it opens (channel.go).
-func (l *link) watchChannel(dc *webrtc.DataChannel) {
-	dc.OnOpen(func() {
-		rw, err := openChannel(dc)
+// watchChannel takes ch over when it opens (channel.go).
+func (l *link) watchChannel(ch *rtcChannel) {
+	ch.onOpen(func(rw io.ReadWriteCloser, err error) {
 		if err != nil {
-			l.fail(fmt.Errorf("netcode: open %s: %w", dc.Label(), err))
+			l.fail(fmt.Errorf("netcode: open %s: %w", ch.label(), err))
 			return
 		}
-		l.detached <- detachedChannel{dc, rw}
+		l.detached <- detachedChannel{ch, rw}
 	})
 }
 
 // collect records an opened channel; true once both are.
 func (l *link) collect(d detachedChannel) bool {
-	if d.dc.Label() == labelSnapshots {
+	if d.ch.label() == labelSnapshots {
 		l.u = d
 	} else {
 		l.r = d
@@ -168,11 +212,11 @@ func (l *link) isDown() bool {
 // close releases the link and waits for its read loops. Idempotent.
 func (l *link) close() {
 	l.downOnce.Do(func() { close(l.down) })
-	_ = l.pc.Close()
+	_ = l.rc.close()
 	l.wg.Wait()
 }
 
-// dropLink releases l without waiting for it: pion's Close can take a
+// dropLink releases l without waiting for it: closing a PeerConnection can take a
 // moment, and neither the signal reader nor the supervisor may stall on it.
 // The session's Close waits for it.
 func (p *peer) dropLink(l *link) {

@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/pion/webrtc/v4"
 	"golang.org/x/time/rate"
 
 	"github.com/tickwire/tickwire/netcode/internal/wire"
@@ -271,7 +270,7 @@ func (p *peer) signalReader() {
 			// that never was): nothing to apply it to.
 			p.log.Debug("signal for another connection dropped", "type", s.Type, "gen", s.Gen, "current", l.gen)
 		case s.Type == SignalAnswer && p.role == roleClient && !l.remoteSet:
-			if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP}); err != nil {
+			if err := l.rc.setAnswer(s.SDP); err != nil {
 				l.fail(fmt.Errorf("%w: answer: %v", ErrSignaling, err))
 				continue
 			}
@@ -282,7 +281,7 @@ func (p *peer) signalReader() {
 			p.addPending(l)
 		case s.Type == SignalAnswer && p.role == roleClient && l.isOffering():
 			// The answer to an ICE restart (restart.go).
-			err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: s.SDP})
+			err := l.rc.setAnswer(s.SDP)
 			l.sdpMu.Lock()
 			l.offering = false
 			l.sdpMu.Unlock()
@@ -304,7 +303,7 @@ func (p *peer) signalReader() {
 		case s.Type == SignalCandidate:
 			switch {
 			case s.Candidate == nil:
-				// End of candidates: pion needs nothing.
+				// End of candidates: neither stack needs it.
 			case l.remoteSet && !l.isOffering():
 				p.addCandidate(l, *s.Candidate)
 			case len(l.pending) < maxPendingCandidates:
@@ -330,8 +329,8 @@ func (p *peer) addPending(l *link) {
 	l.pending = nil
 }
 
-func (p *peer) addCandidate(l *link, c webrtc.ICECandidateInit) {
-	if err := l.pc.AddICECandidate(c); err != nil {
+func (p *peer) addCandidate(l *link, c ICECandidate) {
+	if err := l.rc.addCandidate(c); err != nil {
 		p.logRate.Do(func() { p.log.Warn("bad remote candidate ignored", "err", err) })
 	}
 }
@@ -396,7 +395,7 @@ func (p *peer) flushClose(l *link) {
 		return
 	}
 	deadline := time.Now().Add(closeFlushTimeout)
-	for l.r.dc.BufferedAmount() > 0 && time.Now().Before(deadline) {
+	for l.r.ch.bufferedAmount() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
@@ -684,7 +683,7 @@ func (p *peer) sendUnreliable(payload []byte) error {
 	if len(b) > p.cfg.MaxUnreliableSize {
 		return fmt.Errorf("%w: %v of %d bytes encoded, limit %d", ErrTooLarge, p.outKind, len(b), p.cfg.MaxUnreliableSize)
 	}
-	if l.u.dc.BufferedAmount()+uint64(len(b)) > uint64(p.cfg.UnreliableBuffer) {
+	if l.u.ch.bufferedAmount()+uint64(len(b)) > uint64(p.cfg.UnreliableBuffer) {
 		p.stats.congested.Add(1)
 		return ErrCongested
 	}

@@ -5,8 +5,6 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/pion/webrtc/v4"
-
 	"github.com/tickwire/tickwire/netcode/internal/wire"
 )
 
@@ -193,8 +191,8 @@ func (p *peer) supervise() {
 			// client's offer) or a failed attempt (client).
 			lose("client resuming")
 		} else {
-			ice := webrtc.ICEConnectionState(l.iceState.Load())
-			iceLost := ice == webrtc.ICEConnectionStateDisconnected || ice == webrtc.ICEConnectionStateFailed
+			ice := iceState(l.iceState.Load())
+			iceLost := ice == iceDisconnected || ice == iceFailed
 			since := time.Duration(p.now() - p.lastRecv.Load())
 			switch {
 			case l.broken.Load():
@@ -208,7 +206,7 @@ func (p *peer) supervise() {
 				lose(fmt.Sprintf("nothing received for %v", since.Round(time.Millisecond)))
 			case probeAt != 0 && p.lastRecv.Load() <= probeAt && time.Duration(p.now()-probeAt) > p.probeTimeout():
 				lose("no answer to a path check")
-			case !lostAt.IsZero() && (ice == webrtc.ICEConnectionStateConnected || ice == webrtc.ICEConnectionStateCompleted) &&
+			case !lostAt.IsZero() && (ice == iceConnected || ice == iceCompleted) &&
 				!l.isOffering() && p.lastRecv.Load() > int64(lostAt.Sub(p.epoch)):
 				// The same PeerConnection carries traffic again, and no
 				// restart is half done.
@@ -299,10 +297,7 @@ func (p *peer) restartICE(l *link) error {
 	}
 	l.offering, l.sdpSent = true, false
 	l.sdpMu.Unlock()
-	offer, err := l.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
-	if err == nil {
-		err = l.pc.SetLocalDescription(offer)
-	}
+	offer, err := l.rc.offer(true)
 	if err != nil {
 		l.sdpMu.Lock()
 		l.offering = false
@@ -310,7 +305,7 @@ func (p *peer) restartICE(l *link) error {
 		p.queueSDP(l, Signal{}) // release the candidates held back
 		return fmt.Errorf("netcode: restart offer: %w", err)
 	}
-	p.queueSDP(l, Signal{Type: SignalOffer, SDP: offer.SDP, Gen: l.gen})
+	p.queueSDP(l, Signal{Type: SignalOffer, SDP: offer, Gen: l.gen})
 	return nil
 }
 
@@ -321,12 +316,12 @@ func (p *peer) answerRestart(l *link, offer string) error {
 	}
 	// The client lost its path, even if this side has not noticed yet: say
 	// so, and let the supervisor bound the outage here too.
-	l.iceState.Store(int32(webrtc.ICEConnectionStateDisconnected))
+	l.iceState.Store(int32(iceDisconnected))
 	p.wake()
 	l.sdpMu.Lock()
 	l.sdpSent = false
 	l.sdpMu.Unlock()
-	ans, err := answerOffer(l.pc, offer)
+	ans, err := l.rc.answer(offer)
 	if err != nil {
 		p.queueSDP(l, Signal{})
 		return fmt.Errorf("%w: restart answer: %v", ErrSignaling, err)
@@ -347,16 +342,13 @@ func (p *peer) resumeAttempt(gen uint32) error {
 		return err
 	}
 	p.setLink(l)
-	offer, err := l.pc.CreateOffer(nil)
-	if err == nil {
-		err = l.pc.SetLocalDescription(offer)
-	}
+	offer, err := l.rc.offer(false)
 	if err != nil {
 		l.fail(fmt.Errorf("netcode: resume offer: %w", err))
 		return nil // counted as a failed attempt
 	}
 	p.log.Info("resuming on a new connection", "gen", gen)
-	p.queueSDP(l, Signal{Type: SignalOffer, SDP: offer.SDP, Gen: gen, Resume: *tok})
+	p.queueSDP(l, Signal{Type: SignalOffer, SDP: offer, Gen: gen, Resume: *tok})
 	return nil
 }
 
@@ -390,7 +382,7 @@ func (p *peer) resumeOffer(s Signal) {
 		refuse(err.Error())
 		return
 	}
-	ans, err := answerOffer(l.pc, s.SDP)
+	ans, err := l.rc.answer(s.SDP)
 	if err != nil {
 		l.close()
 		refuse("bad offer: " + err.Error())
@@ -399,17 +391,4 @@ func (p *peer) resumeOffer(s Signal) {
 	l.remoteSet = true
 	p.setLink(l)
 	p.queueSDP(l, Signal{Type: SignalAnswer, SDP: ans, Gen: s.Gen, Resume: next})
-}
-
-// answerOffer applies a remote offer to pc and returns the answer, set as
-// the local description.
-func answerOffer(pc *webrtc.PeerConnection, offer string) (string, error) {
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		return "", err
-	}
-	ans, err := pc.CreateAnswer(nil)
-	if err == nil {
-		err = pc.SetLocalDescription(ans)
-	}
-	return ans.SDP, err
 }

@@ -49,7 +49,7 @@ func TestResumeAfterFailure(t *testing.T) {
 // which; a client refused ends with ErrResumeRejected rather than retrying.
 func TestResumeTokenRejected(t *testing.T) {
 	// failLink kills the client's PeerConnection, so that it resumes at once.
-	failLink := func(c *Client) { _ = c.p.link.Load().pc.Close() }
+	failLink := func(c *Client) { _ = c.p.link.Load().rc.close() }
 	token := func(c *Client) string { return *c.p.token.Load() }
 	setToken := func(c *Client, tok string) { c.p.token.Store(&tok) }
 

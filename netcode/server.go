@@ -167,11 +167,11 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	sess.p = p
 	p.tokens = s.tokens
 	p.mkLink = func(gen uint32) (*link, error) {
-		pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: s.cfg.ICEServers})
+		pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: pionICEServers(s.cfg.ICEServers)})
 		if err != nil {
 			return nil, fmt.Errorf("netcode: new peer connection: %w", err)
 		}
-		l := p.newLink(pc, gen)
+		l := p.newLink(&rtcConn{pc: pc}, gen)
 		var seenMu sync.Mutex
 		seen := map[string]bool{}
 		pc.OnDataChannel(func(dc *webrtc.DataChannel) {
@@ -186,7 +186,7 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 				l.fail(err)
 				return
 			}
-			l.watchChannel(dc)
+			l.watchChannel(&rtcChannel{dc: dc})
 		})
 		return l, nil
 	}
@@ -199,14 +199,16 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := l.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP}); err != nil {
-		_ = l.pc.Close()
+	ans, err := l.rc.answer(offer.SDP)
+	if err != nil {
+		_ = l.rc.close()
 		return fail(fmt.Errorf("%w: offer: %v", ErrSignaling, err))
 	}
 	l.remoteSet = true
 	p.setLink(l)
 	p.startReading()
-	if err := answer(ctx, p, l); err != nil {
+	p.queueSDP(l, Signal{Type: SignalAnswer, SDP: ans, Resume: p.tokens.issue(p)})
+	if err := p.open(ctx, l); err != nil {
 		return fail(err)
 	}
 
@@ -219,18 +221,6 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
 	return sess, nil
-}
-
-func answer(ctx context.Context, p *peer, l *link) error {
-	ans, err := l.pc.CreateAnswer(nil)
-	if err != nil {
-		return fmt.Errorf("%w: create answer: %v", ErrSignaling, err)
-	}
-	if err := l.pc.SetLocalDescription(ans); err != nil {
-		return fmt.Errorf("%w: set answer: %v", ErrSignaling, err)
-	}
-	p.queueSDP(l, Signal{Type: SignalAnswer, SDP: ans.SDP, Resume: p.tokens.issue(p)})
-	return p.open(ctx, l)
 }
 
 // checkChannel refuses channels that are not exactly Tickwire's: above all a

@@ -9,7 +9,7 @@ import (
 )
 
 // newSettingEngine holds the pion tuning both ends share. The browser build
-// (settings_js.go) can only detach: the browser owns ICE there.
+// has none: the browser owns ICE, DTLS and SCTP there (rtc_js.go).
 func newSettingEngine(cfg *Config) webrtc.SettingEngine {
 	var se webrtc.SettingEngine
 	// Detached channels give us a blocking Read per channel. Every detached
@@ -24,7 +24,7 @@ func newSettingEngine(cfg *Config) webrtc.SettingEngine {
 		se.SetNet(cfg.Net)
 	}
 	if len(cfg.NetworkTypes) > 0 {
-		se.SetNetworkTypes(cfg.NetworkTypes)
+		se.SetNetworkTypes(pionNetworkTypes(cfg.NetworkTypes))
 	}
 	// SCTP has one congestion window for both channels, and a timeout on
 	// the reliable one drops it to a single packet: snapshots then queue

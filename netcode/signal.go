@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // Signal is one signaling message: an SDP offer or answer, or a trickled ICE
@@ -17,7 +15,7 @@ type Signal struct {
 	SDP string `json:"sdp,omitempty"`
 	// Candidate is set for type "candidate"; nil there means the sender has
 	// gathered all its candidates.
-	Candidate *webrtc.ICECandidateInit `json:"candidate,omitempty"`
+	Candidate *ICECandidate `json:"candidate,omitempty"`
 	// Gen is the PeerConnection the signal is about: 0 for the first, then
 	// one more for each resume attempt. A side drops signals for any other
 	// than its current one, such as the answer to an ICE restart of a
@@ -29,6 +27,20 @@ type Signal struct {
 	Resume string `json:"resume,omitempty"`
 	// Error says, on type "refused", why the server refused a resume.
 	Error string `json:"error,omitempty"`
+}
+
+// ICECandidate is a trickled ICE candidate in the shape of the browser's
+// RTCIceCandidateInit (and of RTCIceCandidate.toJSON), which is also pion's
+// ICECandidateInit.
+type ICECandidate struct {
+	// Candidate is the SDP candidate attribute, "candidate:...".
+	Candidate string `json:"candidate"`
+	// SDPMid and SDPMLineIndex name the media section it belongs to; at
+	// least one is set.
+	SDPMid        *string `json:"sdpMid"`
+	SDPMLineIndex *uint16 `json:"sdpMLineIndex"`
+	// UsernameFragment is the ICE ufrag of the generation it belongs to.
+	UsernameFragment *string `json:"usernameFragment"`
 }
 
 // Signal types.

@@ -112,12 +112,9 @@ type Envelope struct {
 }
 
 // ICEServer mirrors the browser's RTCIceServer dictionary, so a JS client can
-// pass it to RTCPeerConnection unchanged.
-type ICEServer struct {
-	URLs       []string `json:"urls"`
-	Username   string   `json:"username,omitempty"`
-	Credential string   `json:"credential,omitempty"`
-}
+// pass it to RTCPeerConnection unchanged, and a Go client to
+// netcode.Config.ICEServers: {"urls": [...], "username", "credential"}.
+type ICEServer = netcode.ICEServer
 
 // Player is one player as others see it.
 type Player struct {

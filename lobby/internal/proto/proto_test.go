@@ -9,7 +9,6 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/pion/webrtc/v4"
 	"github.com/tickwire/tickwire/netcode"
 )
 
@@ -36,7 +35,7 @@ type sample struct {
 
 func samples() []sample {
 	offer := &netcode.Signal{Type: netcode.SignalOffer, SDP: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}
-	cand := &netcode.Signal{Type: netcode.SignalCandidate, Candidate: &webrtc.ICECandidateInit{
+	cand := &netcode.Signal{Type: netcode.SignalCandidate, Candidate: &netcode.ICECandidate{
 		Candidate: "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host", SDPMid: ptr("0"), SDPMLineIndex: ptr(uint16(0)),
 	}}
 	// A session resumed on its second PeerConnection: the offer presents
