@@ -1,22 +1,18 @@
 package lobby
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
 	"github.com/tickwire/tickwire/lobby/internal/proto"
 	"github.com/tickwire/tickwire/netcode"
 )
@@ -67,21 +63,6 @@ type Notice struct {
 	Err     *Error
 }
 
-// ClientConfig configures a player's lobby Client.
-type ClientConfig struct {
-	// HTTPClient makes the WebSocket handshake (http.DefaultClient by
-	// default). Not used in the browser.
-	HTTPClient *http.Client
-	// Logger receives the client's logs. Nothing is logged by default.
-	Logger *slog.Logger
-	// ReconnectAttempts bounds how often a dropped lobby connection is
-	// redialed, with the token from the last welcome, waiting 250 ms and
-	// then twice as long each time up to 4 s, with jitter (8 by default,
-	// about 20 s; negative: never). Games go on meanwhile: a connected
-	// netcode client needs the lobby only to resume a connection that fails.
-	ReconnectAttempts int
-}
-
 // Client is a player's connection to a lobby.
 type Client struct {
 	log      *slog.Logger
@@ -110,40 +91,6 @@ type Client struct {
 	err     error
 	wg      sync.WaitGroup
 	once    sync.Once
-}
-
-// GuestToken asks the lobby at lobbyURL (such as "http://127.0.0.1:8080")
-// for a guest token, for lobbies that allow guests.
-func GuestToken(ctx context.Context, lobbyURL, name string) (string, error) {
-	u, err := httpURL(lobbyURL, "/v1/guest")
-	if err != nil {
-		return "", err
-	}
-	body, _ := json.Marshal(map[string]string{"name": name})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return "", fmt.Errorf("lobby: guest token: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("lobby: guest token: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 16<<10))
-	if err != nil {
-		return "", fmt.Errorf("lobby: guest token: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("lobby: guest token: %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
-	var g struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(b, &g); err != nil || g.Token == "" {
-		return "", fmt.Errorf("%w: guest token answer %.100q", ErrProtocol, b)
-	}
-	return g.Token, nil
 }
 
 // Dial connects to the lobby at lobbyURL and authenticates with token. A
@@ -184,12 +131,10 @@ func Dial(ctx context.Context, lobbyURL, token string, cfg *ClientConfig) (*Clie
 
 // handshake dials the lobby and says hello.
 func handshake(ctx context.Context, u, token string, cfg *ClientConfig) (transport, *proto.Welcome, error) {
-	ws, _, err := websocket.Dial(ctx, u, dialOptions(cfg))
+	t, err := dialWS(ctx, u, cfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lobby: dial %s: %w", u, err)
 	}
-	ws.SetReadLimit(1 << 20)
-	t := wsTransport{ws}
 	fail := func(err error) (transport, *proto.Welcome, error) {
 		_ = t.Close(proto.CloseNormal, "")
 		return nil, nil, err
@@ -754,6 +699,20 @@ func wsURL(base, path string) (string, error) {
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	return u.String(), nil
+}
+
+// guestAnswer reads the lobby's answer to POST /v1/guest.
+func guestAnswer(status int, statusText string, b []byte) (string, error) {
+	if status != 200 {
+		return "", fmt.Errorf("lobby: guest token: %s: %s", statusText, strings.TrimSpace(string(b)))
+	}
+	var g struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(b, &g); err != nil || g.Token == "" {
+		return "", fmt.Errorf("%w: guest token answer %.100q", ErrProtocol, b)
+	}
+	return g.Token, nil
 }
 
 func httpURL(base, path string) (string, error) {

@@ -39,4 +39,3 @@ func TURNCredentials(secret, player string, expiry time.Time) (username, passwor
 	m.Write([]byte(username))
 	return username, base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
-

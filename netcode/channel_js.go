@@ -8,6 +8,8 @@ import (
 	"io"
 	"sync"
 	"syscall/js"
+
+	"github.com/tickwire/tickwire/internal/browser"
 )
 
 // maxQueuedMessages bounds what a browser channel holds for its read loop.
@@ -47,17 +49,17 @@ func (c *rtcChannel) bufferedAmount() uint64 {
 // writer on it. The message handler only copies the message into a queue
 // and returns: the browser's event loop never waits for the Go reader.
 func (c *rtcChannel) onOpen(f func(io.ReadWriteCloser, error)) {
-	c.conn.on(c.dc, "onopen", func(js.Value) {
+	c.conn.on.On(c.dc, "onopen", func(js.Value) {
 		r := &jsChannel{ch: c, ready: make(chan struct{}, 1), closed: make(chan struct{})}
 		c.mu.Lock()
 		c.r = r
 		c.mu.Unlock()
-		c.conn.on(c.dc, "onmessage", func(ev js.Value) { r.push(c.conn.bytes(ev.Get("data"))) })
-		c.conn.on(c.dc, "onclose", func(js.Value) { r.fail(io.EOF) })
-		c.conn.on(c.dc, "onerror", func(ev js.Value) {
+		c.conn.on.On(c.dc, "onmessage", func(ev js.Value) { r.push(browser.Bytes(ev.Get("data"))) })
+		c.conn.on.On(c.dc, "onclose", func(js.Value) { r.fail(io.EOF) })
+		c.conn.on.On(c.dc, "onerror", func(ev js.Value) {
 			err := errors.New("channel error")
 			if e := ev.Get("error"); e.Type() == js.TypeObject {
-				err = jsError(e)
+				err = browser.Error(e)
 			}
 			r.fail(fmt.Errorf("netcode: %s channel: %w", c.label(), err))
 		})
@@ -74,18 +76,6 @@ func (c *rtcChannel) shut() {
 	if r != nil {
 		r.shut()
 	}
-}
-
-// bytes copies a message's data, an ArrayBuffer (binaryType) or a string
-// from a peer that sends text, into Go.
-func (c *rtcConn) bytes(data js.Value) []byte {
-	if data.Type() == js.TypeString {
-		return []byte(data.String())
-	}
-	a := c.u8.New(data)
-	b := make([]byte, a.Get("length").Int())
-	js.CopyBytesToGo(b, a)
-	return b
 }
 
 // jsChannel is an open RTCDataChannel as a blocking reader and writer, for
@@ -167,9 +157,7 @@ func (c *jsChannel) Write(p []byte) (int, error) {
 		return 0, errClosedChannel
 	default:
 	}
-	a := c.ch.conn.u8.New(len(p))
-	js.CopyBytesToJS(a, p)
-	if _, err := jsCall(c.ch.dc, "send", a); err != nil {
+	if _, err := browser.Call(c.ch.dc, "send", browser.Uint8Array(p)); err != nil {
 		return 0, fmt.Errorf("netcode: %s channel: %w", c.ch.label(), err)
 	}
 	return len(p), nil
@@ -180,6 +168,6 @@ func (c *jsChannel) shut() { c.once.Do(func() { close(c.closed) }) }
 // Close closes the channel; pending and later reads fail.
 func (c *jsChannel) Close() error {
 	c.shut()
-	_, err := jsCall(c.ch.dc, "close")
+	_, err := browser.Call(c.ch.dc, "close")
 	return err
 }

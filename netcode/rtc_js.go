@@ -3,10 +3,11 @@
 package netcode
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"syscall/js"
+
+	"github.com/tickwire/tickwire/internal/browser"
 )
 
 // rtcConn is the browser's own RTCPeerConnection, driven through
@@ -18,40 +19,15 @@ import (
 // event loop; they must not be called from an event handler.
 type rtcConn struct {
 	pc js.Value
-	u8 js.Value // the Uint8Array constructor
+	on browser.Handlers // of the PeerConnection and its channels
 
-	mu       sync.Mutex
-	closed   bool
-	handlers []jsHandler
-	chans    []*rtcChannel
-}
-
-// jsHandler is an event handler property we set, to be cleared and
-// released on close.
-type jsHandler struct {
-	target js.Value
-	prop   string
-	fn     js.Func
-}
-
-// on sets target's handler property ("onopen") to f. Handlers run on the
-// browser's event loop: f must not block.
-func (c *rtcConn) on(target js.Value, prop string, f func(ev js.Value)) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	fn := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		f(arg0(args))
-		return nil
-	})
-	target.Set(prop, fn)
-	c.handlers = append(c.handlers, jsHandler{target, prop, fn})
+	mu     sync.Mutex
+	closed bool
+	chans  []*rtcChannel
 }
 
 func (c *rtcConn) handle(h rtcHandlers) {
-	c.on(c.pc, "onicecandidate", func(ev js.Value) {
+	c.on.On(c.pc, "onicecandidate", func(ev js.Value) {
 		cand := ev.Get("candidate")
 		switch {
 		case cand.IsNull() || cand.IsUndefined():
@@ -63,14 +39,14 @@ func (c *rtcConn) handle(h rtcHandlers) {
 			h.candidate(candidateFromJS(cand))
 		}
 	})
-	c.on(c.pc, "onconnectionstatechange", func(js.Value) {
+	c.on.On(c.pc, "onconnectionstatechange", func(js.Value) {
 		s := c.pc.Get("connectionState").String()
 		h.state(s)
 		if s == "failed" {
 			h.failed()
 		}
 	})
-	c.on(c.pc, "oniceconnectionstatechange", func(js.Value) {
+	c.on.On(c.pc, "oniceconnectionstatechange", func(js.Value) {
 		h.ice(parseICEState(c.pc.Get("iceConnectionState").String()))
 	})
 }
@@ -133,7 +109,7 @@ func (c *rtcConn) createChannel(info ChannelInfo) (*rtcChannel, error) {
 	if info.MaxRetransmits != nil {
 		init["maxRetransmits"] = int(*info.MaxRetransmits)
 	}
-	dc, err := jsCall(c.pc, "createDataChannel", info.Label, init)
+	dc, err := browser.Call(c.pc, "createDataChannel", info.Label, init)
 	if err != nil {
 		return nil, err
 	}
@@ -154,18 +130,11 @@ func (c *rtcConn) close() error {
 		return nil
 	}
 	c.closed = true
-	handlers, chans := c.handlers, c.chans
-	c.handlers, c.chans = nil, nil
+	chans := c.chans
+	c.chans = nil
 	c.mu.Unlock()
-	// Cleared before release: an event already queued then finds no
-	// handler rather than a released function.
-	for _, h := range handlers {
-		h.target.Set(h.prop, js.Null())
-	}
-	_, err := jsCall(c.pc, "close")
-	for _, h := range handlers {
-		h.fn.Release()
-	}
+	c.on.Release()
+	_, err := browser.Call(c.pc, "close")
 	for _, ch := range chans {
 		ch.shut()
 	}
@@ -175,31 +144,14 @@ func (c *rtcConn) close() error {
 // await calls method on the RTCPeerConnection and waits for the promise it
 // returns.
 func (c *rtcConn) await(method string, args ...any) (js.Value, error) {
-	p, err := jsCall(c.pc, method, args...)
+	p, err := browser.Call(c.pc, method, args...)
+	if err == nil {
+		p, err = browser.Await(nil, p)
+	}
 	if err != nil {
-		return js.Undefined(), err
+		return js.Undefined(), fmt.Errorf("%s: %w", method, err)
 	}
-	type result struct {
-		v   js.Value
-		err error
-	}
-	done := make(chan result, 1)
-	ok := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- result{v: arg0(args)}
-		return nil
-	})
-	defer ok.Release()
-	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- result{err: jsError(arg0(args))}
-		return nil
-	})
-	defer fail.Release()
-	p.Call("then", ok, fail)
-	r := <-done
-	if r.err != nil {
-		return js.Undefined(), fmt.Errorf("%s: %w", method, r.err)
-	}
-	return r.v, nil
+	return p, nil
 }
 
 // clientConns returns the factory of a client's PeerConnections.
@@ -224,19 +176,16 @@ func clientConns(cfg *Config) func() (*rtcConn, error) {
 		policy = "relay"
 	}
 	return func() (*rtcConn, error) {
-		ctor := js.Global().Get("RTCPeerConnection")
-		if ctor.IsUndefined() {
-			return nil, errNoWebRTC
+		ctor, err := browser.Global("RTCPeerConnection")
+		if err == nil {
+			ctor, err = browser.New(ctor, map[string]any{"iceServers": servers, "iceTransportPolicy": policy})
 		}
-		pc, err := jsNew(ctor, map[string]any{"iceServers": servers, "iceTransportPolicy": policy})
 		if err != nil {
 			return nil, fmt.Errorf("netcode: new RTCPeerConnection: %w", err)
 		}
-		return &rtcConn{pc: pc, u8: js.Global().Get("Uint8Array")}, nil
+		return &rtcConn{pc: ctor}, nil
 	}
 }
-
-var errNoWebRTC = errors.New("netcode: no RTCPeerConnection in this JavaScript environment")
 
 // candidateFromJS reads an RTCIceCandidate.
 func candidateFromJS(v js.Value) *ICECandidate {
@@ -254,48 +203,4 @@ func candidateFromJS(v js.Value) *ICECandidate {
 		c.UsernameFragment = &s
 	}
 	return c
-}
-
-func arg0(args []js.Value) js.Value {
-	if len(args) == 0 {
-		return js.Undefined()
-	}
-	return args[0]
-}
-
-// jsError turns a thrown or rejected value, normally a DOMException, into
-// an error.
-func jsError(v js.Value) error {
-	if v.Type() == js.TypeObject {
-		if msg := v.Get("message"); msg.Type() == js.TypeString {
-			return fmt.Errorf("%s: %s", v.Get("name").String(), msg.String())
-		}
-	}
-	return errors.New(v.String())
-}
-
-// jsCall calls method on v and returns what it throws as an error.
-func jsCall(v js.Value, method string, args ...any) (res js.Value, err error) {
-	defer catch(&err)
-	return v.Call(method, args...), nil
-}
-
-// jsNew constructs ctor and returns what it throws as an error.
-func jsNew(ctor js.Value, args ...any) (res js.Value, err error) {
-	defer catch(&err)
-	return ctor.New(args...), nil
-}
-
-// catch recovers the panic with which syscall/js reports a JavaScript
-// exception; any other panic goes on.
-func catch(err *error) {
-	r := recover()
-	if r == nil {
-		return
-	}
-	je, ok := r.(js.Error)
-	if !ok {
-		panic(r)
-	}
-	*err = jsError(je.Value)
 }

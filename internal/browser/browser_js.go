@@ -1,0 +1,177 @@
+//go:build js
+
+package browser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall/js"
+)
+
+// Call calls method on v and returns what it throws as an error.
+func Call(v js.Value, method string, args ...any) (res js.Value, err error) {
+	defer catch(&err)
+	return v.Call(method, args...), nil
+}
+
+// New constructs ctor and returns what it throws as an error.
+func New(ctor js.Value, args ...any) (res js.Value, err error) {
+	defer catch(&err)
+	return ctor.New(args...), nil
+}
+
+// Global returns the global constructor or object name, or an error saying
+// this JavaScript environment has none.
+func Global(name string) (js.Value, error) {
+	v := js.Global().Get(name)
+	if v.IsUndefined() || v.IsNull() {
+		return v, fmt.Errorf("no %s in this JavaScript environment", name)
+	}
+	return v, nil
+}
+
+// catch recovers the panic with which syscall/js reports a JavaScript
+// exception; any other panic goes on.
+func catch(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	je, ok := r.(js.Error)
+	if !ok {
+		panic(r)
+	}
+	*err = Error(je.Value)
+}
+
+// Error turns a thrown or rejected value, normally an Error or a
+// DOMException, into an error.
+func Error(v js.Value) error {
+	if v.Type() == js.TypeObject {
+		if msg := v.Get("message"); msg.Type() == js.TypeString {
+			return fmt.Errorf("%s: %s", v.Get("name").String(), msg.String())
+		}
+	}
+	return errors.New(v.String())
+}
+
+// Await waits for promise p to settle, or for ctx (nil: no bound). It
+// blocks the calling goroutine, never the event loop, so it must not be
+// called from an event handler.
+func Await(ctx context.Context, p js.Value) (js.Value, error) {
+	type result struct {
+		v   js.Value
+		err error
+	}
+	done := make(chan result, 1)
+	ok := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		done <- result{v: Arg0(args)}
+		return nil
+	})
+	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		done <- result{err: Error(Arg0(args))}
+		return nil
+	})
+	if _, err := Call(p, "then", ok, fail); err != nil {
+		ok.Release()
+		fail.Release()
+		return js.Undefined(), err
+	}
+	var ctxDone <-chan struct{}
+	if ctx != nil {
+		ctxDone = ctx.Done()
+	}
+	select {
+	case r := <-done:
+		ok.Release()
+		fail.Release()
+		return r.v, r.err
+	case <-ctxDone:
+		// The promise still settles later and calls one of the two: keep
+		// them until it does.
+		go func() {
+			<-done
+			ok.Release()
+			fail.Release()
+		}()
+		return js.Undefined(), ctx.Err()
+	}
+}
+
+// Arg0 is a handler's first argument, or undefined.
+func Arg0(args []js.Value) js.Value {
+	if len(args) == 0 {
+		return js.Undefined()
+	}
+	return args[0]
+}
+
+// Handlers are the event handler properties ("onopen") set on JavaScript
+// objects for one owner, released together.
+type Handlers struct {
+	mu     sync.Mutex
+	closed bool
+	list   []handler
+}
+
+type handler struct {
+	target js.Value
+	prop   string
+	fn     js.Func
+}
+
+// On sets target's handler property prop to f, unless Release has run.
+// Handlers run on the browser's event loop: f must not block.
+func (h *Handlers) On(target js.Value, prop string, f func(ev js.Value)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	fn := js.FuncOf(func(_ js.Value, args []js.Value) any {
+		f(Arg0(args))
+		return nil
+	})
+	target.Set(prop, fn)
+	h.list = append(h.list, handler{target, prop, fn})
+}
+
+// Release clears every handler property, then releases the functions: an
+// event already queued finds no handler rather than a released function.
+// Later calls to On do nothing. Idempotent.
+func (h *Handlers) Release() {
+	h.mu.Lock()
+	list := h.list
+	h.list, h.closed = nil, true
+	h.mu.Unlock()
+	for _, x := range list {
+		x.target.Set(x.prop, js.Null())
+	}
+	for _, x := range list {
+		x.fn.Release()
+	}
+}
+
+// Bytes copies a message's data into Go: an ArrayBuffer, a typed array, or
+// a string (as UTF-8).
+func Bytes(data js.Value) []byte {
+	if data.Type() == js.TypeString {
+		return []byte(data.String())
+	}
+	a := data
+	if data.Get("BYTES_PER_ELEMENT").Type() != js.TypeNumber || data.Get("BYTES_PER_ELEMENT").Int() != 1 {
+		a = js.Global().Get("Uint8Array").New(data)
+	}
+	b := make([]byte, a.Get("length").Int())
+	js.CopyBytesToGo(b, a)
+	return b
+}
+
+// Uint8Array copies b into a new Uint8Array.
+func Uint8Array(b []byte) js.Value {
+	a := js.Global().Get("Uint8Array").New(len(b))
+	js.CopyBytesToJS(a, b)
+	return a
+}

@@ -1,0 +1,85 @@
+//go:build js
+
+package lobby
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"syscall/js"
+
+	"github.com/tickwire/tickwire/internal/browser"
+)
+
+// ClientConfig configures a player's lobby Client. It is http.go's twin
+// without HTTPClient: in the browser, the browser makes the WebSocket
+// handshake, and net/http would add megabytes to the .wasm.
+type ClientConfig struct {
+	// Logger receives the client's logs. Nothing is logged by default.
+	Logger *slog.Logger
+	// ReconnectAttempts bounds how often a dropped lobby connection is
+	// redialed, with the token from the last welcome, waiting 250 ms and
+	// then twice as long each time up to 4 s, with jitter (8 by default,
+	// about 20 s; negative: never). Games go on meanwhile: a connected
+	// netcode client needs the lobby only to resume a connection that fails.
+	ReconnectAttempts int
+}
+
+// GuestToken asks the lobby at lobbyURL (such as "http://127.0.0.1:8080")
+// for a guest token, for lobbies that allow guests. In the browser it uses
+// fetch, so the lobby must allow the page's origin (OriginPatterns) unless
+// it serves the page itself.
+func GuestToken(ctx context.Context, lobbyURL, name string) (string, error) {
+	u, err := httpURL(lobbyURL, "/v1/guest")
+	if err != nil {
+		return "", err
+	}
+	body, _ := json.Marshal(map[string]string{"name": name})
+	b, status, statusText, err := fetchPost(ctx, u, string(body))
+	if err != nil {
+		return "", fmt.Errorf("lobby: guest token: %w", err)
+	}
+	return guestAnswer(status, statusText, b)
+}
+
+// fetchPost posts a JSON body with fetch, aborted when ctx ends, and
+// returns the answer's first maxGuestAnswer bytes.
+func fetchPost(ctx context.Context, u, body string) ([]byte, int, string, error) {
+	if _, err := browser.Global("fetch"); err != nil {
+		return nil, 0, "", err
+	}
+	init := map[string]any{
+		"method":  "POST",
+		"headers": map[string]any{"Content-Type": "application/json"},
+		"body":    body,
+	}
+	if ac, err := browser.Global("AbortController"); err == nil {
+		if ac, err = browser.New(ac); err == nil {
+			init["signal"] = ac.Get("signal")
+			stop := context.AfterFunc(ctx, func() { ac.Call("abort") })
+			defer stop()
+		}
+	}
+	p, err := browser.Call(js.Global(), "fetch", u, init)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	resp, err := browser.Await(ctx, p)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	if p, err = browser.Call(resp, "text"); err == nil {
+		p, err = browser.Await(ctx, p)
+	}
+	if err != nil {
+		return nil, 0, "", err
+	}
+	b := []byte(p.String())
+	if len(b) > maxGuestAnswer {
+		b = b[:maxGuestAnswer]
+	}
+	status := resp.Get("status").Int()
+	return b, status, strconv.Itoa(status) + " " + resp.Get("statusText").String(), nil
+}
