@@ -234,6 +234,8 @@ func TestConfigValidation(t *testing.T) {
 		{"negative UDP buffer", Config{UDPBuffer: -1}},
 		{"keepalive not shorter than disconnect", Config{ICEKeepaliveInterval: 3 * time.Second}},
 		{"bad UDP address", Config{UDPAddr: "nope"}},
+		{"unknown network type", Config{NetworkTypes: []NetworkType{"udp5"}}},
+		{"ICE server without URLs", Config{ICEServers: []ICEServer{{Username: "u"}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

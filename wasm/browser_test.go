@@ -145,6 +145,68 @@ func TestBrowserWASMClient(t *testing.T) {
 	}
 }
 
+// TestBrowserGoAPI: a Go program compiled to WebAssembly, using the lobby
+// and netcode packages as a native client would (testdata/goapi), gets a
+// guest token through fetch, joins through the browser's WebSocket, plays
+// through the browser's RTCPeerConnection, and sees a refused guest token
+// as an error.
+func TestBrowserGoAPI(t *testing.T) {
+	chromium := btChromium(t)
+	assets := btAssets(t)
+	h := btNewHarness(t, assets, &lobby.Config{
+		Modes:        map[string]lobby.Mode{"solo": {MinPlayers: 1, MaxPlayers: 1}},
+		TickInterval: 20 * time.Millisecond,
+	})
+	browser := btStartBrowser(t, chromium)
+	page := btOpenPage(t, browser, "goapi", h.url+"/static/goapi.html")
+	report, err := page.evalString(`new Promise((resolve) => {
+		const poll = () => window.__goapi ? resolve(window.__goapi) : setTimeout(poll, 50);
+		poll();
+	})`)
+	if err != nil {
+		t.Fatalf("no report from the Go program: %v", err)
+	}
+	var r struct {
+		Error, GuestError  string
+		Player, Name, Room string
+		ConnectMs          float64
+		Channels           []netcode.ChannelInfo
+		Snapshot, Echo     map[string]any
+		Stats              netcode.Stats
+	}
+	if err := json.Unmarshal([]byte(report), &r); err != nil {
+		t.Fatalf("report %s: %v", report, err)
+	}
+	if r.Error != "" {
+		t.Fatalf("the Go program failed: %s (report %s)", r.Error, report)
+	}
+	t.Logf("BROWSER test=go_api connect_ms=%.0f rtt_ms=%.2f", r.ConnectMs, float64(r.Stats.RTT)/1e6)
+	if !strings.Contains(r.GuestError, "404") {
+		t.Errorf("guest token from a path with no lobby: %q, want the 404", r.GuestError)
+	}
+	if r.Name != "gopher" || r.Player == "" || r.Room == "" {
+		t.Errorf("player %q named %q in room %q", r.Player, r.Name, r.Room)
+	}
+	btCheckChannelInfos(t, "goapi", r.Channels)
+	if r.Snapshot["player"] != r.Player || r.Snapshot["room"] != r.Room {
+		t.Errorf("snapshot %v, want one for %s in %s", r.Snapshot, r.Player, r.Room)
+	}
+	if echo, _ := r.Echo["echo"].(map[string]any); r.Echo["from"] != r.Player || echo["kind"] != "hello" || echo["from"] != "go" {
+		t.Errorf("echo %v", r.Echo)
+	}
+	if ev := h.game.events(r.Player); len(ev) != 1 {
+		t.Errorf("the game server saw events %v, want the one hello", ev)
+	}
+	btWaitFor(10*time.Second, func() bool { return len(h.game.inputs(r.Player)) > 0 })
+	if in := h.game.inputs(r.Player); len(in) == 0 || !reflect.DeepEqual(in[0], map[string]any{"x": int8(1)}) {
+		t.Errorf("the game server saw inputs %v, want {x: 1}", in)
+	}
+	if err := page.eval(`window.__goapiClose = true`); err != nil {
+		t.Fatalf("__goapiClose: %v", err)
+	}
+	h.game.waitClosed(t, r.Player, 10*time.Second)
+}
+
 // TestBrowserServerICERestart: the game server asks the browser's client
 // to restart ICE (Session.RestartICE, as a server whose network changed
 // would); the page sees onState "reconnecting" then "connected", keeps
@@ -444,6 +506,29 @@ func btCheckPlay(t *testing.T, name string, r *btResult, g *btGame) {
 
 // btCheckChannels checks the channels as game.channels() reports them and as
 // the page's own RTCDataChannel objects have them.
+// btCheckChannelInfos checks the channels a Go client reports.
+func btCheckChannelInfos(t *testing.T, name string, chans []netcode.ChannelInfo) {
+	t.Helper()
+	var got []string
+	for _, c := range chans {
+		got = append(got, fmt.Sprintf("%s/%s ordered=%v maxRetransmits=%v", c.Label, c.Protocol, c.Ordered, btPtr16(c.MaxRetransmits)))
+	}
+	want := []string{
+		"snapshots/tickwire.v1 ordered=false maxRetransmits=0",
+		"events/tickwire.v1 ordered=true maxRetransmits=nil",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: channels %q, want %q", name, got, want)
+	}
+}
+
+func btPtr16(p *uint16) any {
+	if p == nil {
+		return "nil"
+	}
+	return *p
+}
+
 func btCheckChannels(t *testing.T, name string, r *btResult) {
 	t.Helper()
 	zero := 0.0
@@ -600,10 +685,14 @@ func btBuildAssets() (string, error) {
 		return dir, fmt.Errorf("go env GOROOT: %w", err)
 	}
 	goroot := strings.TrimSpace(string(gorootOut))
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "tickwire.wasm"), ".")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		return dir, fmt.Errorf("GOOS=js GOARCH=wasm go build: %w\n%s", err, out)
+	// tickwire.wasm behind tickwire.js, and a Go program using the Go API
+	// (TestBrowserGoAPI).
+	for pkg, out := range map[string]string{".": "tickwire.wasm", "./testdata/goapi": "goapi.wasm"} {
+		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, out), pkg)
+		build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return dir, fmt.Errorf("GOOS=js GOARCH=wasm go build %s: %w\n%s", pkg, err, out)
+		}
 	}
 	copies := map[string]string{"tickwire.js": "tickwire.js"}
 	wasmExec := ""
