@@ -21,6 +21,8 @@
 // ErrTooLarge rather than fragmented, since one lost fragment would lose the
 // whole message. The wire format is in WIRE.md beside this file.
 //
-// The Client builds for GOOS=js GOARCH=wasm too, with the same API; the
-// Server is native only.
+// The Client builds for GOOS=js GOARCH=wasm too, with the same API. There it
+// drives the browser's own RTCPeerConnection (rtc_js.go) instead of pion
+// (rtc.go): the browser already has ICE, DTLS and SCTP, and pion would
+// double the size of the .wasm. The Server is native only.
 package netcode

@@ -13,6 +13,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -205,6 +206,26 @@ func TestBrowserGoAPI(t *testing.T) {
 		t.Fatalf("__goapiClose: %v", err)
 	}
 	h.game.waitClosed(t, r.Player, 10*time.Second)
+}
+
+// TestWASMSize holds the stripped tickwire.wasm to its budget: 6 MiB, and
+// 1.6 MiB gzipped as a server sends it. It needs no browser. What keeps it
+// there: the browser build uses the browser's RTCPeerConnection, WebSocket
+// and fetch rather than pion and net/http (each adds megabytes).
+func TestWASMSize(t *testing.T) {
+	const maxSize, maxGzipped = 6 << 20, 16 << 20 / 10 // 1.6 MiB, rounded down
+	b, err := os.ReadFile(filepath.Join(btAssets(t), "tickwire.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	_, _ = w.Write(b)
+	_ = w.Close()
+	t.Logf("WASM size=%d gzipped=%d", len(b), gz.Len())
+	if len(b) > maxSize || gz.Len() > maxGzipped {
+		t.Errorf("tickwire.wasm is %d bytes, %d gzipped: over the budget of %d and %d", len(b), gz.Len(), maxSize, maxGzipped)
+	}
 }
 
 // TestBrowserServerICERestart: the game server asks the browser's client

@@ -34,8 +34,8 @@
 // Synchronous calls return an Error rather than throw (a Go function cannot
 // throw into JS); tickwire.js throws it. Every Promise is settled from a
 // goroutine: no callback from JS ever waits for the network. Guest tokens
-// come from tickwire.js (fetch), not lobby.GuestToken: net/http's client
-// would add 5 MB to the .wasm.
+// come from tickwire.js (fetch), which maps the lobby's HTTP statuses to
+// the error codes of the JS API.
 package main
 
 import (
