@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"syscall/js"
 
 	"github.com/tickwire/tickwire/internal/browser"
@@ -19,12 +18,7 @@ import (
 type wsTransport struct {
 	ws js.Value
 	on browser.Handlers
-
-	ready chan struct{} // a message or the close is waiting
-
-	mu    sync.Mutex
-	queue [][]byte
-	err   error // set once: the close, or a failure
+	in *browser.Inbox // ends with the close, or a failure
 }
 
 // maxQueuedLobbyMessages bounds what waits for the read loop, which drains
@@ -50,8 +44,9 @@ func dialWS(ctx context.Context, u string, _ *ClientConfig) (transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &wsTransport{ws: ctor, ready: make(chan struct{}, 1)}
+	t := &wsTransport{ws: ctor, in: browser.NewInbox(maxQueuedLobbyMessages)}
 	opened := make(chan struct{}, 1)
+	closed := make(chan struct{})
 	t.on.On(t.ws, "onopen", func(js.Value) { opened <- struct{}{} })
 	t.on.On(t.ws, "onmessage", func(ev js.Value) {
 		data := ev.Get("data")
@@ -60,36 +55,32 @@ func dialWS(ctx context.Context, u string, _ *ClientConfig) (transport, error) {
 			return
 		}
 		b := []byte(data.String())
-		t.mu.Lock()
+		var err error
 		switch {
-		case t.err != nil:
 		case len(b) > maxLobbyMessage:
-			t.err = fmt.Errorf("%w: message of %d bytes from the lobby, limit %d", ErrProtocol, len(b), maxLobbyMessage)
-		case len(t.queue) >= maxQueuedLobbyMessages:
-			t.err = fmt.Errorf("lobby: %d messages unread", len(t.queue))
+			err = fmt.Errorf("%w: message of %d bytes from the lobby, limit %d", ErrProtocol, len(b), maxLobbyMessage)
 		default:
-			t.queue = append(t.queue, b)
+			if err = t.in.Push(b); errors.Is(err, browser.ErrBacklog) {
+				err = fmt.Errorf("lobby: %w", err)
+			} else {
+				err = nil // pushed, or the transport already failed
+			}
 		}
-		failed := t.err != nil
-		t.mu.Unlock()
-		if failed {
-			t.close(proto.CloseProtocol, "")
+		if err != nil {
+			t.fail(err, proto.CloseProtocol)
 		}
-		t.wake()
 	})
 	t.on.On(t.ws, "onclose", func(ev js.Value) {
 		t.fail(&closeError{code: ev.Get("code").Int(), reason: ev.Get("reason").String()}, 0)
+		close(closed)
 	})
 	// An error event is always followed by the close event, which says
 	// more; the browser tells a page nothing else about it.
 	select {
 	case <-opened:
-	case <-t.ready:
-		t.mu.Lock()
-		err := t.err
-		t.mu.Unlock()
+	case <-closed:
 		t.on.Release()
-		return nil, err
+		return nil, t.in.Err()
 	case <-ctx.Done():
 		t.close(proto.CloseNormal, "")
 		return nil, ctx.Err()
@@ -101,24 +92,12 @@ func dialWS(ctx context.Context, u string, _ *ClientConfig) (transport, error) {
 	return t, nil
 }
 
-func (t *wsTransport) wake() {
-	select {
-	case t.ready <- struct{}{}:
-	default:
-	}
-}
-
 // fail records err as the end of the stream, and closes with code if not 0.
 func (t *wsTransport) fail(err error, code int) {
-	t.mu.Lock()
-	if t.err == nil {
-		t.err = err
-	}
-	t.mu.Unlock()
+	t.in.Fail(err)
 	if code != 0 {
-		t.close(code, "")
+		_ = t.close(code, "")
 	}
-	t.wake()
 }
 
 // close starts the closing handshake and releases the handlers: nothing
@@ -133,34 +112,16 @@ func (t *wsTransport) close(code int, reason string) error {
 }
 
 func (t *wsTransport) Read(ctx context.Context) ([]byte, error) {
-	for {
-		t.mu.Lock()
-		if len(t.queue) > 0 {
-			b := t.queue[0]
-			t.queue[0] = nil
-			t.queue = t.queue[1:]
-			t.mu.Unlock()
-			return b, nil
-		}
-		err := t.err
-		t.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case <-t.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+	b, err := t.in.Next(ctx.Done())
+	if errors.Is(err, browser.ErrDone) {
+		return nil, ctx.Err()
 	}
+	return b, err
 }
 
 // Write never blocks: the browser queues the message.
 func (t *wsTransport) Write(_ context.Context, b []byte) error {
-	t.mu.Lock()
-	err := t.err
-	t.mu.Unlock()
-	if err != nil {
+	if err := t.in.Err(); err != nil {
 		return err
 	}
 	if _, err := browser.Call(t.ws, "send", string(b)); err != nil {

@@ -50,18 +50,18 @@ func (c *rtcChannel) bufferedAmount() uint64 {
 // and returns: the browser's event loop never waits for the Go reader.
 func (c *rtcChannel) onOpen(f func(io.ReadWriteCloser, error)) {
 	c.conn.on.On(c.dc, "onopen", func(js.Value) {
-		r := &jsChannel{ch: c, ready: make(chan struct{}, 1), closed: make(chan struct{})}
+		r := &jsChannel{ch: c, in: browser.NewInbox(maxQueuedMessages), closed: make(chan struct{})}
 		c.mu.Lock()
 		c.r = r
 		c.mu.Unlock()
 		c.conn.on.On(c.dc, "onmessage", func(ev js.Value) { r.push(browser.Bytes(ev.Get("data"))) })
-		c.conn.on.On(c.dc, "onclose", func(js.Value) { r.fail(io.EOF) })
+		c.conn.on.On(c.dc, "onclose", func(js.Value) { r.in.Fail(io.EOF) })
 		c.conn.on.On(c.dc, "onerror", func(ev js.Value) {
 			err := errors.New("channel error")
 			if e := ev.Get("error"); e.Type() == js.TypeObject {
 				err = browser.Error(e)
 			}
-			r.fail(fmt.Errorf("netcode: %s channel: %w", c.label(), err))
+			r.in.Fail(fmt.Errorf("netcode: %s channel: %w", c.label(), err))
 		})
 		f(r, nil)
 	})
@@ -81,70 +81,32 @@ func (c *rtcChannel) shut() {
 // jsChannel is an open RTCDataChannel as a blocking reader and writer, for
 // the link's read loops.
 type jsChannel struct {
-	ch    *rtcChannel
-	ready chan struct{} // a message or an error is waiting
-
-	mu     sync.Mutex
-	queue  [][]byte
-	err    error
+	ch     *rtcChannel
+	in     *browser.Inbox
 	once   sync.Once
 	closed chan struct{}
 }
 
+// push queues a message for the read loop; a backlog fails the channel.
 func (c *jsChannel) push(msg []byte) {
-	c.mu.Lock()
-	if c.err == nil && len(c.queue) >= maxQueuedMessages {
-		c.err = fmt.Errorf("netcode: %s channel: %d messages unread", c.ch.label(), len(c.queue))
-	}
-	if c.err == nil {
-		c.queue = append(c.queue, msg)
-	}
-	c.mu.Unlock()
-	c.wake()
-}
-
-func (c *jsChannel) fail(err error) {
-	c.mu.Lock()
-	if c.err == nil {
-		c.err = err
-	}
-	c.mu.Unlock()
-	c.wake()
-}
-
-func (c *jsChannel) wake() {
-	select {
-	case c.ready <- struct{}{}:
-	default:
+	if err := c.in.Push(msg); errors.Is(err, browser.ErrBacklog) {
+		c.in.Fail(fmt.Errorf("netcode: %s channel: %w", c.ch.label(), err))
 	}
 }
 
 // Read returns the next message, io.ErrShortBuffer (and drops the message)
 // when it does not fit p, like pion's detached channel.
 func (c *jsChannel) Read(p []byte) (int, error) {
-	for {
-		c.mu.Lock()
-		if len(c.queue) > 0 {
-			m := c.queue[0]
-			c.queue[0] = nil
-			c.queue = c.queue[1:]
-			c.mu.Unlock()
-			if len(m) > len(p) {
-				return 0, io.ErrShortBuffer
-			}
-			return copy(p, m), nil
-		}
-		err := c.err
-		c.mu.Unlock()
-		if err != nil {
-			return 0, err
-		}
-		select {
-		case <-c.ready:
-		case <-c.closed:
-			return 0, errClosedChannel
-		}
+	m, err := c.in.Next(c.closed)
+	switch {
+	case errors.Is(err, browser.ErrDone):
+		return 0, errClosedChannel
+	case err != nil:
+		return 0, err
+	case len(m) > len(p):
+		return 0, io.ErrShortBuffer
 	}
+	return copy(p, m), nil
 }
 
 var errClosedChannel = errors.New("netcode: data channel closed")

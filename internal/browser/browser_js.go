@@ -10,8 +10,12 @@ import (
 	"syscall/js"
 )
 
-// Call calls method on v and returns what it throws as an error.
+// Call calls method on v and returns what it throws as an error, or an
+// error if v is not an object.
 func Call(v js.Value, method string, args ...any) (res js.Value, err error) {
+	if t := v.Type(); t != js.TypeObject && t != js.TypeFunction {
+		return js.Undefined(), fmt.Errorf("call of %s on %s", method, t)
+	}
 	defer catch(&err)
 	return v.Call(method, args...), nil
 }
@@ -174,4 +178,94 @@ func Uint8Array(b []byte) js.Value {
 	a := js.Global().Get("Uint8Array").New(len(b))
 	js.CopyBytesToJS(a, b)
 	return a
+}
+
+// Inbox holds what an event handler receives until a Go reader takes it,
+// so that the handler, and with it the browser's event loop, never waits
+// for the reader. Its methods are safe for concurrent use.
+type Inbox struct {
+	max   int
+	ready chan struct{} // a message or the end is waiting
+
+	mu    sync.Mutex
+	queue [][]byte
+	err   error
+}
+
+// ErrBacklog is Push's answer past the inbox's bound.
+var ErrBacklog = errors.New("messages unread")
+
+// ErrDone is Next's answer when its done channel closes first.
+var ErrDone = errors.New("done")
+
+// NewInbox returns an inbox that holds at most max unread messages.
+func NewInbox(max int) *Inbox {
+	return &Inbox{max: max, ready: make(chan struct{}, 1)}
+}
+
+// Push queues b. It returns the inbox's error once it has failed, and
+// ErrBacklog (queuing nothing) when max messages are unread: the reader has
+// stalled, and the caller should fail the inbox rather than grow it.
+func (q *Inbox) Push(b []byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case q.err != nil:
+		return q.err
+	case len(q.queue) >= q.max:
+		return fmt.Errorf("%w: %d", ErrBacklog, len(q.queue))
+	}
+	q.queue = append(q.queue, b)
+	q.wake()
+	return nil
+}
+
+// Fail ends the inbox with err once what is queued has been read. The first
+// error stays.
+func (q *Inbox) Fail(err error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err == nil {
+		q.err = err
+	}
+	q.wake()
+}
+
+// Err is the error the inbox failed with, or nil.
+func (q *Inbox) Err() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.err
+}
+
+func (q *Inbox) wake() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Next returns the next message, then the inbox's error; it waits for
+// either, or returns ErrDone when done closes. One reader at a time.
+func (q *Inbox) Next(done <-chan struct{}) ([]byte, error) {
+	for {
+		q.mu.Lock()
+		if len(q.queue) > 0 {
+			b := q.queue[0]
+			q.queue[0] = nil
+			q.queue = q.queue[1:]
+			q.mu.Unlock()
+			return b, nil
+		}
+		err := q.err
+		q.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-q.ready:
+		case <-done:
+			return nil, ErrDone
+		}
+	}
 }
