@@ -36,12 +36,12 @@ test: vet
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o /dev/null ./wasm
 	$(GO) test -race -count=1 -timeout 15m ./...
 	@if command -v node >/dev/null 2>&1; then \
-		echo "GOOS=js GOARCH=wasm go test ./wasm/ ./internal/browser/ (under node)"; \
-		PATH="$$($(GO) env GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./wasm/ ./internal/browser/; \
+		echo "GOOS=js GOARCH=wasm go test ./wasm/ ./lobby/ ./internal/browser/ (under node)"; \
+		PATH="$$($(GO) env GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./wasm/ ./lobby/ ./internal/browser/; \
 	elif [ "$$CI" = true ]; then \
-		echo "node is missing for the js/wasm tests of wasm/ and internal/browser/: apt-get install -y nodejs"; exit 1; \
+		echo "node is missing for the js/wasm tests of wasm/, lobby/ and internal/browser/: apt-get install -y nodejs"; exit 1; \
 	else \
-		echo "skipping the js/wasm tests of wasm/ and internal/browser/: install node (apt-get install -y nodejs)"; \
+		echo "skipping the js/wasm tests of wasm/, lobby/ and internal/browser/: install node (apt-get install -y nodejs)"; \
 	fi
 
 vet:
