@@ -209,7 +209,7 @@ func TestGuestTokenFetch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			js.Global().Set("fetch", js.Global().Get("Function").New("return " + tt.fetch).Invoke())
+			js.Global().Set("fetch", js.Global().Get("Function").New("return "+tt.fetch).Invoke())
 			t.Cleanup(func() { js.Global().Delete("fetch") })
 			tok, err := GuestToken(context.Background(), "http://lobby.test", "ada")
 			if tt.wantErr != "" {
