@@ -158,6 +158,10 @@ func (h *Handlers) Release() {
 	}
 }
 
+// uint8Array is the Uint8Array constructor, looked up once: every message
+// sent or received goes through one.
+var uint8Array = js.Global().Get("Uint8Array")
+
 // Bytes copies a message's data into Go: an ArrayBuffer, a typed array, or
 // a string (as UTF-8).
 func Bytes(data js.Value) []byte {
@@ -166,7 +170,7 @@ func Bytes(data js.Value) []byte {
 	}
 	a := data
 	if data.Get("BYTES_PER_ELEMENT").Type() != js.TypeNumber || data.Get("BYTES_PER_ELEMENT").Int() != 1 {
-		a = js.Global().Get("Uint8Array").New(data)
+		a = uint8Array.New(data)
 	}
 	b := make([]byte, a.Get("length").Int())
 	js.CopyBytesToGo(b, a)
@@ -175,7 +179,7 @@ func Bytes(data js.Value) []byte {
 
 // Uint8Array copies b into a new Uint8Array.
 func Uint8Array(b []byte) js.Value {
-	a := js.Global().Get("Uint8Array").New(len(b))
+	a := uint8Array.New(len(b))
 	js.CopyBytesToJS(a, b)
 	return a
 }
