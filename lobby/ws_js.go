@@ -55,19 +55,13 @@ func dialWS(ctx context.Context, u string, _ *ClientConfig) (transport, error) {
 			return
 		}
 		b := []byte(data.String())
-		var err error
-		switch {
-		case len(b) > maxLobbyMessage:
-			err = fmt.Errorf("%w: message of %d bytes from the lobby, limit %d", ErrProtocol, len(b), maxLobbyMessage)
-		default:
-			if err = t.in.Push(b); errors.Is(err, browser.ErrBacklog) {
-				err = fmt.Errorf("lobby: %w", err)
-			} else {
-				err = nil // pushed, or the transport already failed
-			}
+		if len(b) > maxLobbyMessage {
+			t.fail(fmt.Errorf("%w: message of %d bytes from the lobby, limit %d", ErrProtocol, len(b), maxLobbyMessage), proto.CloseProtocol)
+			return
 		}
-		if err != nil {
-			t.fail(err, proto.CloseProtocol)
+		// Once the transport has failed, Push refuses quietly.
+		if err := t.in.Push(b); errors.Is(err, browser.ErrBacklog) {
+			t.fail(fmt.Errorf("lobby: %w", err), proto.CloseProtocol)
 		}
 	})
 	t.on.On(t.ws, "onclose", func(ev js.Value) {

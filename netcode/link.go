@@ -59,11 +59,10 @@ type rtcHandlers struct {
 	// candidate is called for each local candidate gathered, then with nil
 	// when gathering completes.
 	candidate func(*ICECandidate)
-	// failed is called when the PeerConnection fails for good.
-	failed func()
 	// ice is called on each ICE connection state change.
 	ice func(iceState)
-	// state is called on each PeerConnection state change, for the log.
+	// state is called on each PeerConnection state change, named as pion
+	// and the browser both name them ("failed": for good).
 	state func(string)
 }
 
@@ -122,11 +121,11 @@ func (p *peer) newLink(rc *rtcConn, gen uint32) *link {
 		},
 		state: func(s string) {
 			p.log.Debug("peer connection state", "state", s, "gen", gen)
-		},
-		failed: func() {
-			l.fail(fmt.Errorf("%w: ICE failed", ErrConnectionLost))
-			l.broken.Store(true)
-			p.wake()
+			if s == "failed" {
+				l.fail(fmt.Errorf("%w: ICE failed", ErrConnectionLost))
+				l.broken.Store(true)
+				p.wake()
+			}
 		},
 		ice: func(s iceState) {
 			// A callback of the stack: record and wake the supervisor, which

@@ -25,12 +25,7 @@ func (c *rtcConn) handle(h rtcHandlers) {
 		init := ICECandidate(cand.ToJSON())
 		h.candidate(&init)
 	})
-	c.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		h.state(s.String())
-		if s == webrtc.PeerConnectionStateFailed {
-			h.failed()
-		}
-	})
+	c.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) { h.state(s.String()) })
 	c.pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
 		h.ice(parseICEState(s.String()))
 	})

@@ -40,11 +40,7 @@ func (c *rtcConn) handle(h rtcHandlers) {
 		}
 	})
 	c.on.On(c.pc, "onconnectionstatechange", func(js.Value) {
-		s := c.pc.Get("connectionState").String()
-		h.state(s)
-		if s == "failed" {
-			h.failed()
-		}
+		h.state(c.pc.Get("connectionState").String())
 	})
 	c.on.On(c.pc, "oniceconnectionstatechange", func(js.Value) {
 		h.ice(parseICEState(c.pc.Get("iceConnectionState").String()))
