@@ -63,13 +63,28 @@ type Notice struct {
 	Err     *Error
 }
 
+// ClientConfig configures a player's lobby Client. It is the same in the
+// browser build: there the browser makes the WebSocket handshake and the
+// guest-token request, and natively Go's default HTTP client does (which
+// honors HTTPS_PROXY, and SSL_CERT_FILE for a private CA), so the two
+// builds have no HTTP settings to disagree on.
+type ClientConfig struct {
+	// Logger receives the client's logs. Nothing is logged by default.
+	Logger *slog.Logger
+	// ReconnectAttempts bounds how often a dropped lobby connection is
+	// redialed, with the token from the last welcome, waiting 250 ms and
+	// then twice as long each time up to 4 s, with jitter (8 by default,
+	// about 20 s; negative: never). Games go on meanwhile: a connected
+	// netcode client needs the lobby only to resume a connection that fails.
+	ReconnectAttempts int
+}
+
 // Client is a player's connection to a lobby.
 type Client struct {
 	log      *slog.Logger
 	player   string
 	name     string
 	url      string
-	cfg      ClientConfig
 	attempts int
 
 	tmu    sync.Mutex // guards t, token and expiry, which reconnecting replaces
@@ -107,12 +122,12 @@ func Dial(ctx context.Context, lobbyURL, token string, cfg *ClientConfig) (*Clie
 	if err != nil {
 		return nil, err
 	}
-	t, w, err := handshake(ctx, u, token, &cc)
+	t, w, err := handshake(ctx, u, token)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{
-		log: cc.Logger, player: w.Player, name: w.Name, url: u, cfg: cc, t: t,
+		log: cc.Logger, player: w.Player, name: w.Name, url: u, t: t,
 		attempts: cc.ReconnectAttempts,
 		pending:  map[string]chan any{},
 		sigs:     map[string]*clientSignaler{},
@@ -130,8 +145,8 @@ func Dial(ctx context.Context, lobbyURL, token string, cfg *ClientConfig) (*Clie
 }
 
 // handshake dials the lobby and says hello.
-func handshake(ctx context.Context, u, token string, cfg *ClientConfig) (transport, *proto.Welcome, error) {
-	t, err := dialWS(ctx, u, cfg)
+func handshake(ctx context.Context, u, token string) (transport, *proto.Welcome, error) {
+	t, err := dialWS(ctx, u)
 	if err != nil {
 		return nil, nil, fmt.Errorf("lobby: dial %s: %w", u, err)
 	}
@@ -521,7 +536,7 @@ func (c *Client) reconnect(ctx context.Context, why error) bool {
 		}
 		token, _ := c.NextToken()
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		t, w, err := handshake(dctx, c.url, token, &c.cfg)
+		t, w, err := handshake(dctx, c.url, token)
 		cancel()
 		if err == nil {
 			c.tmu.Lock()

@@ -8,28 +8,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 )
 
-// ClientConfig configures a player's lobby Client. The browser build's
-// (http_js.go) has no HTTPClient: the browser makes the handshake.
-type ClientConfig struct {
-	// HTTPClient makes the WebSocket handshake (http.DefaultClient by
-	// default).
-	HTTPClient *http.Client
-	// Logger receives the client's logs. Nothing is logged by default.
-	Logger *slog.Logger
-	// ReconnectAttempts bounds how often a dropped lobby connection is
-	// redialed, with the token from the last welcome, waiting 250 ms and
-	// then twice as long each time up to 4 s, with jitter (8 by default,
-	// about 20 s; negative: never). Games go on meanwhile: a connected
-	// netcode client needs the lobby only to resume a connection that fails.
-	ReconnectAttempts int
-}
-
 // GuestToken asks the lobby at lobbyURL (such as "http://127.0.0.1:8080")
-// for a guest token, for lobbies that allow guests.
+// for a guest token, for lobbies that allow guests. Natively it posts with
+// http.DefaultClient; in the browser (http_js.go) with fetch, so there the
+// lobby must allow the page's origin (OriginPatterns) unless it serves the
+// page itself.
 func GuestToken(ctx context.Context, lobbyURL, name string) (string, error) {
 	u, err := httpURL(lobbyURL, "/v1/guest")
 	if err != nil {

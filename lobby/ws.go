@@ -17,8 +17,8 @@ import (
 type wsTransport struct{ c *websocket.Conn }
 
 // dialWS opens the player's WebSocket to the lobby at u.
-func dialWS(ctx context.Context, u string, cfg *ClientConfig) (transport, error) {
-	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: cfg.HTTPClient, Subprotocols: []string{proto.Subprotocol}})
+func dialWS(ctx context.Context, u string) (transport, error) {
+	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{proto.Subprotocol}})
 	if err != nil {
 		return nil, err
 	}

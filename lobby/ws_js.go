@@ -36,7 +36,7 @@ func (e *closeError) Error() string {
 }
 
 // dialWS opens the player's WebSocket to the lobby at u.
-func dialWS(ctx context.Context, u string, _ *ClientConfig) (transport, error) {
+func dialWS(ctx context.Context, u string) (transport, error) {
 	ctor, err := browser.Global("WebSocket")
 	if err == nil {
 		ctor, err = browser.New(ctor, u, []any{proto.Subprotocol})

@@ -67,7 +67,7 @@ func dialFake(t *testing.T) (*wsTransport, js.Value) {
 	var err error
 	go func() {
 		defer close(done)
-		tr, err = dialWS(context.Background(), "ws://lobby.test/v1/play", nil)
+		tr, err = dialWS(context.Background(), "ws://lobby.test/v1/play")
 	}()
 	waitMade(t, made)
 	ws := made.Index(0)
@@ -161,7 +161,7 @@ func TestWSDialFails(t *testing.T) {
 	made := fakeWebSocket(t, proto.Subprotocol)
 	errs := make(chan error, 1)
 	go func() {
-		_, err := dialWS(context.Background(), "ws://lobby.test/v1/play", nil)
+		_, err := dialWS(context.Background(), "ws://lobby.test/v1/play")
 		errs <- err
 	}()
 	waitMade(t, made)
@@ -173,7 +173,7 @@ func TestWSDialFails(t *testing.T) {
 	// Another subprotocol, or none: refused.
 	made = fakeWebSocket(t, "")
 	go func() {
-		_, err := dialWS(context.Background(), "ws://lobby.test/v1/play", nil)
+		_, err := dialWS(context.Background(), "ws://lobby.test/v1/play")
 		errs <- err
 	}()
 	waitMade(t, made)
@@ -186,7 +186,7 @@ func TestWSDialFails(t *testing.T) {
 	made = fakeWebSocket(t, proto.Subprotocol)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if _, err := dialWS(ctx, "ws://lobby.test/v1/play", nil); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := dialWS(ctx, "ws://lobby.test/v1/play"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("dial = %v, want the deadline", err)
 	}
 	if c := made.Index(0).Get("closed"); c.IsNull() {

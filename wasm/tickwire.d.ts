@@ -109,7 +109,6 @@ export interface PlayOptions {
   timeout?: number;
 }
 
-/** Only "closed" is reported for now: play() resolves once connected. */
 /**
  * "reconnecting": the path was lost and ICE restarts; "resuming": the same
  * session moves to a new connection (events are resent, none lost or
