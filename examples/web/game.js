@@ -303,6 +303,7 @@ async function enter(m, my) {
   g.onSnapshot(onSnapshot);
   g.onState((state, reason) => {
     if (game !== g) return;
+    ui.sState.textContent = state;
     if (state !== "closed") {
       // The connection recovers by itself: say so, and keep playing.
       status(state === "connected" ? "playing" : state + "…", state === "connected" ? "ok" : "warn");
@@ -314,6 +315,7 @@ async function enter(m, my) {
   });
   setPhase("playing");
   status("playing", "ok");
+  ui.sState.textContent = "connected";
   overlay("");
   log(`channels open in ${Math.round(performance.now() - t0)} ms`, "good");
   ui.canvas.focus();
@@ -550,7 +552,6 @@ setInterval(() => {
   } catch {
     return;
   }
-  ui.sState.textContent = "connected";
   ui.sRTT.textContent = `${s.rttMs.toFixed(1)} ms`;
   ui.sTick.textContent = String(tick);
   ui.sSnaps.textContent = String(s.snapshotsReceived);

@@ -1,0 +1,370 @@
+//go:build !js
+
+package main
+
+// The demo that `make run` serves, played in Chromium the way a person
+// plays it: the lobby command itself, built and started as `make run`
+// starts it, serves the page of examples/web next to the wasm client; two
+// tabs press Quick play, meet in one room, and each moves its dot with the
+// arrow keys while the other tab watches it move. Then the README's
+// example, run as written, plays against the same command.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+func TestBrowserDemo(t *testing.T) {
+	chromium := btChromium(t)
+	web := btDemoWeb(t)
+	// `make run` is `lobby -web build/web -fill-wait 2s` on 127.0.0.1:8080;
+	// here on a port the system picks.
+	base := btStartLobbyCommand(t, "-addr", "127.0.0.1:0", "-web", web, "-fill-wait", "2s")
+	browser := btStartBrowser(t, chromium)
+
+	ada := btOpenPage(t, browser, "ada", base+"/?name=Ada")
+	bob := btOpenPage(t, browser, "bob", base+"/?name=Bob")
+	for _, p := range []*btPage{ada, bob} {
+		p.waitJS(`window.dots && dots.phase === "menu" && !document.getElementById("quick").disabled`, 30*time.Second)
+		p.click("#quick")
+	}
+	for _, p := range []*btPage{ada, bob} {
+		p.waitJS(`dots.phase === "playing" && dots.me > 0 && dots.dots.length === 2`, 30*time.Second)
+	}
+	adaRoom, bobRoom := ada.js(`dots.room`), bob.js(`dots.room`)
+	if adaRoom == "" || adaRoom != bobRoom {
+		t.Fatalf("Quick play put the tabs in rooms %q and %q, want one", adaRoom, bobRoom)
+	}
+	adaDot, bobDot := ada.js(`String(dots.me)`), bob.js(`String(dots.me)`)
+	if adaDot == bobDot {
+		t.Fatalf("both tabs are dot %s", adaDot)
+	}
+	// Each tab names the other's dot from the game's events.
+	ada.waitJS(`dots.dots.some((d) => d.id !== dots.me && d.name === "Bob")`, 10*time.Second)
+	bob.waitJS(`dots.dots.some((d) => d.id !== dots.me && d.name === "Ada")`, 10*time.Second)
+
+	// Ada holds an arrow key, and Bob sees her dot move; then the other
+	// way round, on the other axis, with WASD.
+	btHoldAndWatch(t, ada, bob, adaDot, "x", "ArrowLeft", "ArrowRight")
+	btHoldAndWatch(t, bob, ada, bobDot, "y", "KeyW", "KeyS")
+	if n := ada.js(`String(dots.stats.inputsSent)`); n == "0" {
+		t.Errorf("ada: stats report %s inputs sent", n)
+	}
+
+	// Ada leaves: her dot goes from Bob's arena, and she is back at the menu.
+	ada.click("#leave")
+	ada.waitJS(`dots.phase === "menu"`, 10*time.Second)
+	bob.waitJS(`dots.dots.length === 1 && dots.dots[0].id === dots.me`, 15*time.Second)
+
+	// The README's example, as written, with Ada's tab as the second player
+	// its queue needs: it draws the snapshots and moves with the arrows.
+	readme := btOpenPage(t, browser, "readme", base+"/readme.html")
+	readme.waitJS(`window.__readme.error || window.__readme.queued === true`, 30*time.Second)
+	ada.click("#quick")
+	readme.waitJS(`window.__readme.error || (window.__readme.me > 0 && window.__readme.players.some((p) => p[0] === window.__readme.me))`, 30*time.Second)
+	if e := readme.js(`String(window.__readme.error || "")`); e != "" {
+		t.Fatalf("readme: %s", e)
+	}
+	ada.waitJS(`dots.phase === "playing" && dots.dots.length === 2`, 15*time.Second)
+	readmeDot := readme.js(`String(window.__readme.me)`)
+	if ada.js(`dots.room`) == bob.js(`dots.room`) {
+		t.Errorf("ada's second match is in bob's room %s", bob.js(`dots.room`))
+	}
+	// The example sends one input per keydown: a held key repeats.
+	x0 := readme.jsFloat(`window.__readme.players.find((p) => p[0] === window.__readme.me)[1]`)
+	key := "ArrowRight"
+	dir := 1.0
+	if x0 > 0 {
+		key, dir = "ArrowLeft", -1
+	}
+	readme.front()
+	for i := range 20 {
+		readme.key(input.DispatchKeyEventTypeKeyDown, key, i > 0)
+		time.Sleep(20 * time.Millisecond)
+	}
+	readme.key(input.DispatchKeyEventTypeKeyUp, key, false)
+	want := x0 + dir*5
+	cmp := ">="
+	if dir < 0 {
+		cmp = "<="
+	}
+	readme.waitJS(fmt.Sprintf(`window.__readme.players.find((p) => p[0] === window.__readme.me)[1] %s %v`, cmp, want), 10*time.Second)
+	ada.waitJS(fmt.Sprintf(`dots.dots.find((d) => d.id === %s).x %s %v`, readmeDot, cmp, want), 10*time.Second)
+	if rtt := readme.jsFloat(`window.__readme.game.stats().rttMs`); rtt <= 0 {
+		t.Errorf("readme: stats().rttMs = %v after play", rtt)
+	}
+}
+
+// btHoldAndWatch holds one of two keys (towards the arena's middle) on
+// mover's tab for 700 ms, and waits until watcher's tab shows mover's dot
+// at least 5 units further along axis.
+func btHoldAndWatch(t *testing.T, mover, watcher *btPage, dot, axis, less, more string) {
+	t.Helper()
+	at := fmt.Sprintf(`dots.dots.find((d) => d.id === %s).%s`, dot, axis)
+	from := mover.jsFloat(at)
+	key, cmp, want := more, ">=", from+5
+	if from > 0 {
+		key, cmp, want = less, "<=", from-5
+	}
+	mover.front()
+	mover.key(input.DispatchKeyEventTypeKeyDown, key, false)
+	time.Sleep(700 * time.Millisecond)
+	mover.key(input.DispatchKeyEventTypeKeyUp, key, false)
+	watcher.waitJS(fmt.Sprintf(`%s %s %v`, at, cmp, want), 10*time.Second)
+	t.Logf("%s held %s: its dot went from %s=%v to %s=%s on %s's screen", mover.name, key, axis, from, axis, watcher.js(`String(`+at+`)`), watcher.name)
+}
+
+// btDemoWeb is build/web as `make run` fills it: the assets of `make wasm`
+// and the page of examples/web, plus readme.html, the README's example.
+func btDemoWeb(t *testing.T) string {
+	t.Helper()
+	assets := btAssets(t)
+	dir := t.TempDir()
+	copies := map[string]string{}
+	for _, f := range []string{"tickwire.wasm", "wasm_exec.js", "tickwire.js"} {
+		copies[filepath.Join(assets, f)] = f
+	}
+	copies["tickwire.d.ts"] = "tickwire.d.ts"
+	demo, err := filepath.Glob("../examples/web/*")
+	if err != nil || len(demo) == 0 {
+		t.Fatalf("no demo page in ../examples/web (%v)", err)
+	}
+	for _, f := range demo {
+		copies[f] = filepath.Base(f)
+	}
+	for from, to := range copies {
+		b, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, to), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	example, err := btReadmeExample("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "readme.html"), []byte(btReadmePage(example)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// btReadmeExample is the first js block of the README's "In the browser".
+func btReadmeExample(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	_, section, ok := strings.Cut(string(b), "\n## In the browser\n")
+	if !ok {
+		return "", fmt.Errorf("%s has no section \"In the browser\"", path)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	_, code, ok := strings.Cut(section, "\n```js\n")
+	if !ok {
+		return "", fmt.Errorf("%s: no js example in \"In the browser\"", path)
+	}
+	code, _, ok = strings.Cut(code, "\n```")
+	if !ok {
+		return "", fmt.Errorf("%s: the js example in \"In the browser\" does not end", path)
+	}
+	if n := strings.Count(code, "\n") + 1; n > 20 {
+		return "", fmt.Errorf("%s: the js example in \"In the browser\" has %d lines, over the 20 it promises", path, n)
+	}
+	return code, nil
+}
+
+// btReadmePage runs the example in a module script. It only adds what the
+// example leaves to the game: draw, which records what it was given, and a
+// record of the example's own variables and errors for the test to read.
+func btReadmePage(example string) string {
+	// The example's lines after the queue and the play: the test learns
+	// from them that it queued, and gets the game for its stats.
+	example = strings.Replace(example, "await lobby.queue({ mode: \"default\" });",
+		"await lobby.queue({ mode: \"default\" }); window.__readme.queued = true;", 1)
+	example = strings.Replace(example, "const game = await lobby.play(match);",
+		"const game = await lobby.play(match); window.__readme.game = game;", 1)
+	return `<!doctype html>
+<meta charset="utf-8">
+<title>The README's example</title>
+<script>
+window.__readme = { frames: 0 };
+addEventListener("error", (e) => { window.__readme.error = String(e.message || e.error); });
+addEventListener("unhandledrejection", (e) => { window.__readme.error = "unhandled: " + String(e.reason && (e.reason.code ? e.reason.code + ": " : "") + (e.reason && e.reason.message || e.reason)); });
+</script>
+<script type="module">
+function draw(players, me) {
+  window.__readme.frames++;
+  window.__readme.players = players;
+  window.__readme.me = me;
+}
+` + example + `
+</script>
+`
+}
+
+// btStartLobbyCommand builds lobby/cmd/lobby (with -race when this test
+// binary has it, so that the build reuses the packages it compiled) and
+// runs it with args until the test ends, then stops it with SIGINT and
+// checks that it shut down cleanly. It returns the base URL from its banner.
+func btStartLobbyCommand(t *testing.T, args ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "lobby")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	buildArgs := []string{"build", "-o", bin}
+	if btRace {
+		buildArgs = append(buildArgs, "-race")
+	}
+	start := time.Now()
+	if out, err := exec.CommandContext(ctx, "go", append(buildArgs, "../lobby/cmd/lobby")...).CombinedOutput(); err != nil {
+		t.Fatalf("go build ../lobby/cmd/lobby: %v\n%s", err, out)
+	}
+	t.Logf("built the lobby command in %v", time.Since(start).Round(time.Millisecond))
+
+	out := &btSyncBuffer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("the lobby command ended with %v after SIGINT:\n%s", err, btTail(out.String(), 30))
+			}
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Errorf("the lobby command did not stop within 20 s of SIGINT:\n%s", btTail(out.String(), 30))
+		}
+		if t.Failed() {
+			t.Logf("the lobby command's output (tail):\n%s", btTail(out.String(), 40))
+		}
+	})
+
+	banner := regexp.MustCompile(`tickwire lobby on (http://\S+)`)
+	var base string
+	var exitErr error
+	deadline := time.After(60 * time.Second)
+	for base == "" {
+		if m := banner.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case exitErr = <-exited:
+			exited <- exitErr // for the cleanup
+			t.Fatalf("the lobby command exited before serving: %v\n%s", exitErr, btTail(out.String(), 30))
+		case <-deadline:
+			t.Fatalf("the lobby command printed no banner in 60 s:\n%s", btTail(out.String(), 30))
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return base
+}
+
+// waitJS polls the boolean expression expr in the page until it is true,
+// for at most d, and fails the test with what the page shows otherwise.
+func (p *btPage) waitJS(expr string, d time.Duration) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, d+5*time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { try { return !!(`+expr+`); } catch { return false; } })()`,
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
+	if err != nil {
+		state := p.js(`JSON.stringify({phase: window.dots && dots.phase, me: window.dots && dots.me, dots: window.dots && dots.dots, readme: window.__readme && {error: window.__readme.error, me: window.__readme.me, frames: window.__readme.frames, queued: window.__readme.queued}, log: [...document.querySelectorAll("#log li")].slice(0, 8).map((li) => li.textContent)})`)
+		p.t.Fatalf("%s: waited %v for %s: %v\npage: %s", p.name, d, expr, err, state)
+	}
+}
+
+// js evaluates expr, which gives a string, in the page ("" on error).
+func (p *btPage) js(expr string) string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const v = (`+expr+`); return v == null ? "" : String(v); })()`))
+	if err != nil {
+		p.t.Logf("%s: evaluating %s: %v", p.name, expr, err)
+		return ""
+	}
+	return s
+}
+
+func (p *btPage) jsFloat(expr string) float64 {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	f, err := chromedp.Run(ctx, chromedp.Evaluate[float64](expr))
+	if err != nil {
+		p.t.Fatalf("%s: evaluating %s: %v", p.name, expr, err)
+	}
+	return f
+}
+
+// click clicks the element as a mouse does.
+func (p *btPage) click(selector string) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Click(selector, chromedp.NodeVisible)); err != nil {
+		p.t.Fatalf("%s: click %s: %v", p.name, selector, err)
+	}
+}
+
+// front makes the tab the one keys go to.
+func (p *btPage) front() {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, page.BringToFront, cdp.Empty{}); err != nil {
+		p.t.Fatalf("%s: bring to front: %v", p.name, err)
+	}
+}
+
+// btKeys are the DOM key, code and Windows virtual key code of the keys
+// the tests press.
+var btKeys = map[string]struct {
+	key string
+	vk  int64
+}{
+	"ArrowLeft": {"ArrowLeft", 37}, "ArrowUp": {"ArrowUp", 38}, "ArrowRight": {"ArrowRight", 39}, "ArrowDown": {"ArrowDown", 40},
+	"KeyW": {"w", 87}, "KeyA": {"a", 65}, "KeyS": {"s", 83}, "KeyD": {"d", 68},
+}
+
+// key sends one key event (by its DOM code) to the page, as the keyboard
+// does.
+func (p *btPage) key(typ input.DispatchKeyEventType, code string, repeat bool) {
+	p.t.Helper()
+	k, ok := btKeys[code]
+	if !ok {
+		p.t.Fatalf("no key %q", code)
+	}
+	ev := input.DispatchKeyEventParams{
+		Type: typ, Key: k.key, Code: code,
+		WindowsVirtualKeyCode: k.vk, NativeVirtualKeyCode: k.vk, AutoRepeat: &repeat,
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, ev); err != nil {
+		p.t.Fatalf("%s: key %s %s: %v", p.name, typ, code, err)
+	}
+}
