@@ -67,13 +67,16 @@ func dialWS(ctx context.Context, u string) (transport, error) {
 	t.on.On(t.ws, "onclose", func(ev js.Value) {
 		t.fail(&closeError{code: ev.Get("code").Int(), reason: ev.Get("reason").String()}, 0)
 		close(closed)
+		// Nothing follows a close event. A connection the lobby dropped
+		// is not closed by the client, which dials a new one: its
+		// handlers are released here.
+		t.on.Release()
 	})
 	// An error event is always followed by the close event, which says
 	// more; the browser tells a page nothing else about it.
 	select {
 	case <-opened:
 	case <-closed:
-		t.on.Release()
 		return nil, t.in.Err()
 	case <-ctx.Done():
 		t.close(proto.CloseNormal, "")

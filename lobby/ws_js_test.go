@@ -157,6 +157,22 @@ func TestWSClose(t *testing.T) {
 	}
 }
 
+// TestWSClosedByLobby: a close the lobby starts ends reads with its code
+// and clears the handlers, since the client then dials a new connection
+// rather than close this one.
+func TestWSClosedByLobby(t *testing.T) {
+	tr, ws := dialFake(t)
+	fire(ws, "close", map[string]any{"code": 4003, "reason": "replaced"})
+	if _, err := tr.Read(context.Background()); closeCode(err) != 4003 {
+		t.Fatalf("Read after the lobby closed: %v", err)
+	}
+	for _, h := range []string{"onopen", "onmessage", "onclose"} {
+		if v := ws.Get(h); !v.IsNull() {
+			t.Errorf("%s after the close event: %v, want null", h, v.Type())
+		}
+	}
+}
+
 func TestWSDialFails(t *testing.T) {
 	made := fakeWebSocket(t, proto.Subprotocol)
 	errs := make(chan error, 1)

@@ -3,6 +3,7 @@
 package netcode
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"syscall/js"
@@ -20,6 +21,10 @@ import (
 type rtcConn struct {
 	pc js.Value
 	on browser.Handlers // of the PeerConnection and its channels
+	// closed ends every await in progress: once the RTCPeerConnection is
+	// closed, its pending promises never settle.
+	closedCtx context.Context
+	stop      context.CancelFunc
 
 	mu     sync.Mutex
 	closed bool
@@ -129,6 +134,7 @@ func (c *rtcConn) close() error {
 	chans := c.chans
 	c.chans = nil
 	c.mu.Unlock()
+	c.stop()
 	c.on.Release()
 	_, err := browser.Call(c.pc, "close")
 	for _, ch := range chans {
@@ -138,11 +144,16 @@ func (c *rtcConn) close() error {
 }
 
 // await calls method on the RTCPeerConnection and waits for the promise it
-// returns.
+// returns, or for close: a promise pending when the RTCPeerConnection
+// closes never settles (Chromium), and the goroutine waiting on it would
+// hold up the close that waits for it.
 func (c *rtcConn) await(method string, args ...any) (js.Value, error) {
 	p, err := browser.Call(c.pc, method, args...)
 	if err == nil {
-		p, err = browser.Await(nil, p)
+		p, err = browser.Await(c.closedCtx, p)
+		if c.closedCtx.Err() != nil {
+			err = ErrClosed
+		}
 	}
 	if err != nil {
 		return js.Undefined(), fmt.Errorf("%s: %w", method, err)
@@ -179,7 +190,8 @@ func clientConns(cfg *Config) func() (*rtcConn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("netcode: new RTCPeerConnection: %w", err)
 		}
-		return &rtcConn{pc: ctor}, nil
+		ctx, stop := context.WithCancel(context.Background())
+		return &rtcConn{pc: ctor, closedCtx: ctx, stop: stop}, nil
 	}
 }
 

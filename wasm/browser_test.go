@@ -369,6 +369,58 @@ func TestBrowserRelayOnlyTURN(t *testing.T) {
 // ---------------------------------------------------------------------------
 // What a page reports (testdata/client.js)
 
+// TestBrowserPlayAbandoned: plays cut short by a timeout of 1 to 130 ms,
+// at every stage of the connection, must each settle (opened, or rejected
+// with "timeout") and leave nothing open. Chromium never settles the
+// promises of an RTCPeerConnection closed while they are pending; a close
+// that waited for them hung play() for good.
+func TestBrowserPlayAbandoned(t *testing.T) {
+	chromium := btChromium(t)
+	assets := btAssets(t)
+	h := btNewHarness(t, assets, &lobby.Config{
+		Modes:        map[string]lobby.Mode{"solo": {MinPlayers: 1, MaxPlayers: 1}},
+		TickInterval: 20 * time.Millisecond,
+		// Three lobby messages a round, as fast as the page can.
+		MessageRate: 1000, MessageBurst: 1000,
+	})
+	browser := btStartBrowser(t, chromium)
+	const rounds = 24
+	p := btOpenPage(t, browser, "abandon", h.url+"/static/abandon.html?rounds="+strconv.Itoa(rounds))
+	p.waitJS(`window.__result || window.__error`, 4*time.Minute)
+	var out struct {
+		Opened   int      `json:"opened"`
+		Timeouts int      `json:"timeouts"`
+		Hung     []string `json:"hung"`
+		Errors   []string `json:"errors"`
+		Handles  struct {
+			Lobbies int `json:"lobbies"`
+			Games   int `json:"games"`
+		} `json:"handles"`
+	}
+	if e := p.js(`window.__error`); e != "" {
+		t.Fatalf("page: %s", e)
+	}
+	if err := json.Unmarshal([]byte(p.js(`JSON.stringify(window.__result)`)), &out); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d plays: %d opened, %d timed out", rounds, out.Opened, out.Timeouts)
+	if len(out.Hung) > 0 {
+		t.Errorf("plays that never settled: %v", out.Hung)
+	}
+	if len(out.Errors) > 0 {
+		t.Errorf("plays rejected other than with timeout: %v", out.Errors)
+	}
+	if out.Opened+out.Timeouts != rounds {
+		t.Errorf("%d opened and %d timed out, want %d in all", out.Opened, out.Timeouts, rounds)
+	}
+	if out.Timeouts == 0 {
+		t.Errorf("no play timed out: the test cut none short")
+	}
+	if out.Handles.Lobbies != 0 || out.Handles.Games != 0 {
+		t.Errorf("open after the rounds: %+v", out.Handles)
+	}
+}
+
 type btResult struct {
 	Player  string `json:"player"`
 	Name    string `json:"name"`

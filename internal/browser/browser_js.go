@@ -64,18 +64,29 @@ func Error(v js.Value) error {
 // Await waits for promise p to settle, or for ctx (nil: no bound). It
 // blocks the calling goroutine, never the event loop, so it must not be
 // called from an event handler.
+//
+// A promise abandoned when ctx ends may settle later or never: the
+// RTCPeerConnection's do not once it is closed. So nothing waits for it:
+// its two handlers release themselves when it settles, and stay registered
+// (two small map entries, no goroutine) if it never does.
 func Await(ctx context.Context, p js.Value) (js.Value, error) {
 	type result struct {
 		v   js.Value
 		err error
 	}
 	done := make(chan result, 1)
-	ok := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- result{v: Arg0(args)}
+	var ok, fail js.Func
+	settle := func(r result) {
+		done <- r // buffered: a promise settles once
+		ok.Release()
+		fail.Release()
+	}
+	ok = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		settle(result{v: Arg0(args)})
 		return nil
 	})
-	fail := js.FuncOf(func(_ js.Value, args []js.Value) any {
-		done <- result{err: Error(Arg0(args))}
+	fail = js.FuncOf(func(_ js.Value, args []js.Value) any {
+		settle(result{err: Error(Arg0(args))})
 		return nil
 	})
 	if _, err := Call(p, "then", ok, fail); err != nil {
@@ -89,17 +100,8 @@ func Await(ctx context.Context, p js.Value) (js.Value, error) {
 	}
 	select {
 	case r := <-done:
-		ok.Release()
-		fail.Release()
 		return r.v, r.err
 	case <-ctxDone:
-		// The promise still settles later and calls one of the two: keep
-		// them until it does.
-		go func() {
-			<-done
-			ok.Release()
-			fail.Release()
-		}()
 		return js.Undefined(), ctx.Err()
 	}
 }

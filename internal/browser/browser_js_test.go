@@ -9,6 +9,7 @@ package browser
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"syscall/js"
 	"testing"
@@ -82,9 +83,23 @@ func TestAwait(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("past ctx: %v", err)
 	}
-	// The abandoned promise settles later into its released functions
-	// without a panic (the test binary would die).
+	// The abandoned promise settles later, into handlers that release
+	// themselves, without a panic (the test binary would die).
 	time.Sleep(300 * time.Millisecond)
+	// One that never settles (an RTCPeerConnection's, once closed) leaves
+	// no goroutine waiting for it.
+	before := runtime.NumGoroutine()
+	for range 20 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := Await(ctx, jsEval(`new Promise(() => {})`)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("never settling, ctx cancelled: %v", err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if after := runtime.NumGoroutine(); after > before {
+		t.Fatalf("%d goroutines after 20 abandoned promises, %d before", after, before)
+	}
 	if _, err := Await(nil, jsEval(`42`)); err == nil {
 		t.Fatal("awaiting a number that has no then")
 	}

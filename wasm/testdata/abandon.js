@@ -1,0 +1,38 @@
+// Plays cut short at every stage (TestBrowserPlayAbandoned): each round
+// creates a one-player room and plays it with a timeout of 1 to 130
+// milliseconds, so that the timeout closes the RTCPeerConnection while an
+// offer, the answer or a candidate is still being applied. Every play must
+// settle, opened or rejected with "timeout", and nothing may stay open.
+import { load } from "./tickwire.js";
+
+const q = new URLSearchParams(location.search);
+const rounds = Number(q.get("rounds") || 24);
+const out = { opened: 0, timeouts: 0, hung: [], errors: [] };
+
+try {
+  const tw = await load();
+  const lobby = await tw.guest(location.origin, "abandon");
+  for (let i = 0; i < rounds; i++) {
+    const ms = i < 12 ? 1 + i : 10 * (i - 10); // 1 to 12 ms, then 20 to 130
+    const match = await lobby.createRoom({ mode: "solo" });
+    const play = lobby.play(match, { timeout: ms }).then(
+      async (g) => {
+        g.onEvent(() => {});
+        await g.close();
+        return "opened";
+      },
+      (e) => (e.code === "timeout" ? "timeout" : `rejected ${e.code}: ${e.message}`),
+    );
+    const r = await Promise.race([play, new Promise((res) => setTimeout(() => res("hung"), 10000))]);
+    if (r === "opened") out.opened++;
+    else if (r === "timeout") out.timeouts++;
+    else if (r === "hung") out.hung.push(`round ${i}, ${ms} ms`);
+    else out.errors.push(`round ${i}, ${ms} ms: ${r}`);
+    await lobby.leave();
+  }
+  await lobby.close();
+  out.handles = globalThis.__tickwire.handles();
+  window.__result = out;
+} catch (e) {
+  window.__error = `${e.code || ""} ${e.message || e}`;
+}
