@@ -421,6 +421,73 @@ func TestBrowserPlayAbandoned(t *testing.T) {
 	}
 }
 
+// TestBrowserErrorCodes: what the JS API rejects or throws with carries
+// the code tickwire.d.ts documents, in a real browser (an Error without a
+// code would be a bug); and a game closed by the page reports "closed" once.
+func TestBrowserErrorCodes(t *testing.T) {
+	chromium := btChromium(t)
+	assets := btAssets(t)
+	h := btNewHarness(t, assets, &lobby.Config{
+		Modes:        map[string]lobby.Mode{"solo": {MinPlayers: 1, MaxPlayers: 1}},
+		TickInterval: 20 * time.Millisecond,
+	})
+	browser := btStartBrowser(t, chromium)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	p := btOpenPage(t, browser, "errors", h.url+"/static/errors.html?closed="+strconv.Itoa(closedPort))
+	p.waitJS(`window.__result || window.__error`, time.Minute)
+	if e := p.js(`window.__error`); e != "" {
+		t.Fatalf("page: %s", e)
+	}
+	var out struct {
+		Codes     map[string]string `json:"codes"`
+		States    []string          `json:"states"`
+		CloseInfo struct {
+			Code   string `json:"code"`
+			Remote bool   `json:"remote"`
+		} `json:"closeInfo"`
+	}
+	if err := json.Unmarshal([]byte(p.js(`JSON.stringify(window.__result)`)), &out); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"connect to no lobby":           "network",
+		"connect with a forged token":   "token_invalid",
+		"connect without a token":       "bad_request",
+		"queue for an unknown mode":     "unknown_mode",
+		"queue without options":         "bad_request",
+		"join an unknown room":          "room_not_found",
+		"create a second room":          "busy",
+		"play with an unknown codec":    "bad_argument",
+		"play a forged match":           "timeout",
+		"send a function":               "bad_argument",
+		"send a symbol":                 "bad_argument",
+		"send an input over 1200 bytes": "too_large",
+		"send an event over 16 KiB":     "too_large",
+		"send an event after close":     "closed",
+		"send an input after close":     "closed",
+		"channels after close":          "closed",
+		"rooms after close":             "closed",
+		"play after close":              "closed",
+	}
+	for name, code := range want {
+		got, ok := out.Codes[name]
+		switch {
+		case !ok:
+			t.Errorf("%s: not run", name)
+		case got != code:
+			t.Errorf("%s: code %q, want %q", name, got, code)
+		}
+	}
+	if !slices.Equal(out.States, []string{"closed"}) || out.CloseInfo.Code != "normal" || out.CloseInfo.Remote {
+		t.Errorf("onState after game.close(): %v, info %+v; want only closed, normal, not remote", out.States, out.CloseInfo)
+	}
+}
+
 type btResult struct {
 	Player  string `json:"player"`
 	Name    string `json:"name"`

@@ -42,7 +42,7 @@ func parseCodec(s string) (codec, error) {
 	case "raw":
 		return codecRaw, nil
 	}
-	return 0, fmt.Errorf("tickwire: unknown codec %q (want \"msgpack\" or \"raw\")", s)
+	return 0, fmt.Errorf("%w: unknown codec %q (want \"msgpack\" or \"raw\")", errBadArgument, s)
 }
 
 // decoder decodes msgpack payloads into plain values. It reuses its

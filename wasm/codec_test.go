@@ -397,6 +397,12 @@ func TestErrorCode(t *testing.T) {
 		{netcode.ErrInvalidConfig, "bad_argument"},
 		{fmt.Errorf("%w: no answer", netcode.ErrSignaling), "signaling"},
 		{lobby.ErrProtocol, "protocol"},
+		{fmt.Errorf("%w: ICE failed", netcode.ErrConnectionLost), "connection_lost"},
+		{&netcode.CloseError{Code: netcode.CloseConnectionLost, Err: netcode.ErrConnectionLost}, "closed"},
+		{fmt.Errorf("%w: forged", netcode.ErrResumeRejected), "resume_rejected"},
+		{netcode.ErrSlowReader, "slow_reader"},
+		{&networkError{errors.New("lobby: dial ws://x: websocket closed: status 1006")}, "network"},
+		{func() error { _, err := parseCodec("json"); return err }(), "bad_argument"},
 		{errors.New("other"), ""},
 	}
 	for _, tt := range tests {

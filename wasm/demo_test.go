@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,7 +33,9 @@ func TestBrowserDemo(t *testing.T) {
 	web := btDemoWeb(t)
 	// `make run` is `lobby -web build/web -fill-wait 2s` on 127.0.0.1:8080;
 	// here on a port the system picks.
-	base := btStartLobbyCommand(t, "-addr", "127.0.0.1:0", "-web", web, "-fill-wait", "2s")
+	bin := btBuildLobbyCommand(t)
+	lc := btStartLobbyCommand(t, bin, "-addr", "127.0.0.1:0", "-web", web, "-fill-wait", "2s")
+	base := lc.base
 	browser := btStartBrowser(t, chromium)
 
 	ada := btOpenPage(t, browser, "ada", base+"/?name=Ada")
@@ -105,6 +108,23 @@ func TestBrowserDemo(t *testing.T) {
 	ada.waitJS(fmt.Sprintf(`dots.dots.find((d) => d.id === %s).x %s %v`, readmeDot, cmp, want), 10*time.Second)
 	if rtt := readme.jsFloat(`window.__readme.game.stats().rttMs`); rtt <= 0 {
 		t.Errorf("readme: stats().rttMs = %v after play", rtt)
+	}
+
+	// The lobby command stops (Ctrl-C) and starts again on the same
+	// address, with a new guest secret: the tabs' games end, their lobby
+	// connections are redialed and refused (their tokens are the old
+	// lobby's), and Quick play connects afresh and plays again.
+	lc.stop()
+	for _, p := range []*btPage{ada, bob} {
+		p.waitJS(`dots.phase === "menu"`, 15*time.Second)
+	}
+	lc = btStartLobbyCommand(t, bin, "-addr", strings.TrimPrefix(base, "http://"), "-web", web, "-fill-wait", "2s")
+	for _, p := range []*btPage{ada, bob} {
+		p.waitJS(`document.getElementById("conn").textContent === "not connected to the lobby"`, 40*time.Second)
+		p.click("#quick")
+	}
+	for _, p := range []*btPage{ada, bob} {
+		p.waitJS(`dots.phase === "playing" && dots.dots.length === 2`, 30*time.Second)
 	}
 }
 
@@ -218,11 +238,9 @@ function draw(players, me) {
 `
 }
 
-// btStartLobbyCommand builds lobby/cmd/lobby (with -race when this test
-// binary has it, so that the build reuses the packages it compiled) and
-// runs it with args until the test ends, then stops it with SIGINT and
-// checks that it shut down cleanly. It returns the base URL from its banner.
-func btStartLobbyCommand(t *testing.T, args ...string) string {
+// btBuildLobbyCommand builds lobby/cmd/lobby, with -race when this test
+// binary has it, so that the build reuses the packages it compiled.
+func btBuildLobbyCommand(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "lobby")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -236,51 +254,69 @@ func btStartLobbyCommand(t *testing.T, args ...string) string {
 		t.Fatalf("go build ../lobby/cmd/lobby: %v\n%s", err, out)
 	}
 	t.Logf("built the lobby command in %v", time.Since(start).Round(time.Millisecond))
+	return bin
+}
 
-	out := &btSyncBuffer{}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
+// btCommand is a running lobby command.
+type btCommand struct {
+	t      *testing.T
+	base   string // from its banner: http://host:port
+	out    *btSyncBuffer
+	cmd    *exec.Cmd
+	exited chan error
+	once   sync.Once
+}
+
+// btStartLobbyCommand runs the lobby command bin with args until stop or
+// the end of the test, and reads the base URL from its banner.
+func btStartLobbyCommand(t *testing.T, bin string, args ...string) *btCommand {
+	t.Helper()
+	c := &btCommand{t: t, out: &btSyncBuffer{}, exited: make(chan error, 1)}
+	c.cmd = exec.Command(bin, args...)
+	c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
+	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("the lobby command ended with %v after SIGINT:\n%s", err, btTail(out.String(), 30))
-			}
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("the lobby command did not stop within 20 s of SIGINT:\n%s", btTail(out.String(), 30))
-		}
-		if t.Failed() {
-			t.Logf("the lobby command's output (tail):\n%s", btTail(out.String(), 40))
-		}
-	})
+	go func() { c.exited <- c.cmd.Wait() }()
+	t.Cleanup(c.stop)
 
 	banner := regexp.MustCompile(`tickwire lobby on (http://\S+)`)
-	var base string
-	var exitErr error
 	deadline := time.After(60 * time.Second)
-	for base == "" {
-		if m := banner.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-			break
+	for {
+		if m := banner.FindStringSubmatch(c.out.String()); m != nil {
+			c.base = m[1]
+			return c
 		}
 		select {
-		case exitErr = <-exited:
-			exited <- exitErr // for the cleanup
-			t.Fatalf("the lobby command exited before serving: %v\n%s", exitErr, btTail(out.String(), 30))
+		case err := <-c.exited:
+			c.exited <- err // for stop
+			t.Fatalf("the lobby command exited before serving: %v\n%s", err, btTail(c.out.String(), 30))
 		case <-deadline:
-			t.Fatalf("the lobby command printed no banner in 60 s:\n%s", btTail(out.String(), 30))
+			t.Fatalf("the lobby command printed no banner in 60 s:\n%s", btTail(c.out.String(), 30))
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return base
+}
+
+// stop sends SIGINT, as Ctrl-C does, and checks that the command shuts down
+// cleanly within 20 s. Idempotent.
+func (c *btCommand) stop() {
+	c.once.Do(func() {
+		_ = c.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case err := <-c.exited:
+			if err != nil {
+				c.t.Errorf("the lobby command ended with %v after SIGINT", err)
+			}
+		case <-time.After(20 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-c.exited
+			c.t.Errorf("the lobby command did not stop within 20 s of SIGINT")
+		}
+		if c.t.Failed() {
+			c.t.Logf("the lobby command's output (tail):\n%s", btTail(c.out.String(), 40))
+		}
+	})
 }
 
 // waitJS polls the boolean expression expr in the page until it is true,

@@ -264,6 +264,10 @@ func apiConnect(args []js.Value) any {
 		return withTimeout(context.Background(), dialTimeout, "connecting to the lobby", func(ctx context.Context) (any, error) {
 			c, err := lobby.Dial(ctx, url, token, nil)
 			if err != nil {
+				var le *lobby.Error
+				if !errors.As(err, &le) && !errors.Is(err, lobby.ErrProtocol) && ctx.Err() == nil {
+					err = &networkError{err}
+				}
 				return nil, err
 			}
 			h := &lobbyHandle{c: c, closed: make(chan struct{})}

@@ -68,12 +68,15 @@ export interface Notice {
 
 /**
  * Errors carry a code. A refused lobby request rejects with the lobby's
- * code (PROTOCOL.md: "room_not_found", "busy", "token_expired"...). The
- * others: "closed" (the lobby or game is closed), "timeout", "bad_argument"
- * (a value of the wrong shape, or that cannot be sent), "too_large",
- * "event_buffer_full", "signaling", "protocol"; from guest(): "network",
- * or "forbidden", "guests_disabled", "rate_limited", "http_error" with the
- * HTTP status. An Error without a code is unexpected (a bug).
+ * code (PROTOCOL.md: "room_not_found", "busy", "unknown_mode",
+ * "bad_request", "token_invalid", "token_expired"...). The others:
+ * "closed" (the lobby or game is closed), "timeout", "bad_argument" (a
+ * value of the wrong shape, or that cannot be sent), "too_large",
+ * "event_buffer_full", "signaling", "protocol"; from play():
+ * "connection_lost" (ICE failed before the channels opened); from
+ * connect() and guest(): "network" (the lobby cannot be reached); from
+ * guest(): "forbidden", "guests_disabled", "rate_limited", "http_error"
+ * with the HTTP status. An Error without a code is unexpected (a bug).
  */
 export interface LobbyError extends Error { code: string; status?: number }
 
@@ -110,10 +113,11 @@ export interface PlayOptions {
 }
 
 /**
- * "reconnecting": the path was lost and ICE restarts; "resuming": the same
- * session moves to a new connection (events are resent, none lost or
- * doubled, and the next snapshot is fresh); "connected": back (or open);
- * "closed": for good.
+ * The changes after play() resolved, which is the open: "reconnecting":
+ * the path was lost and ICE restarts; "resuming": the same session moves
+ * to a new connection (events are resent, none lost or doubled, and the
+ * next snapshot is fresh); "connected": back after either; "closed": for
+ * good.
  */
 export type GameState = "connected" | "reconnecting" | "resuming" | "closed";
 

@@ -212,6 +212,14 @@ var (
 	errBadArgument = errors.New("tickwire: bad argument")
 )
 
+// networkError is a lobby that could not be reached: the browser says no
+// more about a WebSocket that fails to open (an unknown host, a refused
+// port, a refused origin).
+type networkError struct{ err error }
+
+func (e *networkError) Error() string { return e.err.Error() }
+func (e *networkError) Unwrap() error { return e.err }
+
 func badArg(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", errBadArgument, fmt.Sprintf(format, args...))
 }
@@ -240,6 +248,14 @@ func errorCode(err error) string {
 		return "closed"
 	case errors.Is(err, lobby.ErrProtocol), errors.Is(err, netcode.ErrProtocol):
 		return "protocol"
+	case errors.Is(err, netcode.ErrConnectionLost):
+		return "connection_lost"
+	case errors.Is(err, netcode.ErrResumeRejected):
+		return "resume_rejected"
+	case errors.Is(err, netcode.ErrSlowReader):
+		return "slow_reader"
+	case errors.As(err, new(*networkError)):
+		return "network"
 	}
 	return ""
 }

@@ -117,21 +117,38 @@ async function ensureLobby() {
   lobbyName = l.name;
   ui.name.value = l.name;
   sessionStorage.setItem("tickwire.name", l.name);
-  l.onNotice(onNotice);
+  l.onNotice(onNotice.bind(l));
   log(`in the lobby as ${l.name} (${l.player})`);
   return l;
 }
 
-// dropLobby forgets a lobby connection that failed other than by a refusal,
-// so that the next action reconnects.
+// dropLobby forgets a lobby connection that failed or ended, so that the
+// next action reconnects; a refusal (any other code) leaves it be.
 function dropLobby(err) {
-  if (err && err.code) return; // the lobby said no: the connection is fine
+  if (err && err.code && err.code !== "closed" && err.code !== "network" && err.code !== "timeout") return;
   if (lobby) lobby.close();
   lobby = null;
 }
 
+// onNotice follows the lobby connection: it is redialed by itself when it
+// drops, and ends for good when the redial is refused or gives up. A game in
+// progress does not need it and goes on.
 function onNotice(n) {
+  if (this !== lobby) return; // from a connection already replaced
   switch (n.type) {
+    case "disconnected":
+      log("lost the lobby connection: reconnecting…", "bad");
+      if (phase === "menu") status("reconnecting to the lobby…", "warn");
+      break;
+    case "reconnected":
+      log("back in the lobby", "good");
+      if (phase === "menu") setPhase("menu");
+      break;
+    case "closed":
+      log(`the lobby connection ended${n.reason ? ": " + n.reason : ""}`, "bad");
+      lobby = null; // a queue's waitMatch rejects with "closed" and ends it
+      if (phase === "menu") setPhase("menu");
+      break;
     case "room":
       if (n.players) {
         const before = new Set(roster.keys());
