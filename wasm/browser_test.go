@@ -423,7 +423,8 @@ func TestBrowserPlayAbandoned(t *testing.T) {
 
 // TestBrowserErrorCodes: what the JS API rejects or throws with carries
 // the code tickwire.d.ts documents, in a real browser (an Error without a
-// code would be a bug); and a game closed by the page reports "closed" once.
+// code would be a bug); a game closed by the page reports "closed" once;
+// and a game with codec "raw" passes bytes both ways untouched.
 func TestBrowserErrorCodes(t *testing.T) {
 	chromium := btChromium(t)
 	assets := btAssets(t)
@@ -444,8 +445,13 @@ func TestBrowserErrorCodes(t *testing.T) {
 		t.Fatalf("page: %s", e)
 	}
 	var out struct {
-		Codes     map[string]string `json:"codes"`
-		States    []string          `json:"states"`
+		Codes map[string]string `json:"codes"`
+		Raw   struct {
+			Player        string `json:"player"`
+			SnapshotBytes int    `json:"snapshotBytes"`
+			Echo          any    `json:"echo"` // bytes as numbers`
+		} `json:"raw"`
+		States    []string `json:"states"`
 		CloseInfo struct {
 			Code   string `json:"code"`
 			Remote bool   `json:"remote"`
@@ -473,6 +479,7 @@ func TestBrowserErrorCodes(t *testing.T) {
 		"channels after close":          "closed",
 		"rooms after close":             "closed",
 		"play after close":              "closed",
+		"send an object with codec raw": "bad_argument",
 	}
 	for name, code := range want {
 		got, ok := out.Codes[name]
@@ -482,6 +489,31 @@ func TestBrowserErrorCodes(t *testing.T) {
 		case got != code:
 			t.Errorf("%s: code %q, want %q", name, got, code)
 		}
+	}
+	// codec "raw": the page got bytes, and the server decoded the bytes the
+	// page encoded by hand, as an event and as an input.
+	raw := out.Raw
+	wantRaw := map[string]any{"kind": "raw", "n": int8(7)}
+	var echo map[string]any
+	if nums, ok := raw.Echo.([]any); !ok {
+		t.Errorf("codec raw: the echo arrived as %v, want a Uint8Array", raw.Echo)
+	} else {
+		b := make([]byte, len(nums))
+		for i, n := range nums {
+			b[i] = byte(n.(float64))
+		}
+		if err := msgpack.Unmarshal(b, &echo); err != nil || !reflect.DeepEqual(echo["echo"], wantRaw) {
+			t.Errorf("codec raw: the echo's bytes decode to %#v (%v), want the event sent back", echo, err)
+		}
+	}
+	if raw.SnapshotBytes <= 0 {
+		t.Errorf("codec raw: no snapshot as a Uint8Array (%d bytes)", raw.SnapshotBytes)
+	}
+	if ev := h.game.events(raw.Player); len(ev) != 1 || !reflect.DeepEqual(ev[0], wantRaw) {
+		t.Errorf("codec raw: the server decoded the events %#v, want [%#v]", ev, wantRaw)
+	}
+	if in := h.game.inputs(raw.Player); len(in) != 1 || !reflect.DeepEqual(in[0], wantRaw) {
+		t.Errorf("codec raw: the server decoded the inputs %#v, want [%#v]", in, wantRaw)
 	}
 	if !slices.Equal(out.States, []string{"closed"}) || out.CloseInfo.Code != "normal" || out.CloseInfo.Remote {
 		t.Errorf("onState after game.close(): %v, info %+v; want only closed, normal, not remote", out.States, out.CloseInfo)

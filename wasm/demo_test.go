@@ -113,18 +113,35 @@ func TestBrowserDemo(t *testing.T) {
 	// The lobby command stops (Ctrl-C) and starts again on the same
 	// address, with a new guest secret: the tabs' games end, their lobby
 	// connections are redialed and refused (their tokens are the old
-	// lobby's), and Quick play connects afresh and plays again.
+	// lobby's), and the next action connects afresh: Ada creates a room,
+	// Bob sees it in the list of open rooms and joins it by its code.
 	lc.stop()
 	for _, p := range []*btPage{ada, bob} {
 		p.waitJS(`dots.phase === "menu"`, 15*time.Second)
 	}
-	lc = btStartLobbyCommand(t, bin, "-addr", strings.TrimPrefix(base, "http://"), "-web", web, "-fill-wait", "2s")
+	btStartLobbyCommand(t, bin, "-addr", strings.TrimPrefix(base, "http://"), "-web", web, "-fill-wait", "2s")
 	for _, p := range []*btPage{ada, bob} {
 		p.waitJS(`document.getElementById("conn").textContent === "not connected to the lobby"`, 40*time.Second)
-		p.click("#quick")
 	}
+	ada.click("#create")
+	ada.waitJS(`dots.phase === "playing" && dots.code && dots.dots.length === 1`, 30*time.Second)
+	code := ada.js(`dots.code`)
+	bob.click("#quick") // connects to the lobby; cancelled at once
+	bob.waitJS(`dots.phase === "queued"`, 15*time.Second)
+	bob.click("#leave")
+	bob.waitJS(`dots.phase === "menu" && [...document.querySelectorAll("#rooms li")].some((li) => li.textContent.includes("Ada's room"))`, 15*time.Second)
+	bob.front()
+	ctx, cancel := context.WithTimeout(bob.ctx, 10*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#code"), strings.ToLower(code), chromedp.NodeVisible)); err != nil {
+		t.Fatalf("bob: typing the room code: %v", err)
+	}
+	bob.click("#join")
 	for _, p := range []*btPage{ada, bob} {
 		p.waitJS(`dots.phase === "playing" && dots.dots.length === 2`, 30*time.Second)
+	}
+	if a, b := ada.js(`dots.room`), bob.js(`dots.room`); a != b {
+		t.Errorf("bob joined room %s by code %s, ada is in %s", b, code, a)
 	}
 }
 
@@ -361,7 +378,7 @@ func (p *btPage) click(selector string) {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Click(selector, chromedp.NodeVisible)); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(selector), chromedp.NodeVisible)); err != nil {
 		p.t.Fatalf("%s: click %s: %v", p.name, selector, err)
 	}
 }

@@ -1,6 +1,7 @@
 // The codes of the errors the JS API rejects or throws with
 // (TestBrowserErrorCodes): each case records the code it got, "" for an
-// Error without one, or "no error". window.__result maps case to code.
+// Error without one, or "no error"; window.__result.codes maps case to
+// code. Then a game with codec "raw" (window.__result.raw).
 import { load } from "./tickwire.js";
 
 const codes = {};
@@ -46,11 +47,34 @@ try {
   await rejects("send an input after close", () => game.sendInput({ a: 1 }));
   await rejects("channels after close", () => game.channels());
 
+  // codec "raw": Uint8Array both ways, the bytes untouched. The test's
+  // game server speaks msgpack: the page sends {kind: "raw", n: 7} encoded
+  // by hand and reads the echo's bytes.
+  await lobby.leave();
+  const rawMatch = await lobby.createRoom({ mode: "solo" });
+  const rawGame = await lobby.play(rawMatch, { codec: "raw" });
+  const raw = { snapshot: null, echo: null, after: 0 };
+  rawGame.onSnapshot((s) => { raw.snapshot ??= s; if (raw.echo) raw.after++; });
+  rawGame.onEvent((e) => { raw.echo ??= e; });
+  await rejects("send an object with codec raw", () => rawGame.sendEvent({ kind: "raw" }));
+  const sent = new Uint8Array([0x82, 0xa4, ...new TextEncoder().encode("kind"), 0xa3, ...new TextEncoder().encode("raw"), 0xa1, 0x6e, 0x07]);
+  rawGame.sendEvent(sent);
+  rawGame.sendInput(sent);
+  // Three snapshots after the echo: the server's tick, which sends them,
+  // has read the input by then.
+  for (let i = 0; i < 200 && raw.after < 3; i++) await new Promise((r) => setTimeout(r, 25));
+  const rawResult = {
+    player: lobby.player,
+    snapshotBytes: raw.snapshot instanceof Uint8Array ? raw.snapshot.length : -1,
+    echo: raw.echo instanceof Uint8Array ? Array.from(raw.echo) : String(raw.echo),
+  };
+  await rawGame.close();
+
   await lobby.close();
   await rejects("rooms after close", () => lobby.rooms());
   await rejects("play after close", () => lobby.play(match));
 
-  window.__result = { codes, states: states.map((s) => s.state), closeInfo: states.length ? states[states.length - 1].info : null };
+  window.__result = { codes, raw: rawResult, states: states.map((s) => s.state), closeInfo: states.length ? states[states.length - 1].info : null };
 } catch (e) {
   window.__error = `${e.code || ""} ${e.stack || e.message || e}`;
 }
