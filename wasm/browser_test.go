@@ -72,13 +72,10 @@ func (m btMain) Run() int {
 // their event echoed, and report the channels as the browser's
 // RTCDataChannel has them.
 func TestBrowserWASMClient(t *testing.T) {
-	chromium := btChromium(t)
-	assets := btAssets(t)
-	h := btNewHarness(t, assets, &lobby.Config{
+	h, browser := btSetup(t, &lobby.Config{
 		Modes:        map[string]lobby.Mode{"duo": {MinPlayers: 2, MaxPlayers: 2}},
 		TickInterval: 20 * time.Millisecond,
 	})
-	browser := btStartBrowser(t, chromium)
 
 	names := []string{"alice", "bob"}
 	pages := make([]*btPage, len(names))
@@ -152,13 +149,7 @@ func TestBrowserWASMClient(t *testing.T) {
 // through the browser's RTCPeerConnection, and sees a refused guest token
 // as an error.
 func TestBrowserGoAPI(t *testing.T) {
-	chromium := btChromium(t)
-	assets := btAssets(t)
-	h := btNewHarness(t, assets, &lobby.Config{
-		Modes:        map[string]lobby.Mode{"solo": {MinPlayers: 1, MaxPlayers: 1}},
-		TickInterval: 20 * time.Millisecond,
-	})
-	browser := btStartBrowser(t, chromium)
+	h, browser := btSetup(t, btSolo())
 	page := btOpenPage(t, browser, "goapi", h.url+"/static/goapi.html")
 	report, err := page.evalString(`new Promise((resolve) => {
 		const poll = () => window.__goapi ? resolve(window.__goapi) : setTimeout(poll, 50);
@@ -234,13 +225,7 @@ func TestWASMSize(t *testing.T) {
 // the same RTCPeerConnection with a new ICE username fragment, and events
 // flow both ways afterwards.
 func TestBrowserServerICERestart(t *testing.T) {
-	chromium := btChromium(t)
-	assets := btAssets(t)
-	h := btNewHarness(t, assets, &lobby.Config{
-		Modes:        map[string]lobby.Mode{"solo": {MinPlayers: 1, MaxPlayers: 1}},
-		TickInterval: 20 * time.Millisecond,
-	})
-	browser := btStartBrowser(t, chromium)
+	h, browser := btSetup(t, btSolo())
 	page := btOpenPage(t, browser, "carol", h.url+"/static/client.html?mode=solo&how=queue&pings=5&name=carol")
 	r, err := page.result(30 * time.Second)
 	if err != nil {
@@ -375,15 +360,10 @@ func TestBrowserRelayOnlyTURN(t *testing.T) {
 // promises of an RTCPeerConnection closed while they are pending; a close
 // that waited for them hung play() for good.
 func TestBrowserPlayAbandoned(t *testing.T) {
-	chromium := btChromium(t)
-	assets := btAssets(t)
-	h := btNewHarness(t, assets, &lobby.Config{
-		Modes:        map[string]lobby.Mode{"solo": {MinPlayers: 1, MaxPlayers: 1}},
-		TickInterval: 20 * time.Millisecond,
-		// Three lobby messages a round, as fast as the page can.
-		MessageRate: 1000, MessageBurst: 1000,
-	})
-	browser := btStartBrowser(t, chromium)
+	cfg := btSolo()
+	// Three lobby messages a round, as fast as the page can.
+	cfg.MessageRate, cfg.MessageBurst = 1000, 1000
+	h, browser := btSetup(t, cfg)
 	const rounds = 24
 	p := btOpenPage(t, browser, "abandon", h.url+"/static/abandon.html?rounds="+strconv.Itoa(rounds))
 	p.waitJS(`window.__result || window.__error`, 4*time.Minute)
@@ -426,13 +406,7 @@ func TestBrowserPlayAbandoned(t *testing.T) {
 // code would be a bug); a game closed by the page reports "closed" once;
 // and a game with codec "raw" passes bytes both ways untouched.
 func TestBrowserErrorCodes(t *testing.T) {
-	chromium := btChromium(t)
-	assets := btAssets(t)
-	h := btNewHarness(t, assets, &lobby.Config{
-		Modes:        map[string]lobby.Mode{"solo": {MinPlayers: 1, MaxPlayers: 1}},
-		TickInterval: 20 * time.Millisecond,
-	})
-	browser := btStartBrowser(t, chromium)
+	h, browser := btSetup(t, btSolo())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -517,6 +491,23 @@ func TestBrowserErrorCodes(t *testing.T) {
 	}
 	if !slices.Equal(out.States, []string{"closed"}) || out.CloseInfo.Code != "normal" || out.CloseInfo.Remote {
 		t.Errorf("onState after game.close(): %v, info %+v; want only closed, normal, not remote", out.States, out.CloseInfo)
+	}
+}
+
+// btSetup finds chromium, builds the assets, serves them with a lobby of
+// cfg and its game server, and starts the browser.
+func btSetup(t *testing.T, cfg *lobby.Config) (*btHarness, context.Context) {
+	t.Helper()
+	chromium := btChromium(t)
+	h := btNewHarness(t, btAssets(t), cfg)
+	return h, btStartBrowser(t, chromium)
+}
+
+// btSolo is a lobby of one-player rooms.
+func btSolo() *lobby.Config {
+	return &lobby.Config{
+		Modes:        map[string]lobby.Mode{"solo": {MinPlayers: 1, MaxPlayers: 1}},
+		TickInterval: 20 * time.Millisecond,
 	}
 }
 
