@@ -518,7 +518,13 @@ func (c *Client) reconnect(ctx context.Context, why error) bool {
 	}
 	c.mu.Lock()
 	for id, reply := range c.pending {
-		reply <- fmt.Errorf("lobby: connection lost before the answer: %w", why)
+		// A request whose answer came just before the drop has it waiting
+		// in its buffer of one: it keeps that answer (a blocking send here,
+		// under mu, would wait for a requester that waits for mu).
+		select {
+		case reply <- fmt.Errorf("lobby: connection lost before the answer: %w", why):
+		default:
+		}
 		delete(c.pending, id)
 	}
 	c.mu.Unlock()
@@ -579,9 +585,10 @@ func (c *Client) dispatch(msg any) {
 	if id := envelopeID(msg); id != "" {
 		c.mu.Lock()
 		reply := c.pending[id]
+		delete(c.pending, id) // one answer per request: a second is not waited for
 		c.mu.Unlock()
 		if reply != nil {
-			reply <- msg
+			reply <- msg // the buffer of one is free: the entry was in pending
 			return
 		}
 	}

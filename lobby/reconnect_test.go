@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/lobby/internal/proto"
 	"github.com/tickwire/tickwire/netcode"
 )
 
@@ -291,4 +292,40 @@ func (h *reasonLog) saw(reason string) bool {
 		}
 	}
 	return false
+}
+
+// TestAnswerRacesDrop: an answer that arrives just before the connection
+// drops, or a second answer to the same request, must not block the client.
+// The drop used to send "connection lost" to every pending request under
+// the client's lock, blocking on a reply buffer the answer had already
+// filled while the requester waited for that lock to clean up.
+func TestAnswerRacesDrop(t *testing.T) {
+	c := &Client{
+		log:      slog.New(slog.DiscardHandler),
+		pending:  map[string]chan any{},
+		sigs:     map[string]*clientSignaler{},
+		notices:  make(chan Notice, 64),
+		done:     make(chan struct{}),
+		attempts: 0, // reconnect fails pending requests, then dials no more
+	}
+	reply := make(chan any, 1)
+	c.pending["7"] = reply
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.dispatch(&proto.Envelope{ID: "7"}) // the answer
+		c.dispatch(&proto.Envelope{ID: "7"}) // a second one, from a confused lobby
+		c.reconnect(context.Background(), errors.New("cut"))
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client blocked on an answered request")
+	}
+	if r, ok := (<-reply).(*proto.Envelope); !ok || r.ID != "7" {
+		t.Fatalf("the request got %v, want its answer", r)
+	}
+	if len(c.pending) != 0 {
+		t.Fatalf("pending after the drop: %v", c.pending)
+	}
 }
