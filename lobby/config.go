@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tickwire/tickwire/lobby/internal/match"
@@ -178,6 +179,18 @@ func (c *Config) resolve() (*Config, error) {
 	}
 	if len(r.TURN.URLs) > 0 && r.TURN.Secret == "" {
 		return bad("TURN URLs without a TURN secret")
+	}
+	// Every player's client would refuse them (netcode.Config), at each
+	// match: refused here, once.
+	for _, u := range r.STUN {
+		if scheme, _, _ := strings.Cut(u, ":"); !strings.EqualFold(scheme, "stun") && !strings.EqualFold(scheme, "stuns") {
+			return bad("STUN URL %q is not stun: or stuns:", u)
+		}
+	}
+	for _, u := range r.TURN.URLs {
+		if scheme, _, _ := strings.Cut(u, ":"); !strings.EqualFold(scheme, "turn") && !strings.EqualFold(scheme, "turns") {
+			return bad("TURN URL %q is not turn: or turns:", u)
+		}
 	}
 	if r.Now == nil {
 		r.Now = time.Now

@@ -47,6 +47,9 @@ func TestConfigValidation(t *testing.T) {
 		{"negative window", Config{Modes: map[string]Mode{"m": {InitialWindow: -1}}}},
 		{"negative seat timeout", Config{SeatTimeout: -time.Second}},
 		{"turn without secret", Config{TURN: TURNConfig{URLs: []string{"turn:x"}}}},
+		{"STUN URL of another scheme", Config{STUN: []string{"turn:x"}}},
+		{"STUN URL without a scheme", Config{STUN: []string{"stun.example.com:3478"}}},
+		{"TURN URL of another scheme", Config{TURN: TURNConfig{URLs: []string{"stun:x"}, Secret: "s"}}},
 		{"tiny messages", Config{MaxMessageSize: 16 << 10}},
 		{"negative rate", Config{MessageRate: -1}},
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/pion/transport/v5"
@@ -245,6 +246,22 @@ func (c *Config) resolve() (*Config, error) {
 	for i, s := range r.ICEServers {
 		if len(s.URLs) == 0 {
 			return nil, fmt.Errorf("%w: ICEServers[%d] has no URLs", ErrInvalidConfig, i)
+		}
+		// Checked here rather than left to the WebRTC stack, so that both
+		// builds refuse the same servers, with the same error: pion
+		// refuses them at the first connection, a browser's
+		// RTCPeerConnection with an exception.
+		for _, u := range s.URLs {
+			scheme, _, _ := strings.Cut(u, ":")
+			switch strings.ToLower(scheme) {
+			case "stun", "stuns":
+			case "turn", "turns":
+				if s.Username == "" || s.Credential == "" {
+					return nil, fmt.Errorf("%w: ICEServers[%d]: TURN URL %q without a username and credential", ErrInvalidConfig, i, u)
+				}
+			default:
+				return nil, fmt.Errorf("%w: ICEServers[%d]: URL %q is not stun:, stuns:, turn: or turns:", ErrInvalidConfig, i, u)
+			}
 		}
 	}
 	for _, a := range []struct{ name, v string }{{"UDPAddr", r.UDPAddr}, {"TCPAddr", r.TCPAddr}} {

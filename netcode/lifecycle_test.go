@@ -236,6 +236,9 @@ func TestConfigValidation(t *testing.T) {
 		{"bad UDP address", Config{UDPAddr: "nope"}},
 		{"unknown network type", Config{NetworkTypes: []NetworkType{"udp5"}}},
 		{"ICE server without URLs", Config{ICEServers: []ICEServer{{Username: "u"}}}},
+		{"ICE server URL of another scheme", Config{ICEServers: []ICEServer{{URLs: []string{"http://stun.example.com"}}}}},
+		{"ICE server URL without a scheme", Config{ICEServers: []ICEServer{{URLs: []string{"stun.example.com:3478"}}}}},
+		{"TURN URL without credentials", Config{ICEServers: []ICEServer{{URLs: []string{"turn:turn.example.com:3478"}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

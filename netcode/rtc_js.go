@@ -188,6 +188,8 @@ func clientConns(cfg *Config) func() (*rtcConn, error) {
 			ctor, err = browser.New(ctor, map[string]any{"iceServers": servers, "iceTransportPolicy": policy})
 		}
 		if err != nil {
+			// Config has checked the ICE servers, so this is the browser's
+			// own refusal (WebRTC disabled, say).
 			return nil, fmt.Errorf("netcode: new RTCPeerConnection: %w", err)
 		}
 		ctx, stop := context.WithCancel(context.Background())

@@ -419,8 +419,13 @@ func TestBrowserErrorCodes(t *testing.T) {
 		t.Fatalf("page: %s", e)
 	}
 	var out struct {
-		Codes map[string]string `json:"codes"`
-		Raw   struct {
+		Codes             map[string]string `json:"codes"`
+		NoticesAfterClose []string          `json:"noticesAfterClose"`
+		Delivery          struct {
+			Order      []string `json:"order"`
+			LateEvents []string `json:"lateEvents"`
+		} `json:"delivery"`
+		Raw struct {
 			Player        string `json:"player"`
 			SnapshotBytes int    `json:"snapshotBytes"`
 			Echo          any    `json:"echo"` // bytes as numbers`
@@ -435,25 +440,27 @@ func TestBrowserErrorCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"connect to no lobby":           "network",
-		"connect with a forged token":   "token_invalid",
-		"connect without a token":       "bad_request",
-		"queue for an unknown mode":     "unknown_mode",
-		"queue without options":         "bad_request",
-		"join an unknown room":          "room_not_found",
-		"create a second room":          "busy",
-		"play with an unknown codec":    "bad_argument",
-		"play a forged match":           "timeout",
-		"send a function":               "bad_argument",
-		"send a symbol":                 "bad_argument",
-		"send an input over 1200 bytes": "too_large",
-		"send an event over 16 KiB":     "too_large",
-		"send an event after close":     "closed",
-		"send an input after close":     "closed",
-		"channels after close":          "closed",
-		"rooms after close":             "closed",
-		"play after close":              "closed",
-		"send an object with codec raw": "bad_argument",
+		"connect to no lobby":                         "network",
+		"connect with a forged token":                 "token_invalid",
+		"connect without a token":                     "bad_request",
+		"queue for an unknown mode":                   "unknown_mode",
+		"queue without options":                       "bad_request",
+		"join an unknown room":                        "room_not_found",
+		"create a second room":                        "busy",
+		"play with an unknown codec":                  "bad_argument",
+		"play a forged match":                         "timeout",
+		"send a function":                             "bad_argument",
+		"send a symbol":                               "bad_argument",
+		"send a cyclic object":                        "bad_argument",
+		"play with a TURN server without credentials": "bad_argument",
+		"send an input over 1200 bytes":               "too_large",
+		"send an event over 16 KiB":                   "too_large",
+		"send an event after close":                   "closed",
+		"send an input after close":                   "closed",
+		"channels after close":                        "closed",
+		"rooms after close":                           "closed",
+		"play after close":                            "closed",
+		"send an object with codec raw":               "bad_argument",
 	}
 	for name, code := range want {
 		got, ok := out.Codes[name]
@@ -463,6 +470,15 @@ func TestBrowserErrorCodes(t *testing.T) {
 		case got != code:
 			t.Errorf("%s: code %q, want %q", name, got, code)
 		}
+	}
+	if want := []string{"onEvent returned", "event early"}; !slices.Equal(out.Delivery.Order, want) {
+		t.Errorf("a waiting event and onEvent(): %q, want %q", out.Delivery.Order, want)
+	}
+	if want := []string{"bye"}; !slices.Equal(out.Delivery.LateEvents, want) {
+		t.Errorf("onEvent set after the server closed: got %q, want the event that came before the close, %q", out.Delivery.LateEvents, want)
+	}
+	if want := []string{"closed"}; !slices.Equal(out.NoticesAfterClose, want) {
+		t.Errorf("onNotice set after the lobby closed: %q, want %q", out.NoticesAfterClose, want)
 	}
 	// codec "raw": the page got bytes, and the server decoded the bytes the
 	// page encoded by hand, as an event and as an input.
@@ -1030,6 +1046,10 @@ func (g *btGame) echo(ctx context.Context, p *lobby.Player, bp *btPlayer) {
 		out, err := msgpack.Marshal(map[string]any{"echo": v, "from": p.ID})
 		if err == nil {
 			err = p.Session.SendEvent(out)
+		}
+		if m, _ := v.(map[string]any); err == nil && m["kind"] == "bye" {
+			// The echo is the game's last word: the server closes.
+			err = p.Session.Close("bye")
 		}
 		if err != nil {
 			g.mu.Lock()

@@ -25,7 +25,7 @@ import (
 // hostile msgpack payload, ends in an error rather than a stack overflow.
 const maxDepth = 64
 
-var errTooDeep = fmt.Errorf("tickwire: value nested deeper than %d levels", maxDepth)
+var errTooDeep = fmt.Errorf("%w: value nested deeper than %d levels (or cyclic)", errBadArgument, maxDepth)
 
 // codec names how payloads travel between JS and the game server.
 type codec int

@@ -394,6 +394,7 @@ func TestErrorCode(t *testing.T) {
 		{errClosedHandle, "closed"},
 		{fmt.Errorf("%w: opening the channels after 1s", errTimeout), "timeout"},
 		{badArg("x"), "bad_argument"},
+		{errTooDeep, "bad_argument"},
 		{netcode.ErrInvalidConfig, "bad_argument"},
 		{fmt.Errorf("%w: no answer", netcode.ErrSignaling), "signaling"},
 		{lobby.ErrProtocol, "protocol"},

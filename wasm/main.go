@@ -136,7 +136,8 @@ func str(args []js.Value, i int, what string) (string, error) {
 }
 
 // promise runs work in a goroutine and settles a Promise with its result,
-// converted by toJS, or rejects it with errorToJS.
+// converted by toJS (nil: undefined, as for a Promise<void>), or rejects it
+// with errorToJS.
 func promise(work func() (any, error)) js.Value {
 	var resolve, reject js.Value
 	executor := js.FuncOf(func(_ js.Value, args []js.Value) any {
@@ -149,6 +150,10 @@ func promise(work func() (any, error)) js.Value {
 		v, err := safely(work)
 		if err != nil {
 			reject.Invoke(errorToJS(err))
+			return
+		}
+		if v == nil {
+			resolve.Invoke()
 			return
 		}
 		resolve.Invoke(toJS(v))
@@ -573,8 +578,12 @@ func (g *gameHandle) watch() {
 	<-g.c.Done()
 	g.mu.Lock()
 	g.ending = true
+	listened := g.listening[1]
 	g.mu.Unlock()
 	g.pumps.Wait()
+	if !listened {
+		g.holdEvents()
+	}
 	_ = g.c.Close()
 	games.remove(g.id)
 	g.mu.Lock()
@@ -585,6 +594,31 @@ func (g *gameHandle) watch() {
 		invoke(state, "closed", text)
 	}
 	close(g.closed)
+}
+
+// holdEvents hands the sink the events that arrived but were never
+// listened for, so that an onEvent set after the close still gets them, as
+// the Go API's ReadEvent does: a game's last words ("game over") are often
+// sent just before the server closes it.
+func (g *gameHandle) holdEvents() {
+	var held []any
+	dec := newDecoder()
+	for {
+		b, err := g.c.ReadEvent(context.Background()) // the queue, then the close error
+		if err != nil {
+			break
+		}
+		if v, err := g.payload(dec, b); err == nil {
+			held = append(held, v)
+		}
+	}
+	if len(held) == 0 {
+		return
+	}
+	g.mu.Lock()
+	cb := g.sink.Get("held")
+	g.mu.Unlock()
+	invoke(cb, held)
 }
 
 // pumpStates reports the connection's transitions (reconnecting, resuming,

@@ -92,7 +92,10 @@ export interface Lobby {
   createParty(): Promise<Party>;
   joinParty(code: string): Promise<Party>;
   leave(): Promise<void>;
-  /** Notices wait (up to 64) until the first onNotice; a later call replaces the callback. */
+  /**
+   * Notices wait (up to 64) until the first onNotice; a later call replaces
+   * the callback. Set after the connection ended, it hears only "closed".
+   */
   onNotice(cb: (n: Notice) => void): void;
   /**
    * Opens both channels to the match's game server, the lobby carrying the
@@ -156,6 +159,11 @@ export interface Stats {
   bytesOut: number;
 }
 
+/**
+ * Callbacks (onSnapshot, onEvent, onState, onNotice) run in order of
+ * arrival, each in a microtask: never inside the call that sets them or
+ * any other API call.
+ */
 export interface Game {
   /**
    * Called with each snapshot newer than the last; older ones are dropped.
@@ -165,8 +173,9 @@ export interface Game {
   onSnapshot(cb: (state: any, info: { seq: number }) => void): void;
   /**
    * Called with each reliable event, in order. Events wait for the first
-   * call, so none is missed; a game whose server sends events must set it
-   * (over 4096 unread events close the game as a slow reader).
+   * call, so none is missed, even when it comes after the game closed; a
+   * game whose server sends events must set it (over 4096 unread events
+   * close the game as a slow reader).
    */
   onEvent(cb: (event: any) => void): void;
   /**

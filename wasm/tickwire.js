@@ -95,16 +95,23 @@ function check(r) {
 // parse reads the JSON text a raw call resolves with; undefined stays so.
 const parse = (text) => (typeof text === "string" ? JSON.parse(text) : text);
 
-// deliver calls a game's callback: what it throws is reported as an
-// uncaught error (window "error" event, console) without stopping delivery.
-function deliver(cb, ...args) {
-  if (!cb) return;
-  try {
-    cb(...args);
-  } catch (err) {
-    if (typeof globalThis.reportError === "function") globalThis.reportError(err);
-    else setTimeout(() => { throw err; });
-  }
+// deliver calls the callback that get returns, if any, in a microtask:
+// never inside the API call that led to it (Go runs its goroutines, which
+// deliver, before a call into it returns: onEvent() would call the callback
+// before returning), in the order of arrival, and with the callback set at
+// that moment. What it throws is reported, as an uncaught error would be,
+// and delivery goes on.
+function deliver(get, ...args) {
+  queueMicrotask(() => {
+    const cb = get();
+    if (!cb) return;
+    try {
+      cb(...args);
+    } catch (err) {
+      if (typeof globalThis.reportError === "function") globalThis.reportError(err);
+      else setTimeout(() => { throw err; });
+    }
+  });
 }
 
 const internal = Symbol("tickwire.internal");
@@ -210,10 +217,13 @@ class Lobby {
 
   onNotice(cb) {
     this.#onNotice = cb;
-    if (!this.#noticing) {
-      this.#noticing = true;
-      check(this.#raw.notices(this.#id, (text) => deliver(this.#onNotice, JSON.parse(text))));
-    }
+    if (this.#noticing) return;
+    const r = this.#raw.notices(this.#id, (text) => deliver(() => this.#onNotice, JSON.parse(text)));
+    if (r instanceof Error && r.code !== "closed") throw r;
+    this.#noticing = true;
+    // The connection ended before the first onNotice: what it said is
+    // gone with it, but not the news of the end, which comes last.
+    if (r instanceof Error) deliver(() => this.#onNotice, { type: "closed", reason: "the lobby connection had ended" });
   }
 
   /** Opens both channels to the match's game server. */
@@ -237,6 +247,7 @@ class Game {
   #onState = null;
   #listening = { snapshot: false, event: false };
   #closed = null; // {reason, code, remote, stats} once closed
+  #held = null; // events never listened for, once closed
   #pending = []; // listen calls made before the handle arrived
 
   constructor(key, raw) {
@@ -250,16 +261,19 @@ class Game {
       this.#pending = [];
     };
     open.sink = {
-      snapshot: (state, seq) => deliver(this.#onSnapshot, state, { seq }),
-      event: (ev) => deliver(this.#onEvent, ev),
+      snapshot: (state, seq) => deliver(() => this.#onSnapshot, state, { seq }),
+      event: (ev) => deliver(() => this.#onEvent, ev),
+      // Events that arrived but were never listened for, when the game
+      // closes: kept for the first onEvent.
+      held: (events) => { this.#held = events; },
       state: (state, text) => {
         const info = JSON.parse(text);
         if (state !== "closed") {
-          deliver(this.#onState, state, info.reason);
+          deliver(() => this.#onState, state, info.reason);
           return;
         }
         this.#closed = info;
-        deliver(this.#onState, state, info.reason, { code: info.code, remote: info.remote });
+        deliver(() => this.#onState, state, info.reason, { code: info.code, remote: info.remote });
       },
     };
     Object.defineProperty(this, internal, { value: open });
@@ -279,13 +293,19 @@ class Game {
   }
 
   onSnapshot(cb) { this.#onSnapshot = cb; this.#listen("snapshot"); }
-  onEvent(cb) { this.#onEvent = cb; this.#listen("event"); }
+  onEvent(cb) {
+    this.#onEvent = cb;
+    const held = this.#held;
+    this.#held = null;
+    if (held) for (const ev of held) deliver(() => this.#onEvent, ev);
+    this.#listen("event");
+  }
 
   onState(cb) {
     this.#onState = cb;
     const c = this.#closed;
     // Registered after the end: still hear about it, but never synchronously.
-    if (c) queueMicrotask(() => { if (this.#onState === cb) deliver(cb, "closed", c.reason, { code: c.code, remote: c.remote }); });
+    if (c) deliver(() => (this.#onState === cb ? cb : null), "closed", c.reason, { code: c.code, remote: c.remote });
   }
 
   sendInput(input) { return check(this.#raw.sendInput(this.#id, input)); }

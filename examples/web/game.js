@@ -126,8 +126,10 @@ async function ensureLobby() {
 // next action reconnects; a refusal (any other code) leaves it be.
 function dropLobby(err) {
   if (err && err.code && err.code !== "closed" && err.code !== "network" && err.code !== "timeout") return;
-  if (lobby) lobby.close();
+  if (!lobby) return;
+  lobby.close();
   lobby = null;
+  if (phase === "menu") setPhase("menu"); // says so
 }
 
 // onNotice follows the lobby connection: it is redialed by itself when it

@@ -30,6 +30,7 @@ try {
   const match = await lobby.createRoom({ mode: "solo" });
   await rejects("create a second room", () => lobby.createRoom({ mode: "solo" }));
   await rejects("play with an unknown codec", () => lobby.play(match, { codec: "json" }));
+  await rejects("play with a TURN server without credentials", () => lobby.play({ ...match, iceServers: [{ urls: ["turn:127.0.0.1:3478"] }] }));
   // The lobby refuses the offer with an error notice (not_in_room), which
   // names no request: the play runs to its timeout.
   await rejects("play a forged match", () => lobby.play({ ...match, room: "r-forged" }, { timeout: 1000 }));
@@ -40,12 +41,41 @@ try {
   game.onState((state, reason, info) => states.push({ state, reason, info }));
   await rejects("send a function", () => game.sendInput(() => 1));
   await rejects("send a symbol", () => game.sendEvent({ s: Symbol("x") }));
+  const cyclic = { a: 1 };
+  cyclic.self = cyclic;
+  await rejects("send a cyclic object", () => game.sendEvent(cyclic));
   await rejects("send an input over 1200 bytes", () => game.sendInput(new Uint8Array(2000)));
   await rejects("send an event over 16 KiB", () => game.sendEvent(new Uint8Array(17 << 10)));
   await game.close();
   await rejects("send an event after close", () => game.sendEvent({ a: 1 }));
   await rejects("send an input after close", () => game.sendInput({ a: 1 }));
   await rejects("channels after close", () => game.channels());
+
+  // Callbacks are never called inside the call that sets them, even with
+  // events waiting; and events that arrived before onEvent was set, on a
+  // game the server then closed, still reach the onEvent set after the
+  // close (the server closes after echoing "bye").
+  await lobby.leave();
+  const byeGame = await lobby.play(await lobby.createRoom({ mode: "solo" }));
+  const order = [];
+  byeGame.sendEvent({ kind: "early" });
+  await new Promise((r) => setTimeout(r, 300)); // the echo waits for onEvent
+  let inside = true;
+  byeGame.onEvent((e) => order.push(inside ? "event inside onEvent()" : `event ${e.echo.kind}`));
+  inside = false;
+  order.push("onEvent returned");
+  await new Promise((r) => setTimeout(r, 100));
+  const byeOrder = [...order];
+  await lobby.leave();
+  const byeGame2 = await lobby.play(await lobby.createRoom({ mode: "solo" }));
+  const late = [];
+  const closedOnce = new Promise((r) => byeGame2.onState((s) => { if (s === "closed") r(); }));
+  byeGame2.sendEvent({ kind: "bye" });
+  await closedOnce;
+  byeGame2.onEvent((e) => late.push(e.echo.kind));
+  await new Promise((r) => setTimeout(r, 100));
+  await byeGame.close();
+  const delivery = { order: byeOrder, lateEvents: late };
 
   // codec "raw": Uint8Array both ways, the bytes untouched. The test's
   // game server speaks msgpack: the page sends {kind: "raw", n: 7} encoded
@@ -71,10 +101,13 @@ try {
   await rawGame.close();
 
   await lobby.close();
+  const noticesAfterClose = [];
+  lobby.onNotice((n) => noticesAfterClose.push(n.type));
+  await new Promise((r) => setTimeout(r, 50));
   await rejects("rooms after close", () => lobby.rooms());
   await rejects("play after close", () => lobby.play(match));
 
-  window.__result = { codes, raw: rawResult, states: states.map((s) => s.state), closeInfo: states.length ? states[states.length - 1].info : null };
+  window.__result = { codes, raw: rawResult, delivery, noticesAfterClose, states: states.map((s) => s.state), closeInfo: states.length ? states[states.length - 1].info : null };
 } catch (e) {
   window.__error = `${e.code || ""} ${e.stack || e.message || e}`;
 }
