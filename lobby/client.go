@@ -518,13 +518,9 @@ func (c *Client) reconnect(ctx context.Context, why error) bool {
 	}
 	c.mu.Lock()
 	for id, reply := range c.pending {
-		// A request whose answer came just before the drop has it waiting
-		// in its buffer of one: it keeps that answer (a blocking send here,
-		// under mu, would wait for a requester that waits for mu).
-		select {
-		case reply <- fmt.Errorf("lobby: connection lost before the answer: %w", why):
-		default:
-		}
+		// The buffer of one is free: a request that got its answer is no
+		// longer pending (dispatch), so this never blocks under mu.
+		reply <- fmt.Errorf("lobby: connection lost before the answer: %w", why)
 		delete(c.pending, id)
 	}
 	c.mu.Unlock()

@@ -21,8 +21,8 @@ import (
 type rtcConn struct {
 	pc js.Value
 	on browser.Handlers // of the PeerConnection and its channels
-	// closed ends every await in progress: once the RTCPeerConnection is
-	// closed, its pending promises never settle.
+	// closedCtx ends with close, and every await in progress with it: once
+	// the RTCPeerConnection is closed, its pending promises never settle.
 	closedCtx context.Context
 	stop      context.CancelFunc
 
