@@ -366,7 +366,6 @@ func TestBrowserPlayAbandoned(t *testing.T) {
 	h, browser := btSetup(t, cfg)
 	const rounds = 24
 	p := btOpenPage(t, browser, "abandon", h.url+"/static/abandon.html?rounds="+strconv.Itoa(rounds))
-	p.waitJS(`window.__result || window.__error`, 4*time.Minute)
 	var out struct {
 		Opened   int      `json:"opened"`
 		Timeouts int      `json:"timeouts"`
@@ -377,12 +376,7 @@ func TestBrowserPlayAbandoned(t *testing.T) {
 			Games   int `json:"games"`
 		} `json:"handles"`
 	}
-	if e := p.js(`window.__error`); e != "" {
-		t.Fatalf("page: %s", e)
-	}
-	if err := json.Unmarshal([]byte(p.js(`JSON.stringify(window.__result)`)), &out); err != nil {
-		t.Fatal(err)
-	}
+	p.pageResult(4*time.Minute, &out)
 	t.Logf("%d plays: %d opened, %d timed out", rounds, out.Opened, out.Timeouts)
 	if len(out.Hung) > 0 {
 		t.Errorf("plays that never settled: %v", out.Hung)
@@ -414,10 +408,6 @@ func TestBrowserErrorCodes(t *testing.T) {
 	closedPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
 	p := btOpenPage(t, browser, "errors", h.url+"/static/errors.html?closed="+strconv.Itoa(closedPort))
-	p.waitJS(`window.__result || window.__error`, time.Minute)
-	if e := p.js(`window.__error`); e != "" {
-		t.Fatalf("page: %s", e)
-	}
 	var out struct {
 		Codes             map[string]string `json:"codes"`
 		NoticesAfterClose []string          `json:"noticesAfterClose"`
@@ -428,7 +418,7 @@ func TestBrowserErrorCodes(t *testing.T) {
 		Raw struct {
 			Player        string `json:"player"`
 			SnapshotBytes int    `json:"snapshotBytes"`
-			Echo          any    `json:"echo"` // bytes as numbers`
+			Echo          any    `json:"echo"` // bytes as numbers
 		} `json:"raw"`
 		States    []string `json:"states"`
 		CloseInfo struct {
@@ -436,9 +426,7 @@ func TestBrowserErrorCodes(t *testing.T) {
 			Remote bool   `json:"remote"`
 		} `json:"closeInfo"`
 	}
-	if err := json.Unmarshal([]byte(p.js(`JSON.stringify(window.__result)`)), &out); err != nil {
-		t.Fatal(err)
-	}
+	p.pageResult(time.Minute, &out)
 	want := map[string]string{
 		"connect to no lobby":                         "network",
 		"connect with a forged token":                 "token_invalid",
@@ -891,16 +879,21 @@ func btBuildAssets() (string, error) {
 			copies[p] = filepath.Base(p)
 		}
 	}
-	for from, to := range copies {
+	return dir, btCopy(dir, copies)
+}
+
+// btCopy copies each file of files (source path: name) into dir.
+func btCopy(dir string, files map[string]string) error {
+	for from, to := range files {
 		b, err := os.ReadFile(from)
 		if err != nil {
-			return dir, err
+			return err
 		}
 		if err := os.WriteFile(filepath.Join(dir, to), b, 0o644); err != nil {
-			return dir, err
+			return err
 		}
 	}
-	return dir, nil
+	return nil
 }
 
 // ---------------------------------------------------------------------------

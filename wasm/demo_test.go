@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -182,14 +183,8 @@ func btDemoWeb(t *testing.T) string {
 	for _, f := range demo {
 		copies[f] = filepath.Base(f)
 	}
-	for from, to := range copies {
-		b, err := os.ReadFile(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, to), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	if err := btCopy(dir, copies); err != nil {
+		t.Fatal(err)
 	}
 	example, err := btReadmeExample("../README.md")
 	if err != nil {
@@ -347,6 +342,19 @@ func (p *btPage) waitJS(expr string, d time.Duration) {
 	if err != nil {
 		state := p.js(`JSON.stringify({phase: window.dots && dots.phase, me: window.dots && dots.me, dots: window.dots && dots.dots, readme: window.__readme && {error: window.__readme.error, me: window.__readme.me, frames: window.__readme.frames, queued: window.__readme.queued}, log: [...document.querySelectorAll("#log li")].slice(0, 8).map((li) => li.textContent)})`)
 		p.t.Fatalf("%s: waited %v for %s: %v\npage: %s", p.name, d, expr, err, state)
+	}
+}
+
+// pageResult waits at most d for the page to set window.__result or
+// window.__error, and decodes the result into out; an error fails the test.
+func (p *btPage) pageResult(d time.Duration, out any) {
+	p.t.Helper()
+	p.waitJS(`window.__result || window.__error`, d)
+	if e := p.js(`window.__error`); e != "" {
+		p.t.Fatalf("page %s: %s", p.name, e)
+	}
+	if err := json.Unmarshal([]byte(p.js(`JSON.stringify(window.__result)`)), out); err != nil {
+		p.t.Fatalf("page %s: decoding its result: %v", p.name, err)
 	}
 }
 

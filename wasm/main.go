@@ -602,16 +602,7 @@ func (g *gameHandle) watch() {
 // sent just before the server closes it.
 func (g *gameHandle) holdEvents() {
 	var held []any
-	dec := newDecoder()
-	for {
-		b, err := g.c.ReadEvent(context.Background()) // the queue, then the close error
-		if err != nil {
-			break
-		}
-		if v, err := g.payload(dec, b); err == nil {
-			held = append(held, v)
-		}
-	}
+	g.readEvents(func(v js.Value) { held = append(held, v) }) // closed: returns with the queue
 	if len(held) == 0 {
 		return
 	}
@@ -699,6 +690,13 @@ func (g *gameHandle) pumpSnapshots(cb js.Value) {
 
 func (g *gameHandle) pumpEvents(cb js.Value) {
 	defer g.pumps.Done()
+	g.readEvents(func(v js.Value) { invoke(cb, v) })
+}
+
+// readEvents decodes each event into f, in order, until the game has
+// closed and its queue is empty; one that does not decode is dropped with
+// a warning.
+func (g *gameHandle) readEvents(f func(js.Value)) {
 	dec := newDecoder()
 	warned := 0
 	for {
@@ -714,7 +712,7 @@ func (g *gameHandle) pumpEvents(cb js.Value) {
 			}
 			continue
 		}
-		invoke(cb, v)
+		f(v)
 	}
 }
 
