@@ -353,8 +353,10 @@ func (p *peer) closeWith(ce *CloseError, notify bool) {
 		p.closeErr = ce
 		p.mu.Unlock()
 		p.sendCloseMsg = notify && !ce.Remote && ce.Code != CloseConnectionLost
-		p.setState(StateClosed, ce.Error())
+		// closing first: whoever sees the Closed state (or Err) finds
+		// every call failing, not a SendEvent still accepted.
 		close(p.closing)
+		p.setState(StateClosed, ce.Error())
 		p.log.Debug("closing", "reason", ce.Error())
 	})
 }
