@@ -3,39 +3,94 @@
 package lobby
 
 import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
 
+	piontransport "github.com/pion/transport/v5"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/turn/v5"
 	"github.com/tickwire/tickwire/internal/pionlog"
 )
 
 // TURNServer is a small embedded TURN relay (pion/turn) that accepts the
-// lobby's REST credentials, for deployments too small for coturn. It relays
-// UDP only.
+// lobby's REST credentials, for deployments too small for coturn. Players
+// reach it over UDP and TCP on one port, and over TLS (turns:) on another
+// when it has a certificate: TCP for networks that block UDP, TLS on 443
+// for those that let only HTTPS-like traffic out. Whatever the transport to
+// the server, it relays UDP to the game server (RFC 5766 allocations).
+//
+// It relays to any peer address but loopback ones (unless it serves on
+// loopback itself), unspecified, multicast and link-local ones: a player
+// must not reach services listening only on the lobby's machine, or a cloud
+// metadata address, through it.
 type TURNServer struct {
-	srv     *turn.Server
-	addr    *net.UDPAddr
-	relayIP net.IP
+	srv      *turn.Server
+	udp      net.PacketConn
+	tcp, tls *streamListener // tls nil without a certificate
+	host     string          // in URLs
+	log      *slog.Logger
+	allocs   [3]atomic.Uint64 // by transport: udp, tcp, tls
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // TURNServerConfig configures an embedded TURN server.
 type TURNServerConfig struct {
-	// Addr is the UDP address to listen on ("0.0.0.0:3478" by default).
+	// Addr is the address to listen on, for UDP and TCP alike
+	// ("0.0.0.0:3478" by default). With port 0 the system picks a port
+	// free for both.
 	Addr string
+	// TLSAddr, when set, also serves TURN over TLS (turns:) there, such as
+	// "0.0.0.0:443" (which networks that allow only web traffic let
+	// through) or the standard ":5349". It needs CertFile and KeyFile.
+	TLSAddr string
+	// CertFile and KeyFile are the PEM certificate chain and private key
+	// for TLSAddr, read once at start: restart the server after renewing
+	// them. The certificate must be valid for Host.
+	CertFile, KeyFile string
+	// Host is the host name or IP address in the URLs players get (URLs):
+	// RelayIP by default. With TLS, players check the certificate against
+	// it, so it is usually the certificate's DNS name.
+	Host string
 	// RelayIP is the address relayed traffic uses and that clients are told
-	// to send to; the listening IP by default, which must then be a specific
-	// address rather than a wildcard.
+	// to send to: the public IP of a server behind 1:1 NAT (relays are
+	// still bound on the listening address). The listening IP by default,
+	// which must then be a specific address rather than a wildcard.
 	RelayIP string
 	// Realm is the TURN realm ("tickwire" by default).
 	Realm string
 	// Secret is the REST-credential secret, the same as TURNConfig.Secret.
 	Secret string
-	// Logger receives pion/turn's warnings. Nothing is logged by default.
+	// Logger receives pion/turn's warnings and the server's own debug
+	// lines (allocations, refused connections). Nothing is logged by
+	// default.
 	Logger *slog.Logger
+	// Net replaces the operating system's network, as netcode.Config.Net
+	// does: a pion vnet, or a network namespace in tests.
+	Net piontransport.Net
 }
+
+// TURNStats counts the allocations a TURNServer made since it started, by
+// the transport the client reached it on.
+type TURNStats struct {
+	UDP, TCP, TLS uint64
+}
+
+const (
+	turnUDP = iota
+	turnTCP
+	turnTLS
+)
 
 // NewTURNServer starts an embedded TURN server.
 func NewTURNServer(cfg TURNServerConfig) (*TURNServer, error) {
@@ -59,42 +114,400 @@ func NewTURNServer(cfg TURNServerConfig) (*TURNServer, error) {
 	if relayIP == nil || relayIP.IsUnspecified() {
 		return nil, fmt.Errorf("%w: TURN server needs a RelayIP when listening on %q", ErrInvalidConfig, cfg.Addr)
 	}
-	pc, err := net.ListenUDP("udp4", udpAddr)
-	if err != nil {
-		return nil, fmt.Errorf("lobby: TURN listen: %w", err)
+	host := cfg.Host
+	if host == "" {
+		host = relayIP.String()
+	}
+	var tlsConf *tls.Config
+	var tlsAddr *net.TCPAddr
+	switch {
+	case cfg.TLSAddr == "" && (cfg.CertFile != "" || cfg.KeyFile != ""):
+		return nil, fmt.Errorf("%w: TURN certificate without a TLSAddr", ErrInvalidConfig)
+	case cfg.TLSAddr != "":
+		if tlsAddr, err = net.ResolveTCPAddr("tcp4", cfg.TLSAddr); err != nil {
+			return nil, fmt.Errorf("%w: TURN TLS address %q: %v", ErrInvalidConfig, cfg.TLSAddr, err)
+		}
+		if tlsConf, err = turnTLSConfig(cfg.CertFile, cfg.KeyFile, host); err != nil {
+			return nil, err
+		}
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	n := cfg.Net
+	if n == nil {
+		if n, err = stdnet.NewNet(); err != nil {
+			return nil, fmt.Errorf("lobby: TURN: %w", err)
+		}
+	}
+
+	t := &TURNServer{host: host, log: log}
+	if t.udp, t.tcp, err = listenUDPAndTCP(n, udpAddr, log); err != nil {
+		return nil, err
+	}
+	if tlsConf != nil {
+		ln, err := n.ListenTCP("tcp4", tlsAddr)
+		if err != nil {
+			_ = t.udp.Close()
+			_ = t.tcp.Close()
+			return nil, fmt.Errorf("lobby: TURN listen TLS: %w", err)
+		}
+		t.tls = newStreamListener(ln, tlsConf, log.With("transport", "tls"), defaultStreamLimits())
+	}
+
 	lf := pionlog.Factory{Log: log}
-	srv, err := turn.NewServer(turn.ServerConfig{
-		Realm:         cfg.Realm,
-		LoggerFactory: lf,
-		AuthHandler:   turn.LongTermTURNRESTAuthHandler(cfg.Secret, lf.NewLogger("turn")),
-		PacketConnConfigs: []turn.PacketConnConfig{{
-			PacketConn: pc,
-			RelayAddressGenerator: &turn.RelayAddressGeneratorStatic{
-				RelayAddress: relayIP,
-				Address:      relayIP.String(),
+	// Relays are bound on the listening address, which is on an interface
+	// of this machine, and announced with RelayIP, which behind 1:1 NAT is
+	// not.
+	relays := &turn.RelayAddressGeneratorStatic{RelayAddress: relayIP, Address: udpAddr.IP.String(), Net: n}
+	allow := peerPolicy(relayIP)
+	sc := turn.ServerConfig{
+		Realm:             cfg.Realm,
+		LoggerFactory:     lf,
+		AuthHandler:       turn.LongTermTURNRESTAuthHandler(cfg.Secret, lf.NewLogger("turn")),
+		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: t.udp, RelayAddressGenerator: relays, PermissionHandler: allow}},
+		ListenerConfigs:   []turn.ListenerConfig{{Listener: t.tcp, RelayAddressGenerator: relays, PermissionHandler: allow}},
+		EventHandler: turn.EventHandler{
+			OnAllocationCreated: func(src, _ net.Addr, _, user, _ string, relay net.Addr, _ int) {
+				tr := t.transportOf(src)
+				t.allocs[tr].Add(1)
+				log.Debug("TURN allocation", "transport", [...]string{"udp", "tcp", "tls"}[tr], "client", src, "user", user, "relay", relay)
 			},
-		}},
-	})
-	if err != nil {
-		_ = pc.Close()
+		},
+	}
+	if t.tls != nil {
+		sc.ListenerConfigs = append(sc.ListenerConfigs, turn.ListenerConfig{Listener: t.tls, RelayAddressGenerator: relays, PermissionHandler: allow})
+	}
+	if t.srv, err = turn.NewServer(sc); err != nil {
+		_ = t.udp.Close()
+		_ = t.tcp.Close()
+		if t.tls != nil {
+			_ = t.tls.Close()
+		}
 		return nil, fmt.Errorf("lobby: TURN server: %w", err)
 	}
-	return &TURNServer{srv: srv, addr: pc.LocalAddr().(*net.UDPAddr), relayIP: relayIP}, nil
+	return t, nil
+}
+
+// turnTLSConfig loads the certificate and checks that it is valid for
+// host, which players will check it against.
+func turnTLSConfig(certFile, keyFile, host string) (*tls.Config, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, fmt.Errorf("%w: TURN over TLS needs a certificate file and a key file", ErrInvalidConfig)
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: TURN certificate: %v", ErrInvalidConfig, err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: TURN certificate: %v", ErrInvalidConfig, err)
+	}
+	if err := leaf.VerifyHostname(host); err != nil {
+		return nil, fmt.Errorf("%w: TURN certificate: %v; players would refuse it: set the TURN host to a name it holds", ErrInvalidConfig, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// listenUDPAndTCP listens for UDP and TCP on one port: addr's, or with port
+// 0 one the system picks for UDP and that TCP can have too (a few tries).
+func listenUDPAndTCP(n piontransport.Net, addr *net.UDPAddr, log *slog.Logger) (net.PacketConn, *streamListener, error) {
+	tries := 1
+	if addr.Port == 0 {
+		tries = 8
+	}
+	for i := 0; ; i++ {
+		udp, err := n.ListenPacket("udp4", addr.String())
+		if err != nil {
+			return nil, nil, fmt.Errorf("lobby: TURN listen UDP: %w", err)
+		}
+		port := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := n.ListenTCP("tcp4", &net.TCPAddr{IP: addr.IP, Port: port})
+		if err == nil {
+			return udp, newStreamListener(tcp, nil, log.With("transport", "tcp"), defaultStreamLimits()), nil
+		}
+		_ = udp.Close()
+		if i+1 >= tries || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, fmt.Errorf("lobby: TURN listen TCP on the UDP port %d: %w", port, err)
+		}
+	}
+}
+
+// peerPolicy is the PermissionHandler: which peers a client may relay to.
+func peerPolicy(relayIP net.IP) turn.PermissionHandler {
+	return func(_ net.Addr, peer net.IP) bool {
+		switch {
+		case peer.IsLoopback():
+			return relayIP.IsLoopback()
+		case peer.IsUnspecified(), peer.IsMulticast(), peer.IsLinkLocalUnicast(), peer.Equal(net.IPv4bcast):
+			return false
+		}
+		return true
+	}
+}
+
+// transportOf tells which listener a client address came through.
+func (t *TURNServer) transportOf(src net.Addr) int {
+	switch {
+	case isUDP(src):
+		return turnUDP
+	case t.tls != nil && t.tls.has(src):
+		return turnTLS
+	case t.tcp.has(src):
+		return turnTCP
+	}
+	return turnUDP
+}
+
+func isUDP(a net.Addr) bool {
+	_, ok := a.(*net.UDPAddr)
+	return ok
 }
 
 // Addr is the UDP address the server listens on.
-func (t *TURNServer) Addr() *net.UDPAddr { return t.addr }
+func (t *TURNServer) Addr() *net.UDPAddr { return t.udp.LocalAddr().(*net.UDPAddr) }
 
-// URL is the server's turn: URL for TURNConfig.URLs: the relay IP, which
-// clients must be able to reach, and the listening port.
-func (t *TURNServer) URL() string {
-	return "turn:" + net.JoinHostPort(t.relayIP.String(), strconv.Itoa(t.addr.Port)) + "?transport=udp"
+// TCPAddr is the TCP address the server listens on: Addr's port.
+func (t *TURNServer) TCPAddr() *net.TCPAddr { return t.tcp.Addr().(*net.TCPAddr) }
+
+// TLSAddr is the address of TURN over TLS, or nil without it.
+func (t *TURNServer) TLSAddr() *net.TCPAddr {
+	if t.tls == nil {
+		return nil
+	}
+	return t.tls.Addr().(*net.TCPAddr)
 }
 
-// Close stops the server and every relay.
-func (t *TURNServer) Close() error { return t.srv.Close() }
+// URLs are the server's URLs for TURNConfig.URLs, one per transport, each
+// with its ?transport= (without it a client tries UDP only, so a player
+// whose network blocks UDP would get no relay):
+//
+//	turn:HOST:PORT?transport=udp
+//	turn:HOST:PORT?transport=tcp
+//	turns:HOST:TLSPORT?transport=tcp   (with TLS)
+//
+// HOST is TURNServerConfig.Host, by default the relay IP.
+func (t *TURNServer) URLs() []string {
+	hp := func(a net.Addr) string {
+		_, port, _ := net.SplitHostPort(a.String())
+		return net.JoinHostPort(t.host, port)
+	}
+	urls := []string{"turn:" + hp(t.Addr()) + "?transport=udp", "turn:" + hp(t.TCPAddr()) + "?transport=tcp"}
+	if t.tls != nil {
+		urls = append(urls, "turns:"+hp(t.TLSAddr())+"?transport=tcp")
+	}
+	return urls
+}
+
+// Stats counts the allocations made so far.
+func (t *TURNServer) Stats() TURNStats {
+	return TURNStats{UDP: t.allocs[turnUDP].Load(), TCP: t.allocs[turnTCP].Load(), TLS: t.allocs[turnTLS].Load()}
+}
+
+// Close stops the server, every relay and every client connection. It is
+// idempotent.
+func (t *TURNServer) Close() error {
+	t.closeOnce.Do(func() { t.closeErr = t.srv.Close() })
+	return t.closeErr
+}
+
+// streamLimits bound a streamListener's connections.
+type streamLimits struct {
+	// max is how many connections may be open at once, so that a flood of
+	// them cannot take every file descriptor of the lobby's process.
+	max int
+	// idle closes a connection that sent nothing for this long.
+	idle time.Duration
+	// handshake bounds a TLS handshake.
+	handshake time.Duration
+}
+
+// defaultStreamLimits are a TURNServer's. A client with an allocation
+// refreshes it within its lifetime (10 minutes, pion's and coturn's
+// default) and its permissions every 5 minutes at the latest, and a live
+// connection carries ICE checks every few seconds, so a connection quiet
+// for 11 minutes holds nothing.
+func defaultStreamLimits() streamLimits {
+	return streamLimits{max: 1024, idle: 11 * time.Minute, handshake: 10 * time.Second}
+}
+
+// streamListener hands pion/turn the connections of a TCP or TLS listener,
+// and owns what pion leaves alone: pion does not close a connection whose
+// TLS handshake failed, nor, when it stops, the connections it is reading,
+// and it reads without a deadline. Here the TLS handshake happens before
+// pion sees the connection (pion's own HandshakeContext then returns at
+// once), a quiet connection is closed, only so many are open at once
+// (streamLimits), and Close closes them all.
+type streamListener struct {
+	ln     net.Listener
+	tls    *tls.Config // nil: plain TCP
+	log    *slog.Logger
+	limits streamLimits
+	out    chan net.Conn // ready connections, for Accept
+	done   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	closed  bool
+	open    map[net.Conn]struct{} // accepted raw connections not yet closed
+	remotes map[string]int        // their remote addresses, counted
+}
+
+func newStreamListener(ln net.Listener, tlsConf *tls.Config, log *slog.Logger, limits streamLimits) *streamListener {
+	l := &streamListener{
+		ln: ln, tls: tlsConf, log: log, limits: limits,
+		out: make(chan net.Conn), done: make(chan struct{}),
+		open: map[net.Conn]struct{}{}, remotes: map[string]int{},
+	}
+	l.wg.Add(1)
+	go l.acceptLoop()
+	return l
+}
+
+func (l *streamListener) acceptLoop() {
+	defer l.wg.Done()
+	var backoff time.Duration
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			select {
+			case <-l.done:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors, say: wait, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			l.log.Debug("TURN accept", "err", err)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-l.done:
+				return
+			}
+		}
+		backoff = 0
+		if !l.track(c) {
+			l.log.Debug("TURN connection refused: too many open", "client", c.RemoteAddr())
+			_ = c.Close()
+			continue
+		}
+		l.wg.Add(1)
+		go l.prepare(c)
+	}
+}
+
+// prepare shakes hands (TLS) and hands the connection to Accept.
+func (l *streamListener) prepare(raw net.Conn) {
+	defer l.wg.Done()
+	var c net.Conn = &idleConn{Conn: raw, l: l}
+	if l.tls != nil {
+		tc := tls.Server(c, l.tls)
+		// On timeout the handshake closes the connection.
+		ctx, cancel := context.WithTimeout(context.Background(), l.limits.handshake)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			l.log.Debug("TURN TLS handshake failed", "client", raw.RemoteAddr(), "err", err)
+			_ = c.Close()
+			return
+		}
+		c = tc
+	}
+	select {
+	case l.out <- c:
+	case <-l.done:
+		_ = c.Close()
+	}
+}
+
+// track registers a new connection, unless closed or full.
+func (l *streamListener) track(c net.Conn) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || len(l.open) >= l.limits.max {
+		return false
+	}
+	l.open[c] = struct{}{}
+	l.remotes[c.RemoteAddr().String()]++
+	return true
+}
+
+func (l *streamListener) untrack(c net.Conn) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.open[c]; !ok {
+		return
+	}
+	delete(l.open, c)
+	k := c.RemoteAddr().String()
+	if l.remotes[k]--; l.remotes[k] <= 0 {
+		delete(l.remotes, k)
+	}
+}
+
+// has tells whether a client address is one of this listener's open
+// connections.
+func (l *streamListener) has(a net.Addr) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.remotes[a.String()] > 0
+}
+
+// Accept is pion's: the next connection ready for TURN.
+func (l *streamListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.out:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *streamListener) Addr() net.Addr { return l.ln.Addr() }
+
+// Close stops accepting, closes every connection and waits for the
+// listener's goroutines. pion's, reading the connections, end as their
+// reads fail.
+func (l *streamListener) Close() error {
+	var err error
+	l.once.Do(func() {
+		close(l.done)
+		err = l.ln.Close()
+		l.mu.Lock()
+		l.closed = true
+		conns := make([]net.Conn, 0, len(l.open))
+		for c := range l.open {
+			conns = append(conns, c)
+		}
+		l.mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	l.wg.Wait()
+	return err
+}
+
+// idleConn is an accepted connection: each Read waits for the idle limit
+// at most, and Close forgets it.
+type idleConn struct {
+	net.Conn
+	l *streamListener
+}
+
+func (c *idleConn) Read(b []byte) (int, error) {
+	if err := c.Conn.SetReadDeadline(time.Now().Add(c.l.limits.idle)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Read(b)
+}
+
+func (c *idleConn) Close() error {
+	c.l.untrack(c.Conn)
+	return c.Conn.Close()
+}
