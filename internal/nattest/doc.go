@@ -18,7 +18,7 @@
 //
 //	lab := nattest.New(t) // skips without root, ip and nft; fails under CI=true
 //	turnHost := lab.Public("turn")
-//	server := lab.Private("server", nattest.NAT{Kind: nattest.OneToOne, Forward: []nattest.Port{nattest.UDP(7777)}})
+//	server := lab.Private("server", nattest.NAT{Kind: nattest.OneToOne, Forward: []nattest.Port{nattest.UDP(7777), nattest.TCP(7777)}})
 //	player := lab.Private("player", nattest.NAT{Kind: nattest.Filtering})
 //
 //	srv, err := netcode.NewServer(&netcode.Config{UDPAddr: server.IP.String() + ":7777", Net: server.Net()})
@@ -26,7 +26,8 @@
 //	c, err := netcode.Dial(ctx, sig, &netcode.Config{Net: player.Net()})
 //
 //	ln, err := turnHost.Listen("tcp", turnHost.IP.String()+":8080") // an HTTP lobby for a browser
-//	chrome := player.Command(ctx, "chromium", "--headless=new", ...)
+//	alloc, cancel := chromedp.NewExecAllocator(ctx, chromedp.ExecPath("/usr/bin/chromium"), ...,
+//		chromedp.ModifyCmdFunc(player.InNamespace)) // chromedp talks to it through pipes
 //
 // Sockets a Host makes are in its namespace for their whole life, whatever
 // thread later uses them; only their creation needs the switch. Goroutines

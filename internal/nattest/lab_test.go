@@ -444,7 +444,7 @@ func TestSymmetricNAT(t *testing.T) {
 	expect(t, cc, "reply", "through another's mapping")
 }
 
-// TestOneToOneNAT: a OneToOne NAT forwards exactly its ports, UDP and TCP,
+// TestOneToOneNAT: a OneToOne NAT forwards exactly its ports (or all), UDP and TCP,
 // from its public address to the host, the sender's address unchanged, and
 // the host's replies leave from the public address and the same port.
 func TestOneToOneNAT(t *testing.T) {
@@ -488,6 +488,15 @@ func TestOneToOneNAT(t *testing.T) {
 	closedPort := tcpEcho(t, s, 0).Port()
 	tcpWorks(t, p, netip.AddrPortFrom(s.PublicIP, 7777))
 	tcpBlocked(t, p, netip.AddrPortFrom(s.PublicIP, closedPort))
+
+	// Without Forward, every port is forwarded.
+	all := lab.Private("all", NAT{Kind: OneToOne})
+	ac := udpSock(t, all)
+	send(t, pc, netip.AddrPortFrom(all.PublicIP, addrOf(ac).Port()), "to any port")
+	if from := expect(t, ac, "to any port"); from != addrOf(pc) {
+		t.Fatalf("forwarded datagram from %v, want the sender's own %v", from, addrOf(pc))
+	}
+	tcpWorks(t, p, netip.AddrPortFrom(all.PublicIP, tcpEcho(t, all, 0).Port()))
 }
 
 // TestBlockUDP: behind a BlockUDP NAT no UDP gets out or in, and TCP works

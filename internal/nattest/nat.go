@@ -31,10 +31,11 @@ const (
 	// TURN over TCP or TLS remain.
 	BlockUDP
 	// OneToOne is a server's NAT, as on a cloud VM or with Docker port
-	// mapping: the Forward ports of the router's public address go to the
-	// host (DNAT), and the host's outbound traffic leaves from the public
-	// address (SNAT, keeping the source port when it is free). Nothing else
-	// comes in. The host sees only its private address on its interface.
+	// mapping: the Forward ports of the router's public address, or every
+	// port without Forward (a cloud VM's public IP), go to the host (DNAT),
+	// and the host's outbound traffic leaves from the public address (SNAT,
+	// keeping the source port when it is free). Nothing else comes in. The
+	// host sees only its private address on its interface.
 	OneToOne
 )
 
@@ -56,7 +57,7 @@ func (k NATKind) String() string {
 type NAT struct {
 	Kind NATKind
 	// Forward are the ports a OneToOne NAT forwards from its public address
-	// to the host, the same port on both sides.
+	// to the host, the same port on both sides; none means every port.
 	Forward []Port
 }
 
@@ -102,6 +103,9 @@ func (n NAT) ruleset(wan, host netip.Addr) string {
 	case Symmetric:
 		post = append(post, `oifname "wan0" masquerade fully-random`)
 	case OneToOne:
+		if len(n.Forward) == 0 {
+			pre = append(pre, fmt.Sprintf(`iifname "wan0" ip daddr %s dnat to %s`, wan, host))
+		}
 		for _, proto := range []string{"udp", "tcp"} {
 			var ports []string
 			for _, p := range n.Forward {
