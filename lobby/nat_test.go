@@ -1,0 +1,282 @@
+//go:build linux
+
+package lobby
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/turn/v5"
+	"github.com/tickwire/tickwire/internal/nattest"
+	"github.com/tickwire/tickwire/internal/testcert"
+	"github.com/tickwire/tickwire/netcode"
+)
+
+// The NAT tests run players, game servers and TURN servers in network
+// namespaces (internal/nattest); the lobby and its signaling stay on the
+// test process's loopback, which is not what they test.
+
+const natTURNSecret = "turn-secret-for-nat-tests"
+
+// natTLSChild is set in the environment of the test binary that
+// TestNATRelayOnlyTCP/tls re-runs, with the certificate files.
+const natTLSChild = "TICKWIRE_NAT_TLS_CHILD"
+
+// relayWorld is a game server on the public bridge and players reaching it
+// through a lobby.
+type relayWorld struct {
+	lab  *nattest.Lab
+	game *nattest.Host
+}
+
+// relayCase connects player relay-only with the TURN URLs and checks that
+// snapshots, inputs and events flow both ways, through a game server of
+// its own on w.game.
+func (w *relayWorld) relayCase(t *testing.T, player *nattest.Host, urls []string) {
+	t.Helper()
+	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: w.game.IP.String() + ":0", Net: w.game.Net()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ns.Close() })
+	srv, lobbyURL := testLobby(t, &Config{TURN: TURNConfig{URLs: urls, Secret: natTURNSecret}})
+	gs, err := srv.AttachGameServer(ctxTimeout(t, 10*time.Second), ns, &GameServerConfig{Capacity: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gs.Close() })
+	ctx := ctxTimeout(t, 30*time.Second)
+	a := guest(t, ctx, lobbyURL, "a")
+	m, err := a.CreateRoom(ctx, RoomOptions{Mode: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := a.Connect(ctx, m, &netcode.Config{RelayOnly: true, Net: player.Net()})
+	if err != nil {
+		t.Fatalf("relay-only connect of %s: %v", player.Name, err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	p, err := gs.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChannels(t, nc)
+	flows(t, ctx, nc, p.Session)
+}
+
+// flows checks that events go both ways, and snapshots and inputs get
+// through (unreliable: sent until some arrive, a bounded number of times).
+func flows(t *testing.T, ctx context.Context, nc *netcode.Client, sess *netcode.Session) {
+	t.Helper()
+	if err := sess.SendEvent([]byte("to the player")); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.SendEvent([]byte("to the server")); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := nc.ReadEvent(ctx); err != nil || string(ev) != "to the player" {
+		t.Fatalf("event at the player %q, %v", ev, err)
+	}
+	if ev, err := sess.ReadEvent(ctx); err != nil || string(ev) != "to the server" {
+		t.Fatalf("event at the server %q, %v", ev, err)
+	}
+	snaps, inputs := 0, 0
+	var in []netcode.Input
+	for i := 0; i < 1000 && (snaps < 5 || inputs < 5); i++ {
+		_ = sess.SendSnapshot([]byte(fmt.Sprint("snapshot ", i)))
+		_ = nc.SendInput([]byte(fmt.Sprint("input ", i)))
+		time.Sleep(10 * time.Millisecond)
+		if s, ok := nc.TryReadSnapshot(); ok && strings.HasPrefix(string(s.Payload), "snapshot ") {
+			snaps++
+		}
+		in = sess.ReadInputs(in[:0])
+		for _, x := range in {
+			if strings.HasPrefix(string(x.Payload), "input ") {
+				inputs++
+			}
+		}
+	}
+	if snaps < 5 || inputs < 5 {
+		t.Fatalf("%d snapshots and %d inputs got through, want 5 each", snaps, inputs)
+	}
+}
+
+// delta is what b added to a.
+func delta(a, b TURNStats) TURNStats {
+	return TURNStats{UDP: b.UDP - a.UDP, TCP: b.TCP - a.TCP, TLS: b.TLS - a.TLS}
+}
+
+// TestNATRelayOnlyTCP: a player behind a NAT that drops all UDP connects
+// relay-only to a game server on the public bridge through the embedded
+// TURN server, over TCP and over TLS; with every URL the lobby hands out,
+// it falls back to TCP by itself. The TURN server's counts show the
+// transport each relay came over (the player being relay-only, its side
+// of the selected pair is a relay). A turns: server whose certificate the
+// player does not trust gives no relay: the TLS case trusts it through
+// SSL_CERT_FILE, in a re-run of the test binary, as pion's TURN client
+// checks certificates against the system's roots only.
+func TestNATRelayOnlyTCP(t *testing.T) {
+	child := os.Getenv(natTLSChild) != ""
+	lab := nattest.New(t)
+	w := &relayWorld{lab: lab}
+	turnHost := lab.Public("turn") // the first public host: the same address in the child
+	w.game = lab.Public("game")
+	player := lab.Private("player", nattest.NAT{Kind: nattest.BlockUDP})
+
+	var cert *testcert.Cert
+	if child {
+		cert = &testcert.Cert{CertFile: os.Getenv(natTLSChild + "_CERT"), KeyFile: os.Getenv(natTLSChild + "_KEY")}
+	} else {
+		cert = testcert.New(t, turnHost.IP.String())
+	}
+	ts, err := NewTURNServer(TURNServerConfig{
+		Addr: turnHost.IP.String() + ":3478", TLSAddr: turnHost.IP.String() + ":443",
+		CertFile: cert.CertFile, KeyFile: cert.KeyFile, Secret: natTURNSecret, Net: turnHost.Net(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ts.Close() })
+	urls := ts.URLs()
+	udpURL, tcpURL, tlsURL := urls[0], urls[1], urls[2]
+	if !strings.HasSuffix(udpURL, "?transport=udp") || !strings.HasSuffix(tcpURL, "?transport=tcp") || !strings.HasPrefix(tlsURL, "turns:") {
+		t.Fatalf("URLs %q", urls)
+	}
+
+	t.Run("tls", func(t *testing.T) {
+		if !child {
+			runTLSChild(t, cert)
+			return
+		}
+		before := ts.Stats()
+		w.relayCase(t, player, []string{tlsURL})
+		if d := delta(before, ts.Stats()); d.TLS == 0 || d.UDP != 0 || d.TCP != 0 {
+			t.Fatalf("allocations %+v: want some over TLS only", d)
+		}
+	})
+	if child {
+		return
+	}
+	t.Run("tcp", func(t *testing.T) {
+		before := ts.Stats()
+		w.relayCase(t, player, []string{tcpURL})
+		if d := delta(before, ts.Stats()); d.TCP == 0 || d.UDP != 0 || d.TLS != 0 {
+			t.Fatalf("allocations %+v: want some over TCP only", d)
+		}
+	})
+	t.Run("every URL", func(t *testing.T) {
+		before := ts.Stats()
+		w.relayCase(t, player, urls)
+		if d := delta(before, ts.Stats()); d.TCP == 0 || d.UDP != 0 || d.TLS != 0 {
+			t.Fatalf("allocations %+v: want some over TCP only (UDP blocked, the certificate not trusted)", d)
+		}
+	})
+	t.Run("untrusted certificate", func(t *testing.T) {
+		before := ts.Stats()
+		srv, lobbyURL := testLobby(t, &Config{TURN: TURNConfig{URLs: []string{tlsURL}, Secret: natTURNSecret}})
+		ns, err := netcode.NewServer(&netcode.Config{UDPAddr: w.game.IP.String() + ":0", Net: w.game.Net()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ns.Close() })
+		gs, err := srv.AttachGameServer(ctxTimeout(t, 10*time.Second), ns, &GameServerConfig{Capacity: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = gs.Close() })
+		ctx := ctxTimeout(t, 30*time.Second)
+		a := guest(t, ctx, lobbyURL, "a")
+		m, err := a.CreateRoom(ctx, RoomOptions{Mode: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if nc, err := a.Connect(dctx, m, &netcode.Config{RelayOnly: true, Net: player.Net()}); err == nil {
+			nc.Close()
+			t.Fatal("connected through a TURN server whose certificate no root vouches for")
+		}
+		if d := delta(before, ts.Stats()); d != (TURNStats{}) {
+			t.Fatalf("allocations %+v: want none", d)
+		}
+	})
+}
+
+// runTLSChild re-runs TestNATRelayOnlyTCP/tls in a test binary whose only
+// trusted root is cert's authority, and reports its output.
+func runTLSChild(t *testing.T, cert *testcert.Cert) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestNATRelayOnlyTCP$/^tls$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(),
+		natTLSChild+"=1", natTLSChild+"_CERT="+cert.CertFile, natTLSChild+"_KEY="+cert.KeyFile,
+		"SSL_CERT_FILE="+cert.CAFile, "SSL_CERT_DIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestNATRelayOnlyTCP/tls") {
+		t.Fatalf("the TLS case, re-run with the test authority as the only root, failed: %v\n%s", err, out)
+	}
+	t.Logf("re-run with SSL_CERT_FILE=%s:\n%s", cert.CAFile, out)
+}
+
+// TestNATTURNBehindOneToOne: an embedded TURN server on a machine behind 1:1
+// NAT (a cloud VM: a private address on its interface, the public one
+// forwarded), listening on a wildcard address and announcing its public IP,
+// relays for a player behind a filtering NAT; and it refuses to relay to a
+// loopback address, which would reach its own machine's services.
+func TestNATTURNBehindOneToOne(t *testing.T) {
+	lab := nattest.New(t)
+	w := &relayWorld{lab: lab, game: lab.Public("game")}
+	vm := lab.Private("turn", nattest.NAT{Kind: nattest.OneToOne})
+	player := lab.Private("player", nattest.NAT{Kind: nattest.Filtering})
+	ts, err := NewTURNServer(TURNServerConfig{Addr: "0.0.0.0:3478", RelayIP: vm.PublicIP.String(), Secret: natTURNSecret, Net: vm.Net()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ts.Close() })
+	if want := "turn:" + vm.PublicIP.String() + ":3478?transport=udp"; ts.URLs()[0] != want {
+		t.Fatalf("URL %q, want %q", ts.URLs()[0], want)
+	}
+	w.relayCase(t, player, ts.URLs()[:1])
+	if s := ts.Stats(); s.UDP == 0 {
+		t.Fatalf("allocations %+v: want one over UDP", s)
+	}
+
+	// A TURN client of the player's own: a relay to the game server is
+	// allowed, one to loopback refused.
+	conn, err := player.ListenPacket("udp4", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	user, pass := TURNCredentials(natTURNSecret, "p", time.Now().Add(time.Hour))
+	server := vm.PublicIP.String() + ":3478"
+	c, err := turn.NewClient(&turn.ClientConfig{
+		TURNServerAddr: server, STUNServerAddr: server, Username: user, Password: pass, Realm: "tickwire",
+		Conn: conn, RTO: 200 * time.Millisecond, Net: player.Net(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	if err := c.CreatePermission(&net.UDPAddr{IP: net.IP(w.game.IP.AsSlice()), Port: 9}); err != nil {
+		t.Fatalf("permission for the game server refused: %v", err)
+	}
+	if err := c.CreatePermission(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}); err == nil {
+		t.Fatal("permission for a loopback peer granted")
+	}
+}
