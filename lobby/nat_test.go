@@ -3,12 +3,15 @@
 package lobby
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -273,10 +276,121 @@ func TestNATTURNBehindOneToOne(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer relay.Close()
+	if ip := relay.LocalAddr().(*net.UDPAddr).IP; !ip.Equal(net.IP(vm.PublicIP.AsSlice())) {
+		t.Fatalf("relayed address %v: want the public address %v (RelayIP)", relay.LocalAddr(), vm.PublicIP)
+	}
 	if err := c.CreatePermission(&net.UDPAddr{IP: net.IP(w.game.IP.AsSlice()), Port: 9}); err != nil {
 		t.Fatalf("permission for the game server refused: %v", err)
 	}
 	if err := c.CreatePermission(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}); err == nil {
 		t.Fatal("permission for a loopback peer granted")
 	}
+}
+
+// TestNATCoturn runs the coturn configuration of docs/turn.md (its
+// addresses, certificate and secret replaced by the test's) on a machine
+// behind 1:1 NAT: a player behind a UDP-blocking NAT connects relay-only
+// through it over TCP with the lobby's credentials, and allocations work
+// over UDP and TLS too.
+func TestNATCoturn(t *testing.T) {
+	bin, err := exec.LookPath("turnserver")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("turnserver is missing and CI=true: apt-get install -y coturn")
+		}
+		t.Skip("turnserver is missing: apt-get install -y coturn")
+	}
+	doc, err := os.ReadFile("../docs/turn.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, conf, ok := strings.Cut(string(doc), "```ini\n")
+	conf, _, ok2 := strings.Cut(conf, "```")
+	if !ok || !ok2 || !strings.Contains(conf, "static-auth-secret=north-wind-42") {
+		t.Fatal("docs/turn.md has no coturn configuration (an ini block with static-auth-secret=north-wind-42)")
+	}
+
+	lab := nattest.New(t)
+	w := &relayWorld{lab: lab, game: lab.Public("game")}
+	vm := lab.Private("coturn", nattest.NAT{Kind: nattest.OneToOne})
+	player := lab.Private("player", nattest.NAT{Kind: nattest.BlockUDP})
+	cert := testcert.New(t, vm.PublicIP.String())
+	conf = strings.NewReplacer(
+		"10.0.0.5", vm.IP.String(), "203.0.113.5", vm.PublicIP.String(), "north-wind-42", natTURNSecret,
+		"/etc/letsencrypt/live/turn.example.com/fullchain.pem", cert.CertFile,
+		"/etc/letsencrypt/live/turn.example.com/privkey.pem", cert.KeyFile,
+	).Replace(conf)
+	dir := t.TempDir()
+	confFile := dir + "/turnserver.conf"
+	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := vm.Command(ctx, bin, "-c", confFile, "--pidfile", dir+"/pid", "--log-file", "stdout", "--simple-log")
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("coturn's output:\n%s", out.String())
+		}
+	})
+	pub := vm.PublicIP.String()
+	waitFor(t, 20*time.Second, "coturn to listen on TCP 3478", func() bool {
+		c, err := player.DialContext(ctx, "tcp4", pub+":3478")
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+
+	w.relayCase(t, player, []string{"turn:" + pub + ":3478?transport=tcp"})
+
+	// Allocations over UDP (from the public game host) and TLS.
+	user, pass := TURNCredentials(natTURNSecret, "p", time.Now().Add(time.Hour))
+	udp, err := w.game.ListenPacket("udp4", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relayed, err := relayedAddr(t, &turn.ClientConfig{TURNServerAddr: pub + ":3478", STUNServerAddr: pub + ":3478",
+		Username: user, Password: pass, Realm: "tickwire", Conn: udp, RTO: 200 * time.Millisecond, Net: w.game.Net()})
+	if err != nil {
+		t.Fatalf("allocation over UDP: %v", err)
+	}
+	if ip := relayed.(*net.UDPAddr).IP; !ip.Equal(net.IP(vm.PublicIP.AsSlice())) {
+		t.Fatalf("relayed address %v: want the public address %v (external-ip)", relayed, vm.PublicIP)
+	}
+	udp.Close()
+	raw, err := player.DialContext(ctx, "tcp4", pub+":443")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := tls.Client(raw, &tls.Config{RootCAs: cert.Pool, ServerName: pub})
+	defer tc.Close()
+	if err := allocateWith(t, &turn.ClientConfig{Username: user, Password: pass, Realm: "tickwire", Conn: turn.NewSTUNConn(tc), RTO: 200 * time.Millisecond, Net: player.Net()}); err != nil {
+		t.Fatalf("allocation over TLS: %v", err)
+	}
+}
+
+// lockedBuffer collects a process's output while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

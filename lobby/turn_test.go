@@ -214,6 +214,14 @@ func turnAllocateOn(t *testing.T, ts *TURNServer, conn net.PacketConn, creds fun
 // allocateWith makes one allocation with pion's client, and releases it.
 func allocateWith(t *testing.T, cfg *turn.ClientConfig) error {
 	t.Helper()
+	_, err := relayedAddr(t, cfg)
+	return err
+}
+
+// relayedAddr makes one allocation with pion's client, releases it and
+// returns the relayed address the server gave.
+func relayedAddr(t *testing.T, cfg *turn.ClientConfig) (net.Addr, error) {
+	t.Helper()
 	c, err := turn.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -223,10 +231,11 @@ func allocateWith(t *testing.T, cfg *turn.ClientConfig) error {
 		t.Fatal(err)
 	}
 	relay, err := c.Allocate()
-	if err == nil {
-		relay.Close()
+	if err != nil {
+		return nil, err
 	}
-	return err
+	defer relay.Close()
+	return relay.LocalAddr(), nil
 }
 
 // TestRelayOnlyThroughEmbeddedTURN: a native client that may only use a
