@@ -43,6 +43,25 @@ type relayWorld struct {
 // its own on w.game.
 func (w *relayWorld) relayCase(t *testing.T, player *nattest.Host, urls []string) {
 	t.Helper()
+	ctx := ctxTimeout(t, 30*time.Second)
+	nc, gs, err := w.connect(t, ctx, player, urls)
+	if err != nil {
+		t.Fatalf("relay-only connect of %s: %v", player.Name, err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	p, err := gs.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChannels(t, nc)
+	flows(t, ctx, nc, p.Session)
+}
+
+// connect has player join a room through a lobby of its own that hands out
+// the TURN URLs, and connect to the room's game server on w.game,
+// relay-only, within ctx.
+func (w *relayWorld) connect(t *testing.T, ctx context.Context, player *nattest.Host, urls []string) (*netcode.Client, *GameServer, error) {
+	t.Helper()
 	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: w.game.IP.String() + ":0", Net: w.game.Net()})
 	if err != nil {
 		t.Fatal(err)
@@ -54,23 +73,13 @@ func (w *relayWorld) relayCase(t *testing.T, player *nattest.Host, urls []string
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = gs.Close() })
-	ctx := ctxTimeout(t, 30*time.Second)
 	a := guest(t, ctx, lobbyURL, "a")
 	m, err := a.CreateRoom(ctx, RoomOptions{Mode: "default"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	nc, err := a.Connect(ctx, m, &netcode.Config{RelayOnly: true, Net: player.Net()})
-	if err != nil {
-		t.Fatalf("relay-only connect of %s: %v", player.Name, err)
-	}
-	t.Cleanup(func() { _ = nc.Close() })
-	p, err := gs.Accept(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkChannels(t, nc)
-	flows(t, ctx, nc, p.Session)
+	return nc, gs, err
 }
 
 // flows checks that events go both ways, and snapshots and inputs get
@@ -182,26 +191,9 @@ func TestNATRelayOnlyTCP(t *testing.T) {
 	})
 	t.Run("untrusted certificate", func(t *testing.T) {
 		before := ts.Stats()
-		srv, lobbyURL := testLobby(t, &Config{TURN: TURNConfig{URLs: []string{tlsURL}, Secret: natTURNSecret}})
-		ns, err := netcode.NewServer(&netcode.Config{UDPAddr: w.game.IP.String() + ":0", Net: w.game.Net()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = ns.Close() })
-		gs, err := srv.AttachGameServer(ctxTimeout(t, 10*time.Second), ns, &GameServerConfig{Capacity: 4})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = gs.Close() })
-		ctx := ctxTimeout(t, 30*time.Second)
-		a := guest(t, ctx, lobbyURL, "a")
-		m, err := a.CreateRoom(ctx, RoomOptions{Mode: "default"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		if nc, err := a.Connect(dctx, m, &netcode.Config{RelayOnly: true, Net: player.Net()}); err == nil {
+		if nc, _, err := w.connect(t, ctx, player, []string{tlsURL}); err == nil {
 			nc.Close()
 			t.Fatal("connected through a TURN server whose certificate no root vouches for")
 		}
@@ -260,22 +252,13 @@ func TestNATTURNBehindOneToOne(t *testing.T) {
 	defer conn.Close()
 	user, pass := TURNCredentials(natTURNSecret, "p", time.Now().Add(time.Hour))
 	server := vm.PublicIP.String() + ":3478"
-	c, err := turn.NewClient(&turn.ClientConfig{
+	c, relay, err := allocate(t, &turn.ClientConfig{
 		TURNServerAddr: server, STUNServerAddr: server, Username: user, Password: pass, Realm: "tickwire",
 		Conn: conn, RTO: 200 * time.Millisecond, Net: player.Net(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if err := c.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	relay, err := c.Allocate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
 	if ip := relay.LocalAddr().(*net.UDPAddr).IP; !ip.Equal(net.IP(vm.PublicIP.AsSlice())) {
 		t.Fatalf("relayed address %v: want the public address %v (RelayIP)", relay.LocalAddr(), vm.PublicIP)
 	}

@@ -222,20 +222,33 @@ func allocateWith(t *testing.T, cfg *turn.ClientConfig) error {
 // returns the relayed address the server gave.
 func relayedAddr(t *testing.T, cfg *turn.ClientConfig) (net.Addr, error) {
 	t.Helper()
+	c, relay, err := allocate(t, cfg)
+	if err != nil {
+		return nil, err
+	}
+	_ = relay.Close()
+	c.Close()
+	return relay.LocalAddr(), nil
+}
+
+// allocate makes one allocation with pion's client; the client and the
+// relay close when the test ends.
+func allocate(t *testing.T, cfg *turn.ClientConfig) (*turn.Client, net.PacketConn, error) {
+	t.Helper()
 	c, err := turn.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(c.Close)
 	if err := c.Listen(); err != nil {
 		t.Fatal(err)
 	}
 	relay, err := c.Allocate()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer relay.Close()
-	return relay.LocalAddr(), nil
+	t.Cleanup(func() { _ = relay.Close() })
+	return c, relay, nil
 }
 
 // TestRelayOnlyThroughEmbeddedTURN: a native client that may only use a
