@@ -319,6 +319,10 @@ type streamLimits struct {
 	max int
 	// idle closes a connection that sent nothing for this long.
 	idle time.Duration
+	// write closes a connection that took in nothing for this long while
+	// the server had something to send it: a client that stopped reading
+	// would otherwise hold a relay's goroutine in a blocked write.
+	write time.Duration
 	// handshake bounds a TLS handshake.
 	handshake time.Duration
 }
@@ -329,7 +333,7 @@ type streamLimits struct {
 // connection carries ICE checks every few seconds, so a connection quiet
 // for 11 minutes holds nothing.
 func defaultStreamLimits() streamLimits {
-	return streamLimits{max: 1024, idle: 11 * time.Minute, handshake: 10 * time.Second}
+	return streamLimits{max: 1024, idle: 11 * time.Minute, write: 10 * time.Second, handshake: 10 * time.Second}
 }
 
 // streamListener hands pion/turn the connections of a TCP or TLS listener,
@@ -494,7 +498,7 @@ func (l *streamListener) Close() error {
 }
 
 // idleConn is an accepted connection: each Read waits for the idle limit
-// at most, and Close forgets it.
+// at most, each Write for the write limit, and Close forgets it.
 type idleConn struct {
 	net.Conn
 	l *streamListener
@@ -505,6 +509,19 @@ func (c *idleConn) Read(b []byte) (int, error) {
 		return 0, err
 	}
 	return c.Conn.Read(b)
+}
+
+func (c *idleConn) Write(b []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.l.limits.write)); err != nil {
+		return 0, err
+	}
+	n, err := c.Conn.Write(b)
+	if err != nil {
+		// A partial write has broken the message framing: nothing more
+		// can be sent on this connection.
+		_ = c.Close()
+	}
+	return n, err
 }
 
 func (c *idleConn) Close() error {

@@ -500,7 +500,7 @@ func TestTURNStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl := listen(conf, streamLimits{max: 2, idle: time.Minute, handshake: 300 * time.Millisecond})
+	sl := listen(conf, streamLimits{max: 2, idle: time.Minute, write: time.Minute, handshake: 300 * time.Millisecond})
 	closedByPeer(t, dial(sl.Addr()), "no TLS handshake")
 	waitFor(t, 5*time.Second, "the silent connection to be forgotten", func() bool {
 		sl.mu.Lock()
@@ -534,7 +534,7 @@ func TestTURNStreams(t *testing.T) {
 
 	// Quiet for longer than idle: the server's read fails. (Should it
 	// wait on, the watchdog ends it with another error.)
-	quiet := listen(nil, streamLimits{max: 2, idle: 300 * time.Millisecond, handshake: time.Minute})
+	quiet := listen(nil, streamLimits{max: 2, idle: 300 * time.Millisecond, write: 300 * time.Millisecond, handshake: time.Minute})
 	dial(quiet.Addr())
 	served, err := quiet.Accept()
 	if err != nil {
@@ -542,10 +542,37 @@ func TestTURNStreams(t *testing.T) {
 	}
 	defer served.Close()
 	watchdog := time.AfterFunc(10*time.Second, func() { _ = served.Close() })
-	defer watchdog.Stop()
 	_, err = served.Read(make([]byte, 1))
+	watchdog.Stop()
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("read on a quiet connection: %v, want a timeout", err)
+	}
+
+	// A client that reads nothing: once the socket buffers are full, a
+	// write fails after the write limit, and the connection is closed.
+	deaf := dial(quiet.Addr())
+	writer, err := quiet.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Close()
+	watchdog = time.AfterFunc(10*time.Second, func() { _ = writer.Close() })
+	defer watchdog.Stop()
+	chunk := make([]byte, 64<<10)
+	for i := 0; ; i++ {
+		_, err := writer.Write(chunk)
+		if err == nil && i < 10000 {
+			continue
+		}
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Fatalf("write %d to a client that reads nothing: %v, want a timeout", i, err)
+		}
+		break
+	}
+	watchdog.Stop()
+	_ = deaf.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, deaf); err != nil {
+		t.Fatalf("the deaf client's connection was not closed: %v", err)
 	}
 }
