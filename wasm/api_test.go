@@ -43,8 +43,9 @@ func TestClientAPITwins(t *testing.T) {
 			"GameServer.Accept", "GameServer.Close", "GameServer.Done",
 			"GameServer.EndRoom", "GameServer.Err", "GameServer.ID",
 			"GuestTokenResponse",
-			"TURNServer", "TURNServerConfig", "NewTURNServer",
-			"TURNServer.Addr", "TURNServer.Close", "TURNServer.URL",
+			"TURNServer", "TURNServerConfig", "NewTURNServer", "TURNStats",
+			"TURNServer.Addr", "TURNServer.Close", "TURNServer.Stats",
+			"TURNServer.TCPAddr", "TURNServer.TLSAddr", "TURNServer.URLs",
 		},
 	}
 	for pkg, only := range serverOnly {

@@ -347,7 +347,7 @@ func TestBrowserRelayOnlyTURN(t *testing.T) {
 			t.Fatalf("NewTURNServer: %v", err)
 		}
 		t.Cleanup(func() { _ = ts.Close() })
-		relayTest(t, ts.URL(), secret)
+		relayTest(t, ts.URLs()[0], secret) // ?transport=udp
 	})
 }
 

@@ -51,8 +51,12 @@ type config struct {
 	TURNURLs     []string
 	TURNSecret   string
 	TURNTTL      time.Duration
-	TURNEmbedded string // UDP address of an embedded TURN server, or ""
+	TURNEmbedded string // UDP and TCP address of an embedded TURN server, or ""
 	TURNRelayIP  string
+	TURNTLSAddr  string // its TLS (turns:) address, or ""
+	TURNCert     string // PEM files for TURNTLSAddr
+	TURNKey      string
+	TURNHost     string // its host in the URLs handed out, or "" for the relay IP
 
 	Origins  []string
 	LogLevel slog.Level
@@ -120,13 +124,21 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	dur(&c.SeatTimeout, "seat-timeout", 30*time.Second, "How long a matched player has to connect to its game server before its seat is given up.")
 	str(&stun, "stun", "", "urls", "STUN URLs handed to players with each match, comma-separated, such as stun:stun.l.google.com:19302.")
 	str(&turnURLs, "turn-url", "", "urls",
-		"TURN URLs handed to players with short-lived credentials, comma-separated, such as turn:turn.example.com:3478. Needs -turn-secret.")
+		"TURN URLs handed to players with short-lived credentials, comma-separated, one for each transport the TURN server serves, such as turn:turn.example.com:3478?transport=udp, turn:turn.example.com:3478?transport=tcp, turns:turn.example.com:443?transport=tcp. A turn: URL without ?transport= is tried over UDP only: players whose networks block UDP get a relay only from the tcp and turns: ones. Needs -turn-secret.")
 	str(&c.TURNSecret, "turn-secret", "", "secret",
 		"Secret shared with the TURN server (coturn's static-auth-secret, use-auth-secret). With -turn-embedded and no secret, a random one.")
 	dur(&c.TURNTTL, "turn-ttl", time.Hour, "How long TURN credentials stay valid.")
 	str(&c.TURNEmbedded, "turn-embedded", "", "host:port",
-		"Run an embedded TURN server (UDP) on this address and hand it to players, for small deployments. A wildcard host needs -turn-relay-ip.")
-	str(&c.TURNRelayIP, "turn-relay-ip", "", "ip", "Public IP of the embedded TURN server, for relayed traffic. Default: the -turn-embedded host.")
+		"Run an embedded TURN server on this address, UDP and TCP on the same port, and hand players a URL for each transport it serves, for small deployments. A wildcard host needs -turn-relay-ip.")
+	str(&c.TURNRelayIP, "turn-relay-ip", "", "ip",
+		"Public IP of the embedded TURN server, for relayed traffic; behind 1:1 NAT (a cloud VM), the public one. Default: the -turn-embedded host.")
+	str(&c.TURNTLSAddr, "turn-tls-addr", "", "host:port",
+		"Also serve the embedded TURN server over TLS (turns:) on this address, such as :443, for networks that let only web traffic out. Needs -turn-embedded, -turn-cert and -turn-key.")
+	str(&c.TURNCert, "turn-cert", "", "file",
+		"PEM certificate chain for -turn-tls-addr, valid for -turn-host (or the relay IP). Read at start: restart after renewing it.")
+	str(&c.TURNKey, "turn-key", "", "file", "PEM private key of -turn-cert.")
+	str(&c.TURNHost, "turn-host", "", "name",
+		"Host name of the embedded TURN server in the URLs handed to players, such as turn.example.com: with -turn-tls-addr, a name the certificate holds. Default: the relay IP.")
 	str(&origins, "origin", "", "patterns",
 		"Browser origins allowed to open a player WebSocket, comma-separated host patterns such as game.example.com,*.example.com; * allows every origin. Empty: same origin only. Native clients are always allowed.")
 	str(&logLevel, "log-level", "info", "level", "Log level: debug, info, warn or error. WebRTC (pion) warnings show at debug only.")
@@ -236,8 +248,31 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		if ip := net.ParseIP(host); c.TURNRelayIP == "" && (ip == nil || ip.IsUnspecified() || ip.To4() == nil) {
 			return nil, bad("turn-embedded", "%q: needs an IPv4 address, or -turn-relay-ip with a wildcard one", c.TURNEmbedded)
 		}
-	} else if c.TURNRelayIP != "" {
-		return nil, bad("turn-relay-ip", "only applies with -turn-embedded")
+	} else {
+		for _, name := range []string{"turn-relay-ip", "turn-tls-addr", "turn-host"} {
+			if fs.Lookup(name).Value.String() != "" {
+				return nil, bad(name, "only applies with -turn-embedded")
+			}
+		}
+	}
+	if c.TURNTLSAddr != "" {
+		if err := checkHostPort(c.TURNTLSAddr); err != nil {
+			return nil, bad("turn-tls-addr", "%v", err)
+		}
+		if c.TURNCert == "" || c.TURNKey == "" {
+			return nil, bad("turn-tls-addr", "needs -turn-cert and -turn-key (%s, %s)", envName("turn-cert"), envName("turn-key"))
+		}
+	}
+	for _, f := range []struct{ name, v string }{{"turn-cert", c.TURNCert}, {"turn-key", c.TURNKey}} {
+		if f.v == "" {
+			continue
+		}
+		if c.TURNTLSAddr == "" {
+			return nil, bad(f.name, "only applies with -turn-tls-addr")
+		}
+		if _, err := os.Stat(f.v); err != nil {
+			return nil, bad(f.name, "%v", err)
+		}
 	}
 	c.Origins = splitList(origins)
 	if c.Web != "" {

@@ -105,12 +105,18 @@ func run(ctx context.Context, cfg *config) (err error) {
 		}
 		turnSrv, err = lobby.NewTURNServer(lobby.TURNServerConfig{
 			Addr: cfg.TURNEmbedded, RelayIP: cfg.TURNRelayIP, Secret: lcfg.TURN.Secret, Logger: log.With("component", "turn"),
+			TLSAddr: cfg.TURNTLSAddr, CertFile: cfg.TURNCert, KeyFile: cfg.TURNKey, Host: cfg.TURNHost,
 		})
 		if err != nil {
 			return err
 		}
 		cleanups = append(cleanups, func(context.Context) error { return turnSrv.Close() })
-		lcfg.TURN.URLs = append(lcfg.TURN.URLs, turnSrv.URL())
+		lcfg.TURN.URLs = append(lcfg.TURN.URLs, turnSrv.URLs()...)
+	}
+	for _, u := range cfg.TURNURLs {
+		if strings.HasPrefix(u, "turn:") && !strings.Contains(u, "transport=") {
+			log.Warn("a turn: URL without ?transport= is used over UDP only: players whose networks block UDP get no relay from it; hand out the ?transport=tcp one too", "url", u)
+		}
 	}
 
 	ls, err := lobby.NewServer(lcfg)

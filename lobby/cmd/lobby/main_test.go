@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tickwire/tickwire/internal/dots"
+	"github.com/tickwire/tickwire/internal/testcert"
 	"github.com/tickwire/tickwire/lobby"
 	"go.uber.org/goleak"
 )
@@ -99,6 +100,20 @@ func TestParseConfig(t *testing.T) {
 		}},
 		{name: "embedded TURN", args: []string{"-turn-embedded", "127.0.0.1:3478"}},
 		{name: "embedded TURN on wildcard with relay IP", args: []string{"-turn-embedded", "0.0.0.0:3478", "-turn-relay-ip", "203.0.113.7"}},
+		{name: "embedded TURN with TLS", args: []string{"-turn-embedded", "0.0.0.0:3478", "-turn-relay-ip", "203.0.113.7", "-turn-tls-addr", ":443",
+			"-turn-cert", webFile, "-turn-key", webFile, "-turn-host", "turn.example.com"},
+			check: func(t *testing.T, c *config) {
+				if c.TURNTLSAddr != ":443" || c.TURNCert != webFile || c.TURNKey != webFile || c.TURNHost != "turn.example.com" {
+					t.Errorf("TURN TLS: %+v", c)
+				}
+			}},
+		{name: "embedded TURN with TLS from env", args: []string{"-turn-embedded", "127.0.0.1:3478"},
+			env: env("TICKWIRE_LOBBY_TURN_TLS_ADDR", "127.0.0.1:5349", "TICKWIRE_LOBBY_TURN_CERT", webFile, "TICKWIRE_LOBBY_TURN_KEY", webFile, "TICKWIRE_LOBBY_TURN_HOST", "t.example.com"),
+			check: func(t *testing.T, c *config) {
+				if c.TURNTLSAddr != "127.0.0.1:5349" || c.TURNCert != webFile || c.TURNKey != webFile || c.TURNHost != "t.example.com" {
+					t.Errorf("TURN TLS: %+v", c)
+				}
+			}},
 
 		{name: "bad env value names the variable", env: env("TICKWIRE_LOBBY_SEAT_TIMEOUT", "soon"), err: "TICKWIRE_LOBBY_SEAT_TIMEOUT"},
 		{name: "bad env bool", env: env("TICKWIRE_LOBBY_GAME", "perhaps"), err: "TICKWIRE_LOBBY_GAME"},
@@ -133,6 +148,15 @@ func TestParseConfig(t *testing.T) {
 		{name: "turn embedded addr", args: []string{"-turn-embedded", "3478"}, err: "-turn-embedded"},
 		{name: "turn relay ip", args: []string{"-turn-embedded", "0.0.0.0:3478", "-turn-relay-ip", "turn.example.com"}, err: "-turn-relay-ip"},
 		{name: "relay ip alone", args: []string{"-turn-relay-ip", "203.0.113.7"}, err: "-turn-embedded"},
+		{name: "turn tls alone", args: []string{"-turn-tls-addr", ":443", "-turn-cert", webFile, "-turn-key", webFile}, err: "-turn-tls-addr: only applies with -turn-embedded"},
+		{name: "turn host alone", args: []string{"-turn-host", "turn.example.com"}, err: "-turn-host"},
+		{name: "turn tls without cert", args: []string{"-turn-embedded", "127.0.0.1:3478", "-turn-tls-addr", ":443", "-turn-key", webFile}, err: "-turn-cert"},
+		{name: "turn tls without key", args: []string{"-turn-embedded", "127.0.0.1:3478", "-turn-tls-addr", ":443", "-turn-cert", webFile}, err: "-turn-key"},
+		{name: "turn tls addr", args: []string{"-turn-embedded", "127.0.0.1:3478", "-turn-tls-addr", "443", "-turn-cert", webFile, "-turn-key", webFile}, err: "-turn-tls-addr"},
+		{name: "turn cert without tls", args: []string{"-turn-embedded", "127.0.0.1:3478", "-turn-cert", webFile}, err: "-turn-cert: only applies with -turn-tls-addr"},
+		{name: "turn cert missing", args: []string{"-turn-embedded", "127.0.0.1:3478", "-turn-tls-addr", ":443", "-turn-cert", webFile + ".nope", "-turn-key", webFile}, err: "-turn-cert"},
+		{name: "turn key missing env", args: []string{"-turn-embedded", "127.0.0.1:3478", "-turn-tls-addr", ":443", "-turn-cert", webFile},
+			env: env("TICKWIRE_LOBBY_TURN_KEY", webFile+".nope"), err: "TICKWIRE_LOBBY_TURN_KEY"},
 		{name: "log level", args: []string{"-log-level", "loud"}, err: "-log-level"},
 		{name: "web missing", args: []string{"-web", filepath.Join(webDir, "nope")}, err: "-web"},
 		{name: "web not a directory", args: []string{"-web", webFile}, err: "not a directory"},
@@ -171,12 +195,27 @@ func TestUsage(t *testing.T) {
 	}
 	out := b.String()
 	for _, name := range []string{"addr", "game", "game-udp", "modes", "key", "guest-secret", "token-ttl", "seat-timeout",
-		"stun", "turn-url", "turn-secret", "turn-ttl", "turn-embedded", "origin", "log-level", "web"} {
+		"stun", "turn-url", "turn-secret", "turn-ttl", "turn-embedded", "turn-relay-ip", "turn-tls-addr", "turn-cert", "turn-key", "turn-host",
+		"origin", "log-level", "web"} {
 		if !strings.Contains(out, "\n  -"+name+" ") && !strings.Contains(out, "\n  -"+name+"\n") {
 			t.Errorf("usage lacks -%s", name)
 		}
 		if !strings.Contains(out, "env "+envName(name)+", default ") {
 			t.Errorf("usage lacks %s with a default", envName(name))
+		}
+	}
+	// The -turn-url example gives a URL per transport: a turn: URL without
+	// ?transport= would leave players on UDP-blocking networks no relay.
+	turnHelp := out[strings.Index(out, "\n  -turn-url "):]
+	turnHelp = turnHelp[:strings.Index(turnHelp, "env TICKWIRE_LOBBY_TURN_URL")]
+	for _, f := range strings.FieldsFunc(turnHelp, func(r rune) bool { return r == ' ' || r == '\n' || r == ',' }) {
+		if strings.HasPrefix(f, "turn:") && f != "turn:" && !strings.Contains(f, "?transport=") {
+			t.Errorf("-turn-url help suggests %q, a URL without ?transport=", f)
+		}
+	}
+	for _, want := range []string{"?transport=udp", "?transport=tcp", "turns:"} {
+		if !strings.Contains(turnHelp, want) {
+			t.Errorf("-turn-url help lacks %q:\n%s", want, turnHelp)
 		}
 	}
 	if !strings.Contains(out, `env TICKWIRE_LOBBY_ADDR, default "127.0.0.1:8080"`) {
@@ -445,4 +484,57 @@ func startCommand(t *testing.T, cfg *config) (ctx context.Context, base string, 
 		}
 	}
 	return ctx, base, logs, stop
+}
+
+// TestRunTURN: with -turn-embedded and -turn-tls-addr the command serves
+// TURN over UDP, TCP and TLS, prints a URL for each, and hands them all to
+// players after any -turn-url; a turn: URL without ?transport= gets a
+// warning.
+func TestRunTURN(t *testing.T) {
+	cert := testcert.New(t, "127.0.0.1")
+	const bare = "turn:127.0.0.1:9"
+	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-turn-embedded", "127.0.0.1:0", "-turn-tls-addr", "127.0.0.1:0",
+		"-turn-cert", cert.CertFile, "-turn-key", cert.KeyFile, "-turn-url", bare + ",turn:127.0.0.1:9?transport=tcp", "-turn-secret", "s"}, env(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, base, logs, stop := startCommand(t, cfg)
+	defer stop()
+	tok, err := lobby.GuestToken(ctx, base, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := lobby.Dial(ctx, base, tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	m, err := c.CreateRoom(ctx, lobby.RoomOptions{Mode: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.ICEServers) != 1 {
+		t.Fatalf("ICE servers %+v", m.ICEServers)
+	}
+	urls := m.ICEServers[0].URLs
+	if len(urls) != 5 || urls[0] != bare {
+		t.Fatalf("URLs %q: want the two of -turn-url, then one per transport of the embedded server", urls)
+	}
+	for i, prefix := range []string{"turn:127.0.0.1:", "turn:127.0.0.1:", "turns:127.0.0.1:"} {
+		u := urls[2+i]
+		if !strings.HasPrefix(u, prefix) || !strings.HasSuffix(u, []string{"?transport=udp", "?transport=tcp", "?transport=tcp"}[i]) {
+			t.Errorf("URL %q", u)
+		}
+	}
+	out := logs.String()
+	for _, u := range urls {
+		if !strings.Contains(out, u) {
+			t.Errorf("banner lacks %s", u)
+		}
+	}
+	if !strings.Contains(out, "without ?transport=") || !strings.Contains(out, "url="+bare+"\n") {
+		t.Errorf("no warning about %s:\n%s", bare, out)
+	}
+	c.Close()
+	http.DefaultClient.CloseIdleConnections()
 }
