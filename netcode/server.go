@@ -16,6 +16,7 @@ import (
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/tickwire/tickwire/internal/pionlog"
+	"github.com/tickwire/tickwire/netcode/internal/icemux"
 	"github.com/tickwire/tickwire/netcode/internal/wire"
 )
 
@@ -27,7 +28,7 @@ type Server struct {
 	cfg    *Config
 	api    *webrtc.API
 	udp    net.PacketConn
-	udpMux *ice.UDPMuxDefault
+	udpMux *icemux.Mux
 	tcp    net.Listener
 	tcpMux *ice.TCPMuxDefault
 
@@ -71,12 +72,21 @@ func NewServer(cfg *Config) (*Server, error) {
 		_ = b.SetReadBuffer(c.UDPBuffer)
 		_ = b.SetWriteBuffer(c.UDPBuffer)
 	}
-	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
-		Logger: log.NewLogger("udpmux"), UDPConn: s.udp, Net: n,
+	host, _, _ := net.SplitHostPort(c.UDPAddr)
+	loopback := net.ParseIP(host).IsLoopback() || host == "localhost"
+	s.udpMux, err = icemux.New(icemux.Config{
+		Conns: []net.PacketConn{s.udp}, Net: n, IncludeLoopback: loopback, Logger: c.Logger,
 	})
+	if err != nil {
+		_ = s.udp.Close()
+		return nil, fmt.Errorf("netcode: %w", err)
+	}
 	se := newSettingEngine(c)
 	se.SetICEUDPMux(s.udpMux)
-	if host, _, _ := net.SplitHostPort(c.UDPAddr); net.ParseIP(host).IsLoopback() || host == "localhost" {
+	// A server answers the connections clients make; dialling out TCP to
+	// whatever address a client names would make it a relay for anyone.
+	se.DisableActiveTCP(true)
+	if loopback {
 		se.SetIncludeLoopbackCandidate(true)
 	}
 	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
