@@ -111,6 +111,38 @@ type Config struct {
 	// networks that block UDP. Off by default. Server only.
 	TCPAddr string
 
+	// Limits on what one client can make a Server hold or do; SECURITY.md
+	// explains each. Server only.
+	//
+	// MaxCandidates bounds the candidates a client may name in one
+	// connection attempt: its offer and what it trickles, counted anew for
+	// each ICE restart or resume. More fail the attempt with ErrLimit
+	// (32 by default; browsers name fewer than 10).
+	MaxCandidates int
+	// MaxPeerAddresses bounds the addresses a client's ICE checks may come
+	// from in one connection attempt (each becomes a peer-reflexive
+	// candidate); checks from further addresses are dropped unread
+	// (8 by default).
+	MaxPeerAddresses int
+	// UnansweredChecks is how many packets the server sends to a remote
+	// address before that address answers one of its STUN checks, and
+	// then none until it does (5 by default): a candidate naming a third
+	// party costs that party at most this many packets.
+	UnansweredChecks int
+	// SignalRate and SignalBurst bound the signals (offers, candidates) a
+	// client sends, per second over its session (20/s, bursts of 100 by
+	// default). More close the session with CloseProtocolError, or fail
+	// its handshake, with ErrLimit.
+	SignalRate  float64
+	SignalBurst int
+	// AllowLocalCandidates lets clients name candidates on loopback and
+	// link-local addresses and on the server's own networks. Off by
+	// default, so that a player cannot make a server on the internet send
+	// packets into the networks it sits on; players there connect all the
+	// same, as the server answers checks wherever they come from. A server
+	// bound to a loopback address always allows them.
+	AllowLocalCandidates bool
+
 	// Net replaces the operating system's network, typically with a pion
 	// vnet for simulated delay and loss. Not applicable in the browser.
 	Net transport.Net
@@ -157,6 +189,11 @@ const (
 	defaultICEKeepalive      = 500 * time.Millisecond
 	defaultSilence           = 2 * time.Second
 	defaultRestartTimeout    = 4 * time.Second
+	defaultMaxCandidates     = 32
+	defaultMaxPeerAddresses  = 8
+	defaultUnansweredChecks  = 5
+	defaultSignalRate        = 20
+	defaultSignalBurst       = 100
 
 	// minUnreliableSize leaves room for the header and a useful payload.
 	minUnreliableSize = 64
@@ -198,6 +235,13 @@ func (c *Config) resolve() (*Config, error) {
 	def(&r.EventQueue, defaultEventQueue)
 	def(&r.InputQueue, defaultInputQueue)
 	def(&r.UDPBuffer, defaultUDPBuffer)
+	def(&r.MaxCandidates, defaultMaxCandidates)
+	def(&r.MaxPeerAddresses, defaultMaxPeerAddresses)
+	def(&r.UnansweredChecks, defaultUnansweredChecks)
+	def(&r.SignalBurst, defaultSignalBurst)
+	if r.SignalRate == 0 {
+		r.SignalRate = defaultSignalRate
+	}
 	defDur(&r.PingInterval, defaultPingInterval)
 	defDur(&r.ICEDisconnectedTimeout, defaultICEDisconnected)
 	defDur(&r.ICEFailedTimeout, defaultICEFailed)
@@ -225,6 +269,8 @@ func (c *Config) resolve() (*Config, error) {
 		return nil, fmt.Errorf("%w: EventBuffer %d smaller than MaxEventSize %d", ErrInvalidConfig, r.EventBuffer, r.MaxEventSize)
 	case r.UDPBuffer < 0:
 		return nil, fmt.Errorf("%w: negative UDPBuffer", ErrInvalidConfig)
+	case r.MaxCandidates < 0, r.MaxPeerAddresses < 0, r.UnansweredChecks < 0, r.SignalRate < 0, r.SignalBurst < 0:
+		return nil, fmt.Errorf("%w: negative MaxCandidates, MaxPeerAddresses, UnansweredChecks, SignalRate or SignalBurst", ErrInvalidConfig)
 	case r.EventQueue < 1, r.InputQueue < 1:
 		return nil, fmt.Errorf("%w: EventQueue and InputQueue must be positive", ErrInvalidConfig)
 	case r.RestartInterval < 0, r.RestartTimeout < 0, r.ReconnectTimeout < 0, r.MaxRetransmitTimeout < 0, r.SilenceTimeout < 0:

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 
 	"github.com/pion/ice/v4"
@@ -42,6 +43,7 @@ type Server struct {
 	closeMu  sync.Mutex // serialises Shutdown and Close
 	done     bool
 	tokens   *resumeTokens
+	policy   *candidatePolicy
 }
 
 // NewServer listens on cfg.UDPAddr (and cfg.TCPAddr if set). A nil cfg means
@@ -74,8 +76,17 @@ func NewServer(cfg *Config) (*Server, error) {
 	}
 	host, _, _ := net.SplitHostPort(c.UDPAddr)
 	loopback := net.ParseIP(host).IsLoopback() || host == "localhost"
+	bound := netip.IPv6Unspecified()
+	if ua, ok := s.udp.LocalAddr().(*net.UDPAddr); ok {
+		bound = ua.AddrPort().Addr().Unmap()
+	}
+	if s.policy, err = newCandidatePolicy(c, n, bound); err != nil {
+		_ = s.udp.Close()
+		return nil, err
+	}
 	s.udpMux, err = icemux.New(icemux.Config{
 		Conns: []net.PacketConn{s.udp}, Net: n, IncludeLoopback: loopback, Logger: c.Logger,
+		MaxLearnt: c.MaxPeerAddresses, MaxNamed: c.MaxCandidates, Unanswered: c.UnansweredChecks,
 	})
 	if err != nil {
 		_ = s.udp.Close()
@@ -162,8 +173,9 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	case offer.Resume != "":
 		// A resume comes on the session's own signaling (the Signaler
 		// Accept was given), never as a new client.
-		err = fmt.Errorf("%w: %v", ErrResumeRejected, s.tokens.check(offer.Resume))
-		_ = sig.WriteSignal(ctx, Signal{Type: SignalRefused, Gen: offer.Gen, Error: truncate(err.Error(), wire.MaxReasonLen)})
+		why := s.tokens.check(offer.Resume)
+		err = fmt.Errorf("%w: %v", ErrResumeRejected, why)
+		_ = sig.WriteSignal(ctx, Signal{Type: SignalRefused, Gen: offer.Gen, Error: refusal(why)})
 	case offer.Gen != 0:
 		err = fmt.Errorf("%w: first offer of generation %d", ErrSignaling, offer.Gen)
 	}
@@ -176,6 +188,9 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	p := newPeer(s.cfg, roleServer, sig, func() { s.remove(sess) })
 	sess.p = p
 	p.tokens = s.tokens
+	scr := newScreen(s.cfg, s.policy, &p.stats.candidatesRefused)
+	p.screen = scr
+	_ = scr.signal() // the offer: the first of the burst
 	p.mkLink = func(gen uint32) (*link, error) {
 		pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: pionICEServers(s.cfg.ICEServers)})
 		if err != nil {
@@ -193,7 +208,11 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 				if err == nil {
 					err = fmt.Errorf("%w: second %q channel", ErrProtocol, dc.Label())
 				}
-				l.fail(err)
+				// Whether the session is opening or open: a client
+				// that opens a channel WIRE.md does not have is not a
+				// Tickwire client, and each such channel would cost the
+				// server a stream and its buffers.
+				p.closeWith(&CloseError{Code: CloseProtocolError, Reason: truncate(err.Error(), wire.MaxReasonLen), Err: err}, true)
 				return
 			}
 			l.watchChannel(&rtcChannel{dc: dc})
@@ -205,11 +224,15 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 		p.wg.Wait()
 		return nil, err
 	}
+	sdp, err := scr.offer(offer.SDP)
+	if err != nil {
+		return fail(err)
+	}
 	l, err := p.mkLink(0)
 	if err != nil {
 		return fail(err)
 	}
-	ans, err := l.rc.answer(offer.SDP)
+	ans, err := l.rc.answer(sdp)
 	if err != nil {
 		_ = l.rc.close()
 		return fail(fmt.Errorf("%w: offer: %v", ErrSignaling, err))
