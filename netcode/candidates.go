@@ -61,9 +61,13 @@ func newCandidatePolicy(cfg *Config, n transport.Net, bound netip.Addr) (*candid
 			if !ok {
 				continue
 			}
-			ones, _ := ipn.Mask.Size()
+			ones, bits := ipn.Mask.Size()
 			if ip.Is4In6() {
-				ip, ones = ip.Unmap(), ones-96
+				// An IPv4 address in 16 bytes, its mask in 4 or 16.
+				ip = ip.Unmap()
+				if bits == 128 {
+					ones -= 96
+				}
 			}
 			if p, err := ip.Prefix(ones); err == nil {
 				cp.own = append(cp.own, p)

@@ -124,10 +124,12 @@ type Config struct {
 	// candidate); checks from further addresses are dropped unread
 	// (8 by default).
 	MaxPeerAddresses int
-	// UnansweredChecks is how many packets the server sends to a remote
-	// address before that address answers one of its STUN checks, and
-	// then none until it does (5 by default): a candidate naming a third
-	// party costs that party at most this many packets.
+	// UnansweredChecks is how many STUN checks the server sends to a
+	// remote address before that address answers one, and then none until
+	// it does, but one for each check the address sends itself (2 by
+	// default): a candidate naming a third party costs that party at most
+	// this many packets. Clients need no more: their own checks reach the
+	// server, which answers and checks back.
 	UnansweredChecks int
 	// SignalRate and SignalBurst bound the signals (offers, candidates) a
 	// client sends, per second over its session (20/s, bursts of 100 by
@@ -191,7 +193,7 @@ const (
 	defaultRestartTimeout    = 4 * time.Second
 	defaultMaxCandidates     = 32
 	defaultMaxPeerAddresses  = 8
-	defaultUnansweredChecks  = 5
+	defaultUnansweredChecks  = 2
 	defaultSignalRate        = 20
 	defaultSignalBurst       = 100
 

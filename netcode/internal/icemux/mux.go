@@ -38,7 +38,7 @@ import (
 const (
 	DefaultMaxLearnt  = 8
 	DefaultMaxNamed   = 32
-	DefaultUnanswered = 5
+	DefaultUnanswered = 2
 	DefaultQueue      = 512
 	// MaxPacket is the largest datagram read whole; larger ones are
 	// dropped. pion's DTLS and SCTP keep to 1200 bytes, browsers to their
@@ -67,7 +67,9 @@ type Config struct {
 	// having heard from them: the candidates its peer named.
 	MaxNamed int
 	// Unanswered is how many packets go to an address before it answers a
-	// STUN check of ours; further ones are dropped silently.
+	// STUN check of ours; further ones are dropped silently. Answers to
+	// its own checks are not counted, and each check it sends earns it one
+	// packet more.
 	Unanswered int
 	// Queue is how many received packets may wait for one ufrag's agent;
 	// further ones are dropped.
@@ -123,11 +125,11 @@ type connKey struct {
 type entry struct {
 	owner *ufragConn // under Mux.mu
 	// learnt: it checked in with the owner's ufrag (named: pion wrote to it
-	// first).
+	// first). Under Mux.mu.
 	learnt bool
 	// answered: it sent a STUN response to a check of ours, so it is a
 	// peer that wants this traffic; until then it gets Config.Unanswered
-	// packets.
+	// packets, and one more for each check it sends.
 	answered atomic.Bool
 	sent     atomic.Int32
 
@@ -340,9 +342,17 @@ func (m *Mux) dispatch(p *packet, src netip.AddrPort) bool {
 			m.unknown.Add(1)
 			return false
 		}
-		if (e == nil || e.owner != c) && !m.learn(c, src) {
-			m.overLearnt.Add(1)
-			return false
+		if e == nil || e.owner != c {
+			if !m.learn(c, src) {
+				m.overLearnt.Add(1)
+				return false
+			}
+		} else {
+			// Each check from a peer earns it a check back (pion's
+			// triggered check), whatever the budget: a peer behind a
+			// lossy path or a TURN relay that checks in late is never
+			// cut off, and a spoofed check buys one packet, no more.
+			e.credit()
 		}
 		return m.deliver(c, p, src)
 	}
@@ -418,13 +428,29 @@ func (m *Mux) allowWrite(c *ufragConn, b []byte, dst netip.AddrPort) bool {
 	if e.answered.Load() {
 		return true
 	}
+	typ, _, isSTUN := stunHeader(b)
+	if isSTUN && (typ == stunBindingSuccess || typ == stunBindingError) {
+		// The answer to a check from there: one for one.
+		return true
+	}
 	if e.sent.Add(1) > int32(m.cfg.Unanswered) {
+		e.sent.Add(-1)
 		return false
 	}
-	if typ, _, ok := stunHeader(b); ok && typ == stunBindingRequest {
+	if isSTUN && typ == stunBindingRequest {
 		e.recordCheck(transactionID(b))
 	}
 	return true
+}
+
+// credit gives back one packet of the unanswered budget.
+func (e *entry) credit() {
+	for {
+		n := e.sent.Load()
+		if n <= 0 || e.sent.CompareAndSwap(n, n-1) {
+			return
+		}
+	}
 }
 
 func (e *entry) recordCheck(id [12]byte) {

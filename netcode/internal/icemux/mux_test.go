@@ -288,19 +288,33 @@ func TestUnansweredBudget(t *testing.T) {
 		_, _ = a.WriteToAddrPort([]byte{23, 0}, addrPort(victim.c))
 		waitStats(t, m, "still suppressed", func(s Stats) bool { return s.Suppressed == 10-budget+1 })
 
+		// Answers to its own checks always go, and each check it sends
+		// earns one packet more, no more.
+		req := bindingRequest(t, "A:remote")
+		send(t, victim.c, m, req.Raw)
+		read(t, a)
+		if _, err := a.WriteToAddrPort(bindingSuccess(t, req.TransactionID), addrPort(victim.c)); err != nil {
+			t.Fatal(err)
+		}
+		_, _ = a.WriteToAddrPort(bindingRequest(t, "remote:A").Raw, addrPort(victim.c))
+		_, _ = a.WriteToAddrPort(bindingRequest(t, "remote:A").Raw, addrPort(victim.c))
+		waitStats(t, m, "the answer and one check written, one suppressed", func(s Stats) bool {
+			return s.Written == budget+2 && s.Suppressed == 10-budget+2
+		})
+
 		// A real answer to one of the checks that left opens the address.
 		send(t, victim.c, m, bindingSuccess(t, checks[budget-1].TransactionID))
 		read(t, a)
 		for range 20 {
 			_, _ = a.WriteToAddrPort([]byte{23, 1}, addrPort(victim.c))
 		}
-		waitStats(t, m, "20 more written", func(s Stats) bool { return s.Written == budget+20 })
+		waitStats(t, m, "20 more written", func(s Stats) bool { return s.Written == budget+2+20 })
 		deadline := time.Now().Add(5 * time.Second)
-		for victim.count() != budget+20 && time.Now().Before(deadline) {
+		for victim.count() != budget+2+20 && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
-		if n := victim.count(); n != budget+20 {
-			t.Fatalf("after its answer the address received %d packets in all, want %d", n, budget+20)
+		if n := victim.count(); n != budget+2+20 {
+			t.Fatalf("after its answer the address received %d packets in all, want %d", n, budget+2+20)
 		}
 	})
 }
