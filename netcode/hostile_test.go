@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +22,7 @@ import (
 	"github.com/pion/stun/v4"
 	"github.com/pion/transport/v5/vnet"
 	"github.com/pion/webrtc/v4"
+	"github.com/tickwire/tickwire/internal/flood"
 	"github.com/tickwire/tickwire/internal/vnetpair"
 )
 
@@ -324,4 +328,242 @@ func dialWithTrickle(ctx context.Context, sig *recordingSignaler, cfg *Config, e
 		})
 	}
 	return Dial(ctx, sig, cfg)
+}
+
+// floodEnv makes the test binary a flooder (TestMain): "target rate
+// duration kind", as startFlood passes it.
+const floodEnv = "TICKWIRE_TEST_FLOOD"
+
+// runFlooder floods as floodEnv says, from its own process, as an
+// attacker's machine would, and prints how many packets it sent.
+func runFlooder(spec string) int {
+	f := strings.Fields(spec)
+	if len(f) != 4 {
+		fmt.Fprintf(os.Stderr, "flooder: bad spec %q\n", spec)
+		return 2
+	}
+	ap, err1 := netip.ParseAddrPort(f[0])
+	rate, err2 := strconv.Atoi(f[1])
+	d, err3 := time.ParseDuration(f[2])
+	kind, err4 := strconv.Atoi(f[3])
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		fmt.Fprintln(os.Stderr, "flooder:", err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	n, err := flood.Run(ctx, flood.Config{Target: ap, Rate: rate, Kind: flood.Kind(kind), Sources: 256})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flooder:", err)
+		return 1
+	}
+	fmt.Println(n)
+	return 0
+}
+
+// startFlood runs a flooder process at target for d; wait returns the
+// packets it sent.
+func startFlood(t *testing.T, target netip.AddrPort, rate int, d time.Duration, kind flood.Kind) (wait func() uint64) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %s %d", floodEnv, target, rate, d, kind))
+	var out strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	var n uint64
+	wait = func() uint64 {
+		once.Do(func() {
+			if err := cmd.Wait(); err != nil {
+				t.Fatalf("flooder: %v\n%s", err, out.String())
+			}
+			fmt.Sscan(out.String(), &n)
+		})
+		return n
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return wait
+}
+
+// TestHostileUDPFlood: an attacker with no credentials floods the game
+// server's UDP port with random datagrams, STUN with random usernames and
+// DTLS ClientHellos from many source ports. The mux drops each where it
+// reads it (icemux), so the players' packets do not wait behind them.
+// The RTT against the same flood at a dead port is the bench's (go run
+// ./bench flood); this test holds the behaviour: players keep their
+// snapshots and connections.
+func TestHostileUDPFlood(t *testing.T) {
+	pg := newPlayground(t, nil, nil, 2)
+	base := measureResources()
+	target := pg.srv.UDPAddr().(*net.UDPAddr).AddrPort()
+	before := pg.watch(2 * time.Second)
+	mux0 := pg.srv.udpMux.Stats()
+	wait := startFlood(t, target, 60_000, 3*time.Second, flood.Mixed)
+	time.Sleep(300 * time.Millisecond) // the flooder starting up
+	during := pg.watch(2 * time.Second)
+	sent := wait()
+	pg.kept(before, during)
+	st := pg.srv.udpMux.Stats()
+	t.Logf("flood: %d packets sent; the mux read %d, dropped %d as unknown, delivered %d",
+		sent, st.Read-mux0.Read, st.Unknown-mux0.Unknown, st.Delivered-mux0.Delivered)
+	if st.Unknown-mux0.Unknown < sent/4 {
+		t.Errorf("the mux dropped %d of %d flood packets as unknown: the flood did not reach it", st.Unknown-mux0.Unknown, sent)
+	}
+	comeBack(t, base)
+}
+
+// TestHostileExtraChannel: WIRE.md allows two data channels; a client that
+// opens another, or a second one of the two, once its session is open,
+// has its session closed with a protocol error, which it is told.
+func TestHostileExtraChannel(t *testing.T) {
+	pg := newPlayground(t, nil, nil, 2)
+	base := measureResources()
+	before := pg.watch(2 * time.Second)
+	tests := []struct {
+		name, label string
+		init        *webrtc.DataChannelInit
+	}{
+		{"a third channel", "cheats", nil},
+		{"snapshots again", labelSnapshots, func() *webrtc.DataChannelInit {
+			ordered, zero, proto := false, uint16(0), protocolName
+			return &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &zero, Protocol: &proto}
+		}()},
+		{"events again", labelEvents, func() *webrtc.DataChannelInit { proto := protocolName; return &webrtc.DataChannelInit{Protocol: &proto} }()},
+	}
+	attacks := make(chan struct{})
+	go func() {
+		defer close(attacks)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c, s := connect(t, pg.srv, nil)
+				if _, err := c.p.link.Load().rc.pc.CreateDataChannel(tt.label, tt.init); err != nil {
+					t.Fatalf("CreateDataChannel: %v", err)
+				}
+				select {
+				case <-c.Done():
+				case <-time.After(10 * time.Second):
+					t.Fatal("the session stayed open")
+				}
+				var ce *CloseError
+				if err := c.Err(); !errors.As(err, &ce) || ce.Code != CloseProtocolError || !ce.Remote {
+					t.Fatalf("client: %v, want closed by the server with a protocol error", err)
+				}
+				if err := s.Err(); !errors.Is(err, ErrProtocol) {
+					t.Fatalf("server session: %v, want ErrProtocol", err)
+				}
+			})
+		}
+	}()
+	during := pg.watch(2 * time.Second)
+	<-attacks
+	pg.kept(before, during)
+	comeBack(t, base)
+}
+
+// TestHostileSignalFlood: a client that floods its signaling (each signal
+// costs the server a parse, and through a lobby a relay) has its session
+// closed past Config.SignalRate.
+func TestHostileSignalFlood(t *testing.T) {
+	pg := newPlayground(t, nil, nil, 2)
+	base := measureResources()
+	before := pg.watch(2 * time.Second)
+	rec := &recordingSignaler{}
+	c, s := connectWrapped(t, pg.srv, nil, func(sig Signaler) Signaler { rec.Signaler = sig; return rec })
+	flooded := make(chan int)
+	go func() {
+		n := 0
+		ctx := ctxTimeout(t, 10*time.Second)
+		for ; n < 2000; n++ {
+			// End-of-candidates: the cheapest signal there is.
+			if rec.Signaler.WriteSignal(ctx, Signal{Type: SignalCandidate}) != nil {
+				break
+			}
+		}
+		flooded <- n
+	}()
+	during := pg.watch(2 * time.Second)
+	t.Logf("the attacker wrote %d signals", <-flooded)
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the flooding session stayed open")
+	}
+	var ce *CloseError
+	if err := c.Err(); !errors.As(err, &ce) || ce.Code != CloseProtocolError || !strings.Contains(ce.Reason, "SignalRate") {
+		t.Fatalf("client: %v, want closed with a protocol error naming SignalRate", err)
+	}
+	if err := s.Err(); !errors.Is(err, ErrLimit) {
+		t.Fatalf("server session: %v, want ErrLimit", err)
+	}
+	pg.kept(before, during)
+	comeBack(t, base)
+}
+
+// TestHostileResumeProbe: resume offers made to learn about tokens. A
+// token of another session is refused exactly as a forged one, and leaves
+// that session and its token alone; a spent one does not say when.
+func TestHostileResumeProbe(t *testing.T) {
+	pg := newPlayground(t, nil, nil, 2)
+	base := measureResources()
+	before := pg.watch(time.Second)
+	ctx := ctxTimeout(t, 30*time.Second)
+	failLink := func(c *Client) { _ = c.p.link.Load().rc.close() }
+
+	victim, _ := connect(t, pg.srv, nil)
+	stolen := *victim.p.token.Load()
+
+	probe := func(name, token, told string) {
+		t.Helper()
+		rec := &recordingSignaler{}
+		var refusal atomic.Pointer[Signal]
+		c, _ := connectWrapped(t, pg.srv, nil, func(sig Signaler) Signaler { rec.Signaler = sig; return &refusalSpy{rec, &refusal} })
+		if token == "" { // its own, once spent
+			token = *c.p.token.Load()
+			failLink(c)
+			waitState(t, ctx, c.StateChanges(), StateResuming)
+			waitState(t, ctx, c.StateChanges(), StateConnected)
+		}
+		offer, err := c.p.link.Load().rc.offer(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rec.Signaler.WriteSignal(ctx, Signal{Type: SignalOffer, SDP: offer, Gen: c.p.link.Load().gen + 1, Resume: token}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, func() bool { return refusal.Load() != nil }, name+": the refusal")
+		if got := refusal.Load().Error; got != told {
+			t.Errorf("%s: told %q, want exactly %q", name, got, told)
+		}
+		_ = c.Close()
+	}
+	probe("another session's token", stolen, "resume token not valid")
+	probe("its own spent token", "", "resume token already used")
+
+	// The victim never noticed, and its token still resumes it.
+	if victim.State() != StateConnected || *victim.p.token.Load() != stolen {
+		t.Fatalf("victim: state %v, token changed %v", victim.State(), *victim.p.token.Load() != stolen)
+	}
+	failLink(victim)
+	waitState(t, ctx, victim.StateChanges(), StateResuming)
+	waitState(t, ctx, victim.StateChanges(), StateConnected)
+	_ = victim.Close()
+	pg.kept(before, pg.watch(time.Second))
+	comeBack(t, base)
+}
+
+// refusalSpy records a refused signal meant for the client.
+type refusalSpy struct {
+	*recordingSignaler
+	got *atomic.Pointer[Signal]
+}
+
+func (r *refusalSpy) ReadSignal(ctx context.Context) (Signal, error) {
+	s, err := r.recordingSignaler.ReadSignal(ctx)
+	if err == nil && s.Type == SignalRefused {
+		r.got.Store(&s)
+	}
+	return s, err
 }

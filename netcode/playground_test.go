@@ -25,13 +25,17 @@ type playground struct {
 }
 
 type pgPlayer struct {
-	c     *Client
-	s     *Session
-	snaps atomic.Uint64
+	c *Client
+	s *Session
 	// changes counts state changes after connecting: a player that loses
 	// its path (restart, resume) shows here.
 	changes atomic.Uint64
 }
+
+// snaps counts the snapshots that reached the player's client, read by
+// the game or not: it keeps only the newest for the game, so counting the
+// game's reads would count the test's own scheduling.
+func (p *pgPlayer) snaps() uint64 { return p.c.Stats().SnapshotsReceived }
 
 // pgHz is the game loop's rate; pgPayload the snapshot size.
 const (
@@ -59,7 +63,6 @@ func newPlayground(t *testing.T, cfg, ccfg *Config, n int) *playground {
 				if err != nil {
 					return
 				}
-				p.snaps.Add(1)
 				_ = c.SendInput(snap.Payload[:8])
 			}
 		}()
@@ -114,14 +117,14 @@ func (w pgWindow) minRate() float64 { return slices.Min(w.rates) }
 func (pg *playground) watch(d time.Duration) pgWindow {
 	start := make([]uint64, len(pg.players))
 	for i, p := range pg.players {
-		start[i] = p.snaps.Load()
+		start[i] = p.snaps()
 	}
 	t0 := time.Now()
 	time.Sleep(d)
 	el := time.Since(t0).Seconds()
 	var w pgWindow
 	for i, p := range pg.players {
-		w.rates = append(w.rates, float64(p.snaps.Load()-start[i])/el)
+		w.rates = append(w.rates, float64(p.snaps()-start[i])/el)
 		w.rtt = append(w.rtt, p.c.Stats().RTT)
 	}
 	return w

@@ -289,6 +289,32 @@ func (s *Server) remove(sess *Session) {
 	s.mu.Unlock()
 }
 
+// ServerStats counts what a Server's UDP port has seen, across sessions:
+// what an operator watches for floods and misbehaving clients.
+type ServerStats struct {
+	// UDPRead counts datagrams read from the port.
+	UDPRead uint64
+	// UDPUnknown counts datagrams dropped unread, as neither from a
+	// client's address nor an ICE check naming a session: where a flood
+	// lands.
+	UDPUnknown uint64
+	// UDPOverPeerLimit counts ICE checks dropped as coming from more
+	// addresses than Config.MaxPeerAddresses allows a client.
+	UDPOverPeerLimit uint64
+	// UDPQueueFull counts datagrams dropped because a session's receive
+	// queue was full.
+	UDPQueueFull uint64
+	// UDPSuppressed counts datagrams not sent: to an address that has not
+	// answered (Config.UnansweredChecks), or past Config.MaxCandidates.
+	UDPSuppressed uint64
+}
+
+// Stats reports the server's counters so far.
+func (s *Server) Stats() ServerStats {
+	m := s.udpMux.Stats()
+	return ServerStats{UDPRead: m.Read, UDPUnknown: m.Unknown, UDPOverPeerLimit: m.OverLearnt, UDPQueueFull: m.QueueFull, UDPSuppressed: m.Suppressed}
+}
+
 // Sessions returns the open sessions, in no particular order.
 func (s *Server) Sessions() []*Session {
 	s.mu.Lock()
