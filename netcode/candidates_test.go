@@ -29,9 +29,9 @@ func TestCandidatePolicy(t *testing.T) {
 		{"candidate:1 1 udp 1694498815 203.0.113.9 51000 typ srflx raddr 0.0.0.0 rport 0", true, true},
 		{"candidate:1 1 udp 16777215 203.0.113.10 60000 typ relay raddr 203.0.113.9 rport 51000", true, true},
 		{"candidate:1 1 udp 2130706431 2001:db9::1 40000 typ host", true, true},
-		{"candidate:1 1 udp 2130706431 10.0.0.7 40000 typ host", false, true},     // the server's network
-		{"candidate:1 1 udp 2130706431 2001:db8::7 40000 typ host", false, true},  // the server's network
-		{"candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host", false, true},    // loopback
+		{"candidate:1 1 udp 2130706431 10.0.0.7 40000 typ host", false, true},    // the server's network
+		{"candidate:1 1 udp 2130706431 2001:db8::7 40000 typ host", false, true}, // the server's network
+		{"candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host", false, true},   // loopback
 		{"candidate:1 1 udp 2130706431 ::ffff:127.0.0.1 40000 typ host", false, true},
 		{"candidate:1 1 udp 2130706431 169.254.3.4 40000 typ host", false, true}, // link-local
 		{"candidate:1 1 udp 2130706431 fe80::1 40000 typ host", false, true},

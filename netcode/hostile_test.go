@@ -431,7 +431,10 @@ func TestHostileExtraChannel(t *testing.T) {
 			ordered, zero, proto := false, uint16(0), protocolName
 			return &webrtc.DataChannelInit{Ordered: &ordered, MaxRetransmits: &zero, Protocol: &proto}
 		}()},
-		{"events again", labelEvents, func() *webrtc.DataChannelInit { proto := protocolName; return &webrtc.DataChannelInit{Protocol: &proto} }()},
+		{"events again", labelEvents, func() *webrtc.DataChannelInit {
+			proto := protocolName
+			return &webrtc.DataChannelInit{Protocol: &proto}
+		}()},
 	}
 	attacks := make(chan struct{})
 	go func() {
