@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/transport/v5"
@@ -119,8 +120,81 @@ func NewServer(cfg *Config) (*Server, error) {
 	if len(c.NetworkTypes) == 0 {
 		se.SetNetworkTypes(types)
 	}
+	public, err := s.publicAddrs(n)
+	if err == nil && len(public) > 0 {
+		err = se.SetICEAddressRewriteRules(publicRules(public, s.udp.LocalAddr().(*net.UDPAddr).Port, s.tcp != nil)...)
+	}
+	if err != nil {
+		if s.tcpMux != nil {
+			_ = s.tcpMux.Close()
+		}
+		_ = s.udpMux.Close()
+		return nil, err
+	}
 	s.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
 	return s, nil
+}
+
+// discoverTimeout bounds Config.PublicAddrSTUN's request at start.
+const discoverTimeout = 5 * time.Second
+
+// publicAddrs is Config.PublicAddrs, with the address PublicAddrSTUN
+// discovers for a family they leave out.
+func (s *Server) publicAddrs(n transport.Net) ([]netip.AddrPort, error) {
+	public, _ := parsePublicAddrs(s.cfg.PublicAddrs) // resolve checked them
+	if s.cfg.PublicAddrSTUN == "" {
+		return public, nil
+	}
+	hostPort, _ := parseSTUNURL(s.cfg.PublicAddrSTUN)
+	network := "udp4"
+	if la := s.udp.LocalAddr().(*net.UDPAddr); la.IP.To4() == nil && !la.IP.IsUnspecified() {
+		network = "udp6"
+	}
+	ua, err := n.ResolveUDPAddr(network, hostPort)
+	if err != nil {
+		return nil, fmt.Errorf("netcode: PublicAddrSTUN %s: %w", s.cfg.PublicAddrSTUN, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), discoverTimeout)
+	defer cancel()
+	found, err := s.udpMux.Discover(ctx, ua.AddrPort())
+	if err != nil {
+		return nil, fmt.Errorf("netcode: PublicAddrSTUN: %w", err)
+	}
+	for _, p := range public {
+		if p.Addr().Is4() == found.Addr().Is4() {
+			s.cfg.Logger.Info("netcode: public address from STUN ignored: PublicAddrs has one", "stun", found, "configured", p)
+			return public, nil
+		}
+	}
+	s.cfg.Logger.Info("netcode: public address from STUN", "addr", found)
+	return append(public, found), nil
+}
+
+// publicRules advertises each public address in place of the interface
+// addresses of its family: the UDP port (mapped if the public port
+// differs), and ICE-TCP's.
+func publicRules(public []netip.AddrPort, udpPort int, tcp bool) []webrtc.ICEAddressRewriteRule {
+	var rules []webrtc.ICEAddressRewriteRule
+	for _, ap := range public {
+		udpNet, tcpNet := webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4
+		if ap.Addr().Is6() {
+			udpNet, tcpNet = webrtc.NetworkTypeUDP6, webrtc.NetworkTypeTCP6
+		}
+		r := webrtc.ICEAddressRewriteRule{
+			External: []string{ap.Addr().String()}, AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode: webrtc.ICEAddressRewriteReplace, Networks: []webrtc.NetworkType{udpNet},
+		}
+		if ap.Port() != 0 && int(ap.Port()) != udpPort {
+			r.OriginalPort, r.NewPort = udpPort, int(ap.Port())
+		}
+		rules = append(rules, r)
+		if tcp {
+			r := r
+			r.Networks, r.OriginalPort, r.NewPort = []webrtc.NetworkType{tcpNet}, 0, 0
+			rules = append(rules, r)
+		}
+	}
+	return rules
 }
 
 // UDPAddr is the address clients reach the server on, with the port the
