@@ -7,6 +7,7 @@
 //	go run ./bench loss [-loss 0.05] [-delay 25ms] [-jitter 0] [-hz 60] [-duration 10s] [-json]
 //	go run ./bench grid [-duration 4s] [-json]
 //	go run ./bench ccu  [-clients 500] [-hz 30] [-size 200] [-duration 20s] [-cpuprofile FILE] [-json]
+//	go run ./bench flood [-rates 25000,50000,100000,200000] [-duration 3s] [-players 2] [-kind mixed] [-json]
 //	go run ./bench results [-o bench/RESULTS.md]
 //
 // Each prints an aligned table by default, one JSON object on stdout with
@@ -83,8 +84,12 @@ func run(ctx context.Context, args []string, e *env) int {
 		err = cmdCCU(ctx, args[1:], e)
 	case "results":
 		err = cmdResults(ctx, args[1:], e)
+	case "flood":
+		err = cmdFlood(ctx, args[1:], e)
 	case workerCommand:
 		err = cmdWorker(ctx, args[1:], e)
+	case floodWorkerCommand:
+		err = cmdFloodWorker(ctx, args[1:], e)
 	case "help", "-h", "-help", "--help":
 		usage(e.stdout)
 		return 0
@@ -117,6 +122,7 @@ subcommands:
   loss     one-way latency of a steady stream over a lossy, delayed vnet
   grid     loss over a grid of loss rates and delays
   ccu      one netcode server, many clients in other processes
+  flood    players' round trip while the server's UDP port is flooded, against a dead port
   results  run the standard set and write bench/RESULTS.md
 
 Run "go run ./bench SUBCOMMAND -h" for a subcommand's flags.

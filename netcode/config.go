@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -90,9 +91,13 @@ type Config struct {
 	// again 0.86 s after the path returns at 500 ms, 1.36 s at 1 s, 2.4 s
 	// uncapped. Not applicable in the browser.
 	MaxRetransmitTimeout time.Duration
-	// NetworkTypes restricts the candidate types gathered (for example only
-	// NetworkTCP4). All of UDP and TCP, IPv4 and IPv6, by default. Not
-	// applicable in the browser.
+	// NetworkTypes restricts the transports ICE gathers candidates on (for
+	// example only NetworkTCP4). By default a Client gathers UDP and TCP,
+	// IPv4 and IPv6: UDP is what a game wants and what ICE picks when it
+	// works; TCP reaches a server's ICE-TCP port (Config.TCPAddr) from a
+	// network that blocks UDP. A Server by default listens on UDP, and on
+	// TCP when TCPAddr is set. Not applicable in the browser, which
+	// gathers what it gathers.
 	NetworkTypes []NetworkType
 
 	// UDPAddr is the one UDP address a Server receives every client on
@@ -108,8 +113,61 @@ type Config struct {
 	// (measured: go run ./bench ccu -clients 500). Server only.
 	UDPBuffer int
 	// TCPAddr, when set, also accepts ICE over TCP on that address, for
-	// networks that block UDP. Off by default. Server only.
+	// players on networks that block UDP: their clients connect over TCP
+	// without a TURN relay. Off by default. Server only.
 	TCPAddr string
+	// PublicAddrs are the addresses a Server advertises to clients in
+	// place of its interface addresses, for a server whose public address
+	// is on no interface: a cloud VM behind 1:1 NAT, a container with a
+	// published port, a Kubernetes hostPort. At most one IPv4 and one IPv6
+	// address, each an IP ("203.0.113.7"), or an IP and port
+	// ("203.0.113.7:7777") where the forwarded UDP port is not UDPAddr's.
+	// ICE-TCP (TCPAddr) is advertised on the same IPs, with TCPAddr's
+	// port. Without them a client behind an address-filtering NAT, most
+	// home routers, cannot reach such a server, even through TURN.
+	// Server only.
+	PublicAddrs []string
+	// PublicAddrSTUN, when set, asks this STUN server ("stun:host:port")
+	// at start which address the server's UDP port is reached on from
+	// outside, and advertises it as PublicAddrs would (an address given
+	// there for the same IP family wins). The request leaves from the
+	// game port itself, so what is advertised is that port's mapping.
+	// NewServer fails when no answer comes within 5 s. Server only.
+	PublicAddrSTUN string
+
+	// Limits on what one client can make a Server hold or do; SECURITY.md
+	// explains each. Server only.
+	//
+	// MaxCandidates bounds the candidates a client may name in one
+	// connection attempt: its offer and what it trickles, counted anew for
+	// each ICE restart or resume. More fail the attempt with ErrLimit
+	// (32 by default; browsers name fewer than 10).
+	MaxCandidates int
+	// MaxPeerAddresses bounds the addresses a client's ICE checks may come
+	// from in one connection attempt (each becomes a peer-reflexive
+	// candidate); checks from further addresses are dropped unread
+	// (8 by default).
+	MaxPeerAddresses int
+	// UnansweredChecks is how many STUN checks the server sends to a
+	// remote address before that address answers one, and then none until
+	// it does, but one for each check the address sends itself (2 by
+	// default): a candidate naming a third party costs that party at most
+	// this many packets. Clients need no more: their own checks reach the
+	// server, which answers and checks back.
+	UnansweredChecks int
+	// SignalRate and SignalBurst bound the signals (offers, candidates) a
+	// client sends, per second over its session (20/s, bursts of 100 by
+	// default). More close the session with CloseProtocolError, or fail
+	// its handshake, with ErrLimit.
+	SignalRate  float64
+	SignalBurst int
+	// AllowLocalCandidates lets clients name candidates on loopback and
+	// link-local addresses and on the server's own networks. Off by
+	// default, so that a player cannot make a server on the internet send
+	// packets into the networks it sits on; players there connect all the
+	// same, as the server answers checks wherever they come from. A server
+	// bound to a loopback address always allows them.
+	AllowLocalCandidates bool
 
 	// Net replaces the operating system's network, typically with a pion
 	// vnet for simulated delay and loss. Not applicable in the browser.
@@ -157,6 +215,11 @@ const (
 	defaultICEKeepalive      = 500 * time.Millisecond
 	defaultSilence           = 2 * time.Second
 	defaultRestartTimeout    = 4 * time.Second
+	defaultMaxCandidates     = 32
+	defaultMaxPeerAddresses  = 8
+	defaultUnansweredChecks  = 2
+	defaultSignalRate        = 20
+	defaultSignalBurst       = 100
 
 	// minUnreliableSize leaves room for the header and a useful payload.
 	minUnreliableSize = 64
@@ -180,6 +243,7 @@ func (c *Config) resolve() (*Config, error) {
 			r.ICEServers[i] = s
 		}
 		r.NetworkTypes = append([]NetworkType(nil), c.NetworkTypes...)
+		r.PublicAddrs = append([]string(nil), c.PublicAddrs...)
 	}
 	def := func(v *int, d int) {
 		if *v == 0 {
@@ -198,6 +262,13 @@ func (c *Config) resolve() (*Config, error) {
 	def(&r.EventQueue, defaultEventQueue)
 	def(&r.InputQueue, defaultInputQueue)
 	def(&r.UDPBuffer, defaultUDPBuffer)
+	def(&r.MaxCandidates, defaultMaxCandidates)
+	def(&r.MaxPeerAddresses, defaultMaxPeerAddresses)
+	def(&r.UnansweredChecks, defaultUnansweredChecks)
+	def(&r.SignalBurst, defaultSignalBurst)
+	if r.SignalRate == 0 {
+		r.SignalRate = defaultSignalRate
+	}
 	defDur(&r.PingInterval, defaultPingInterval)
 	defDur(&r.ICEDisconnectedTimeout, defaultICEDisconnected)
 	defDur(&r.ICEFailedTimeout, defaultICEFailed)
@@ -225,6 +296,8 @@ func (c *Config) resolve() (*Config, error) {
 		return nil, fmt.Errorf("%w: EventBuffer %d smaller than MaxEventSize %d", ErrInvalidConfig, r.EventBuffer, r.MaxEventSize)
 	case r.UDPBuffer < 0:
 		return nil, fmt.Errorf("%w: negative UDPBuffer", ErrInvalidConfig)
+	case r.MaxCandidates < 0, r.MaxPeerAddresses < 0, r.UnansweredChecks < 0, r.SignalRate < 0, r.SignalBurst < 0:
+		return nil, fmt.Errorf("%w: negative MaxCandidates, MaxPeerAddresses, UnansweredChecks, SignalRate or SignalBurst", ErrInvalidConfig)
 	case r.EventQueue < 1, r.InputQueue < 1:
 		return nil, fmt.Errorf("%w: EventQueue and InputQueue must be positive", ErrInvalidConfig)
 	case r.RestartInterval < 0, r.RestartTimeout < 0, r.ReconnectTimeout < 0, r.MaxRetransmitTimeout < 0, r.SilenceTimeout < 0:
@@ -264,6 +337,14 @@ func (c *Config) resolve() (*Config, error) {
 			}
 		}
 	}
+	if _, err := parsePublicAddrs(r.PublicAddrs); err != nil {
+		return nil, fmt.Errorf("%w: PublicAddrs: %v", ErrInvalidConfig, err)
+	}
+	if r.PublicAddrSTUN != "" {
+		if _, err := parseSTUNURL(r.PublicAddrSTUN); err != nil {
+			return nil, fmt.Errorf("%w: PublicAddrSTUN: %v", ErrInvalidConfig, err)
+		}
+	}
 	for _, a := range []struct{ name, v string }{{"UDPAddr", r.UDPAddr}, {"TCPAddr", r.TCPAddr}} {
 		if a.v == "" {
 			continue
@@ -273,4 +354,43 @@ func (c *Config) resolve() (*Config, error) {
 		}
 	}
 	return &r, nil
+}
+
+// parsePublicAddrs reads Config.PublicAddrs: at most one address per IP
+// family, each with an optional port (0 when absent).
+func parsePublicAddrs(addrs []string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	seen := map[bool]bool{}
+	for _, s := range addrs {
+		ap, err := netip.ParseAddrPort(s)
+		if err != nil {
+			ip, err2 := netip.ParseAddr(strings.Trim(s, "[]"))
+			if err2 != nil {
+				return nil, fmt.Errorf("%q is neither an IP nor an IP and port", s)
+			}
+			ap = netip.AddrPortFrom(ip, 0)
+		}
+		ip := ap.Addr().Unmap()
+		if !ip.IsGlobalUnicast() && !ip.IsPrivate() {
+			return nil, fmt.Errorf("%q is not a unicast address clients could reach", s)
+		}
+		if seen[ip.Is4()] {
+			return nil, fmt.Errorf("more than one IPv%d address", map[bool]int{true: 4, false: 6}[ip.Is4()])
+		}
+		seen[ip.Is4()] = true
+		out = append(out, netip.AddrPortFrom(ip, ap.Port()))
+	}
+	return out, nil
+}
+
+// parseSTUNURL reads "stun:host[:port]" (3478 by default) as host:port.
+func parseSTUNURL(u string) (string, error) {
+	scheme, rest, ok := strings.Cut(u, ":")
+	if !ok || !strings.EqualFold(scheme, "stun") || rest == "" || strings.ContainsAny(rest, "/?") {
+		return "", fmt.Errorf("%q is not a stun:host[:port] URL", u)
+	}
+	if _, _, err := net.SplitHostPort(rest); err != nil {
+		rest = net.JoinHostPort(strings.Trim(rest, "[]"), "3478")
+	}
+	return rest, nil
 }

@@ -42,6 +42,11 @@ var (
 	// expired (the server gave up waiting), or the session is gone. The
 	// CloseError's reason says which.
 	ErrResumeRejected = errors.New("netcode: resume rejected")
+	// ErrLimit means a client went past one of the server's limits on what
+	// one client may make it hold or do (Config.MaxCandidates, SignalRate,
+	// ...; SECURITY.md): its handshake fails, or its session closes with
+	// CloseProtocolError.
+	ErrLimit = errors.New("netcode: limit exceeded")
 	// ErrInvalidConfig is returned for a Config that cannot work.
 	ErrInvalidConfig = errors.New("netcode: invalid config")
 )

@@ -4,6 +4,7 @@ package netcode
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -11,6 +12,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(floodEnv) != "" {
+		// A flooder process started by a hostile test (hostile_test.go).
+		os.Exit(runFlooder(os.Getenv(floodEnv)))
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -81,6 +81,10 @@ type peer struct {
 	mkLink func(gen uint32) (*link, error)
 	// tokens issues and redeems resume tokens (server only).
 	tokens tokenAuthority
+	// screen holds the client's signaling to the server's limits (server
+	// only, candidates.go). Used by the signal reader, and by Accept
+	// before the reader starts.
+	screen signalScreen
 	token  atomic.Pointer[string] // the token to resume with (client only)
 	sigEnd atomic.Bool            // the signaler is gone: no restart, no resume
 
@@ -140,6 +144,19 @@ type tokenAuthority interface {
 	redeem(token string, p *peer) (next string, err error)
 	// retire forgets p's token as p closes with ce.
 	retire(p *peer, ce *CloseError)
+}
+
+// signalScreen is the server's check of what a client's signaling asks of
+// it (candidates.go).
+type signalScreen interface {
+	// signal counts one signal against the client's rate.
+	signal() error
+	// offer removes the candidates of an offer the server may not use,
+	// and starts counting a new connection attempt's candidates.
+	offer(sdp string) (string, error)
+	// candidate says whether to use a trickled candidate; an error means
+	// the client went past a limit.
+	candidate(c ICECandidate) (bool, error)
 }
 
 // onClosed, if not nil, runs once the peer has closed.
@@ -262,6 +279,12 @@ func (p *peer) signalReader() {
 			return
 		}
 		l := p.link.Load() // set before the reader starts
+		if p.screen != nil {
+			if err := p.screen.signal(); err != nil {
+				p.overLimit(l, err)
+				return
+			}
+		}
 		switch {
 		case s.Type == SignalOffer && p.role == roleServer && s.Resume != "":
 			p.resumeOffer(s)
@@ -304,6 +327,7 @@ func (p *peer) signalReader() {
 			switch {
 			case s.Candidate == nil:
 				// End of candidates: neither stack needs it.
+			case p.screen != nil && !p.useCandidate(l, *s.Candidate):
 			case l.remoteSet && !l.isOffering():
 				p.addCandidate(l, *s.Candidate)
 			case len(l.pending) < maxPendingCandidates:
@@ -319,6 +343,28 @@ func (l *link) isOffering() bool {
 	l.sdpMu.Lock()
 	defer l.sdpMu.Unlock()
 	return l.offering
+}
+
+// useCandidate applies the server's limits to a trickled candidate: false
+// when it is not to be used, and when the client went past a limit, which
+// ends its handshake or session.
+func (p *peer) useCandidate(l *link, c ICECandidate) bool {
+	use, err := p.screen.candidate(c)
+	if err != nil {
+		p.overLimit(l, err)
+	}
+	return use && err == nil
+}
+
+// overLimit ends the handshake of l, or the session, for a client that
+// went past one of the server's limits.
+func (p *peer) overLimit(l *link, err error) {
+	p.logRate.Do(func() { p.log.Info("client over a limit", "err", err) })
+	if !p.started.Load() {
+		l.fail(err)
+		return
+	}
+	p.closeWith(&CloseError{Code: CloseProtocolError, Reason: truncate(err.Error(), wire.MaxReasonLen), Err: err}, true)
 }
 
 // addPending applies the candidates that arrived before the description.
@@ -933,6 +979,8 @@ func (p *peer) statsSnapshot() Stats {
 		BytesIn:        c.bytesIn.Load(),
 		BytesOut:       c.bytesOut.Load(),
 		Malformed:      c.malformed.Load(),
+
+		CandidatesRefused: c.candidatesRefused.Load(),
 	}
 	if p.role == roleClient {
 		s.InputsSent = c.unrelSent.Load()

@@ -318,6 +318,13 @@ func (p *peer) answerRestart(l *link, offer string) error {
 	// so, and let the supervisor bound the outage here too.
 	l.iceState.Store(int32(iceDisconnected))
 	p.wake()
+	if p.screen != nil {
+		var err error
+		if offer, err = p.screen.offer(offer); err != nil {
+			p.overLimit(l, err)
+			return err
+		}
+	}
 	l.sdpMu.Lock()
 	l.sdpSent = false
 	l.sdpMu.Unlock()
@@ -372,9 +379,19 @@ func (p *peer) resumeOffer(s Signal) {
 		refuse(fmt.Sprintf("offer of %d bytes, limit %d", len(s.SDP), maxSDPSize))
 		return
 	}
+	sdp := s.SDP
+	if p.screen != nil {
+		var err error
+		if sdp, err = p.screen.offer(sdp); err != nil {
+			refuse(err.Error())
+			p.overLimit(cur, err)
+			return
+		}
+	}
 	next, err := p.tokens.redeem(s.Resume, p)
 	if err != nil {
-		refuse(err.Error())
+		p.log.Info("resume refused", "reason", err)
+		p.queueSignal(Signal{Type: SignalRefused, Gen: s.Gen, Error: refusal(err)})
 		return
 	}
 	l, err := p.mkLink(s.Gen)
@@ -382,7 +399,7 @@ func (p *peer) resumeOffer(s Signal) {
 		refuse(err.Error())
 		return
 	}
-	ans, err := l.rc.answer(s.SDP)
+	ans, err := l.rc.answer(sdp)
 	if err != nil {
 		l.close()
 		refuse("bad offer: " + err.Error())

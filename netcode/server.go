@@ -9,13 +9,16 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/transport/v5"
 	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 	"github.com/tickwire/tickwire/internal/pionlog"
+	"github.com/tickwire/tickwire/netcode/internal/icemux"
 	"github.com/tickwire/tickwire/netcode/internal/wire"
 )
 
@@ -27,7 +30,7 @@ type Server struct {
 	cfg    *Config
 	api    *webrtc.API
 	udp    net.PacketConn
-	udpMux *ice.UDPMuxDefault
+	udpMux *icemux.Mux
 	tcp    net.Listener
 	tcpMux *ice.TCPMuxDefault
 
@@ -41,6 +44,7 @@ type Server struct {
 	closeMu  sync.Mutex // serialises Shutdown and Close
 	done     bool
 	tokens   *resumeTokens
+	policy   *candidatePolicy
 }
 
 // NewServer listens on cfg.UDPAddr (and cfg.TCPAddr if set). A nil cfg means
@@ -71,12 +75,30 @@ func NewServer(cfg *Config) (*Server, error) {
 		_ = b.SetReadBuffer(c.UDPBuffer)
 		_ = b.SetWriteBuffer(c.UDPBuffer)
 	}
-	s.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{
-		Logger: log.NewLogger("udpmux"), UDPConn: s.udp, Net: n,
+	host, _, _ := net.SplitHostPort(c.UDPAddr)
+	loopback := net.ParseIP(host).IsLoopback() || host == "localhost"
+	bound := netip.IPv6Unspecified()
+	if ua, ok := s.udp.LocalAddr().(*net.UDPAddr); ok {
+		bound = ua.AddrPort().Addr().Unmap()
+	}
+	if s.policy, err = newCandidatePolicy(c, n, bound); err != nil {
+		_ = s.udp.Close()
+		return nil, err
+	}
+	s.udpMux, err = icemux.New(icemux.Config{
+		Conns: []net.PacketConn{s.udp}, Net: n, IncludeLoopback: loopback, Logger: c.Logger,
+		MaxLearnt: c.MaxPeerAddresses, MaxNamed: c.MaxCandidates, Unanswered: c.UnansweredChecks,
 	})
+	if err != nil {
+		_ = s.udp.Close()
+		return nil, fmt.Errorf("netcode: %w", err)
+	}
 	se := newSettingEngine(c)
 	se.SetICEUDPMux(s.udpMux)
-	if host, _, _ := net.SplitHostPort(c.UDPAddr); net.ParseIP(host).IsLoopback() || host == "localhost" {
+	// A server answers the connections clients make; dialling out TCP to
+	// whatever address a client names would make it a relay for anyone.
+	se.DisableActiveTCP(true)
+	if loopback {
 		se.SetIncludeLoopbackCandidate(true)
 	}
 	types := []webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6}
@@ -98,8 +120,81 @@ func NewServer(cfg *Config) (*Server, error) {
 	if len(c.NetworkTypes) == 0 {
 		se.SetNetworkTypes(types)
 	}
+	public, err := s.publicAddrs(n)
+	if err == nil && len(public) > 0 {
+		err = se.SetICEAddressRewriteRules(publicRules(public, s.udp.LocalAddr().(*net.UDPAddr).Port, s.tcp != nil)...)
+	}
+	if err != nil {
+		if s.tcpMux != nil {
+			_ = s.tcpMux.Close()
+		}
+		_ = s.udpMux.Close()
+		return nil, err
+	}
 	s.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
 	return s, nil
+}
+
+// discoverTimeout bounds Config.PublicAddrSTUN's request at start.
+const discoverTimeout = 5 * time.Second
+
+// publicAddrs is Config.PublicAddrs, with the address PublicAddrSTUN
+// discovers for a family they leave out.
+func (s *Server) publicAddrs(n transport.Net) ([]netip.AddrPort, error) {
+	public, _ := parsePublicAddrs(s.cfg.PublicAddrs) // resolve checked them
+	if s.cfg.PublicAddrSTUN == "" {
+		return public, nil
+	}
+	hostPort, _ := parseSTUNURL(s.cfg.PublicAddrSTUN)
+	network := "udp4"
+	if la := s.udp.LocalAddr().(*net.UDPAddr); la.IP.To4() == nil && !la.IP.IsUnspecified() {
+		network = "udp6"
+	}
+	ua, err := n.ResolveUDPAddr(network, hostPort)
+	if err != nil {
+		return nil, fmt.Errorf("netcode: PublicAddrSTUN %s: %w", s.cfg.PublicAddrSTUN, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), discoverTimeout)
+	defer cancel()
+	found, err := s.udpMux.Discover(ctx, ua.AddrPort())
+	if err != nil {
+		return nil, fmt.Errorf("netcode: PublicAddrSTUN: %w", err)
+	}
+	for _, p := range public {
+		if p.Addr().Is4() == found.Addr().Is4() {
+			s.cfg.Logger.Info("netcode: public address from STUN ignored: PublicAddrs has one", "stun", found, "configured", p)
+			return public, nil
+		}
+	}
+	s.cfg.Logger.Info("netcode: public address from STUN", "addr", found)
+	return append(public, found), nil
+}
+
+// publicRules advertises each public address in place of the interface
+// addresses of its family: the UDP port (mapped if the public port
+// differs), and ICE-TCP's.
+func publicRules(public []netip.AddrPort, udpPort int, tcp bool) []webrtc.ICEAddressRewriteRule {
+	var rules []webrtc.ICEAddressRewriteRule
+	for _, ap := range public {
+		udpNet, tcpNet := webrtc.NetworkTypeUDP4, webrtc.NetworkTypeTCP4
+		if ap.Addr().Is6() {
+			udpNet, tcpNet = webrtc.NetworkTypeUDP6, webrtc.NetworkTypeTCP6
+		}
+		r := webrtc.ICEAddressRewriteRule{
+			External: []string{ap.Addr().String()}, AsCandidateType: webrtc.ICECandidateTypeHost,
+			Mode: webrtc.ICEAddressRewriteReplace, Networks: []webrtc.NetworkType{udpNet},
+		}
+		if ap.Port() != 0 && int(ap.Port()) != udpPort {
+			r.OriginalPort, r.NewPort = udpPort, int(ap.Port())
+		}
+		rules = append(rules, r)
+		if tcp {
+			r := r
+			r.Networks, r.OriginalPort, r.NewPort = []webrtc.NetworkType{tcpNet}, 0, 0
+			rules = append(rules, r)
+		}
+	}
+	return rules
 }
 
 // UDPAddr is the address clients reach the server on, with the port the
@@ -152,8 +247,9 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	case offer.Resume != "":
 		// A resume comes on the session's own signaling (the Signaler
 		// Accept was given), never as a new client.
-		err = fmt.Errorf("%w: %v", ErrResumeRejected, s.tokens.check(offer.Resume))
-		_ = sig.WriteSignal(ctx, Signal{Type: SignalRefused, Gen: offer.Gen, Error: truncate(err.Error(), wire.MaxReasonLen)})
+		why := s.tokens.check(offer.Resume)
+		err = fmt.Errorf("%w: %v", ErrResumeRejected, why)
+		_ = sig.WriteSignal(ctx, Signal{Type: SignalRefused, Gen: offer.Gen, Error: refusal(why)})
 	case offer.Gen != 0:
 		err = fmt.Errorf("%w: first offer of generation %d", ErrSignaling, offer.Gen)
 	}
@@ -166,6 +262,9 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	p := newPeer(s.cfg, roleServer, sig, func() { s.remove(sess) })
 	sess.p = p
 	p.tokens = s.tokens
+	scr := newScreen(s.cfg, s.policy, &p.stats.candidatesRefused)
+	p.screen = scr
+	_ = scr.signal() // the offer: the first of the burst
 	p.mkLink = func(gen uint32) (*link, error) {
 		pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: pionICEServers(s.cfg.ICEServers)})
 		if err != nil {
@@ -183,7 +282,11 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 				if err == nil {
 					err = fmt.Errorf("%w: second %q channel", ErrProtocol, dc.Label())
 				}
-				l.fail(err)
+				// Whether the session is opening or open: a client
+				// that opens a channel WIRE.md does not have is not a
+				// Tickwire client, and each such channel would cost the
+				// server a stream and its buffers.
+				p.closeWith(&CloseError{Code: CloseProtocolError, Reason: truncate(err.Error(), wire.MaxReasonLen), Err: err}, true)
 				return
 			}
 			l.watchChannel(&rtcChannel{dc: dc})
@@ -195,11 +298,15 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 		p.wg.Wait()
 		return nil, err
 	}
+	sdp, err := scr.offer(offer.SDP)
+	if err != nil {
+		return fail(err)
+	}
 	l, err := p.mkLink(0)
 	if err != nil {
 		return fail(err)
 	}
-	ans, err := l.rc.answer(offer.SDP)
+	ans, err := l.rc.answer(sdp)
 	if err != nil {
 		_ = l.rc.close()
 		return fail(fmt.Errorf("%w: offer: %v", ErrSignaling, err))
@@ -254,6 +361,32 @@ func (s *Server) remove(sess *Session) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
 	s.mu.Unlock()
+}
+
+// ServerStats counts what a Server's UDP port has seen, across sessions:
+// what an operator watches for floods and misbehaving clients.
+type ServerStats struct {
+	// UDPRead counts datagrams read from the port.
+	UDPRead uint64
+	// UDPUnknown counts datagrams dropped unread, as neither from a
+	// client's address nor an ICE check naming a session: where a flood
+	// lands.
+	UDPUnknown uint64
+	// UDPOverPeerLimit counts ICE checks dropped as coming from more
+	// addresses than Config.MaxPeerAddresses allows a client.
+	UDPOverPeerLimit uint64
+	// UDPQueueFull counts datagrams dropped because a session's receive
+	// queue was full.
+	UDPQueueFull uint64
+	// UDPSuppressed counts datagrams not sent: to an address that has not
+	// answered (Config.UnansweredChecks), or past Config.MaxCandidates.
+	UDPSuppressed uint64
+}
+
+// Stats reports the server's counters so far.
+func (s *Server) Stats() ServerStats {
+	m := s.udpMux.Stats()
+	return ServerStats{UDPRead: m.Read, UDPUnknown: m.Unknown, UDPOverPeerLimit: m.OverLearnt, UDPQueueFull: m.QueueFull, UDPSuppressed: m.Suppressed}
 }
 
 // Sessions returns the open sessions, in no particular order.

@@ -3,6 +3,8 @@
 package netcode
 
 import (
+	"time"
+
 	"github.com/pion/ice/v4"
 	"github.com/pion/webrtc/v4"
 	"github.com/tickwire/tickwire/internal/pionlog"
@@ -50,8 +52,24 @@ func newSettingEngine(cfg *Config) webrtc.SettingEngine {
 // sctpMinCwnd is RFC 4960's initial congestion window (section 7.2.1).
 const sctpMinCwnd = 4380
 
+// clientRelayWait is how long a client holds a relayed candidate pair back
+// in case a direct one succeeds: pion's default is 2 s, which a player on
+// a network where the relay is the only path waits out at every connect.
+// A direct pair to a Tickwire server, which has a reachable address,
+// succeeds within a round trip or two, well inside this.
+const clientRelayWait = 300 * time.Millisecond
+
 func newClientAPI(cfg *Config) *webrtc.API {
 	se := newSettingEngine(cfg)
+	if len(cfg.NetworkTypes) == 0 {
+		// pion gathers UDP only by default; TCP host candidates let a
+		// player whose network blocks UDP reach a server's ICE-TCP port
+		// without a relay.
+		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6})
+	}
+	if !cfg.RelayOnly {
+		se.SetRelayAcceptanceMinWait(clientRelayWait)
+	}
 	// Lets a client reach a server on the same machine, the first thing a
 	// newcomer tries; the extra candidate costs nothing elsewhere.
 	se.SetIncludeLoopbackCandidate(true)

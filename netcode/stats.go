@@ -55,6 +55,10 @@ type Stats struct {
 	// Malformed counts messages from the peer that were not understood
 	// (unknown kinds included).
 	Malformed uint64
+	// CandidatesRefused counts candidates the client named that a server
+	// did not use: addresses it may not send to (Config.AllowLocalCandidates,
+	// SECURITY.md) or that do not parse. Server only.
+	CandidatesRefused uint64
 }
 
 // counters are the live values behind Stats. Each is written by one
@@ -63,7 +67,7 @@ type counters struct {
 	unrelSent, unrelRecv, unrelStale, inputsOverflow, congested atomic.Uint64
 	eventsSent, eventsRecv, eventsResent                        atomic.Uint64
 	restarts, resumes                                           atomic.Uint64
-	lost, bytesIn, bytesOut, malformed                          atomic.Uint64
+	lost, bytesIn, bytesOut, malformed, candidatesRefused       atomic.Uint64
 	lossBits                                                    atomic.Uint64 // float64
 
 	// lossWindow is owned by the ping loop.

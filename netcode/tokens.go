@@ -67,6 +67,26 @@ var (
 	errTokenOther   = errors.New("resume token of another session")
 )
 
+// refusal is what a client is told when its resume is refused: whether
+// its token was spent, expired or its session closed, which its own
+// client needs in order to say what happened, but nothing that tells a
+// token's holder more than that. A token that is forged, unknown or
+// another session's looks the same from outside, and spent and expired
+// ones do not say when. The server logs the whole error.
+func refusal(err error) string {
+	switch {
+	case errors.Is(err, errTokenUsed):
+		return errTokenUsed.Error()
+	case errors.Is(err, errTokenExpired):
+		return errTokenExpired.Error()
+	case errors.Is(err, errTokenClosed):
+		return errTokenClosed.Error()
+	case errors.Is(err, ErrLimit):
+		return err.Error()
+	}
+	return "resume token not valid"
+}
+
 const tokenRandLen, tokenMACLen = 16, 16
 
 func newResumeTokens() *resumeTokens {
