@@ -155,6 +155,10 @@ func (c *Client) Channels() []ChannelInfo {
 // Stats returns the connection's counters.
 func (c *Client) Stats() Stats { return c.p.statsSnapshot() }
 
+// Path reports how the connection travels now: the candidate pair ICE
+// selected. ErrNotConnected while it reconnects.
+func (c *Client) Path(ctx context.Context) (Path, error) { return c.p.path(ctx) }
+
 // State reports where the connection stands now.
 func (c *Client) State() State { return State(c.p.state.Load()) }
 

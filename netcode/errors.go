@@ -47,6 +47,9 @@ var (
 	// ...; SECURITY.md): its handshake fails, or its session closes with
 	// CloseProtocolError.
 	ErrLimit = errors.New("netcode: limit exceeded")
+	// ErrNotConnected is returned by Path while no connection carries the
+	// session: before it opens, and while it reconnects.
+	ErrNotConnected = errors.New("netcode: not connected")
 	// ErrInvalidConfig is returned for a Config that cannot work.
 	ErrInvalidConfig = errors.New("netcode: invalid config")
 )

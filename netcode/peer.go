@@ -144,6 +144,8 @@ type tokenAuthority interface {
 	redeem(token string, p *peer) (next string, err error)
 	// retire forgets p's token as p closes with ce.
 	retire(p *peer, ce *CloseError)
+	// refusal is what a client is told of a redeem's error.
+	refusal(err error) string
 }
 
 // signalScreen is the server's check of what a client's signaling asks of

@@ -158,3 +158,44 @@ func TestPublicAddrs(t *testing.T) {
 		t.Fatal("NewServer with a silent STUN server succeeded")
 	}
 }
+
+// TestPath: Path reports the selected pair as each side sees it; over UDP,
+// and over ICE-TCP when the client may not use UDP.
+func TestPath(t *testing.T) {
+	srv := newTestServer(t, &Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
+	for _, tt := range []struct {
+		name  string
+		types []NetworkType
+		proto string
+	}{
+		{"udp", nil, "udp"},
+		{"tcp", []NetworkType{NetworkTCP4}, "tcp"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, s := connect(t, srv, &Config{NetworkTypes: tt.types})
+			ctx := ctxTimeout(t, 5*time.Second)
+			cp, err := c.Path(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sp, err := s.Path(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("client %v; server %v", cp, sp)
+			if cp.Local.Protocol != tt.proto || cp.Remote.Protocol != tt.proto || cp.Local.Type != "host" || cp.Remote.Type != "host" {
+				t.Errorf("client path %v, want host to host over %s", cp, tt.proto)
+			}
+			if sp.Remote.Address != cp.Local.Address && tt.proto == "udp" {
+				t.Errorf("the server sees the client at %s, the client is at %s", sp.Remote.Address, cp.Local.Address)
+			}
+			if sp.Local.Address != cp.Remote.Address {
+				t.Errorf("the server is at %s, the client reached %s", sp.Local.Address, cp.Remote.Address)
+			}
+			_ = c.Close()
+			if _, err := c.Path(ctx); !errors.Is(err, ErrClosed) {
+				t.Errorf("Path after Close: %v", err)
+			}
+		})
+	}
+}

@@ -391,7 +391,7 @@ func (p *peer) resumeOffer(s Signal) {
 	next, err := p.tokens.redeem(s.Resume, p)
 	if err != nil {
 		p.log.Info("resume refused", "reason", err)
-		p.queueSignal(Signal{Type: SignalRefused, Gen: s.Gen, Error: refusal(err)})
+		p.queueSignal(Signal{Type: SignalRefused, Gen: s.Gen, Error: p.tokens.refusal(err)})
 		return
 	}
 	l, err := p.mkLink(s.Gen)

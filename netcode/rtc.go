@@ -3,7 +3,11 @@
 package netcode
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
+	"strconv"
 
 	"github.com/pion/webrtc/v4"
 )
@@ -82,6 +86,35 @@ func (c *rtcConn) createChannel(info ChannelInfo) (*rtcChannel, error) {
 		return nil, err
 	}
 	return &rtcChannel{dc: dc}, nil
+}
+
+// path reads the selected candidate pair. pion's ICECandidate has no relay
+// protocol; its stats do.
+func (c *rtcConn) path(context.Context) (Path, error) {
+	sctp := c.pc.SCTP()
+	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
+		return Path{}, errors.New("no transport yet")
+	}
+	pair, err := sctp.Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil {
+		return Path{}, err
+	}
+	if pair == nil || pair.Local == nil || pair.Remote == nil {
+		return Path{}, errors.New("no candidate pair selected")
+	}
+	end := func(c *webrtc.ICECandidate) PathEnd {
+		return PathEnd{Type: c.Typ.String(), Protocol: c.Protocol.String(), Address: net.JoinHostPort(c.Address, strconv.Itoa(int(c.Port)))}
+	}
+	p := Path{Local: end(pair.Local), Remote: end(pair.Remote)}
+	if pair.Local.Typ == webrtc.ICECandidateTypeRelay {
+		for _, st := range c.pc.GetStats() {
+			if cs, ok := st.(webrtc.ICECandidateStats); ok && cs.Type == webrtc.StatsTypeLocalCandidate &&
+				cs.IP == pair.Local.Address && cs.Port == int32(pair.Local.Port) && cs.CandidateType == webrtc.ICECandidateTypeRelay {
+				p.Local.RelayProtocol = cs.RelayProtocol
+			}
+		}
+	}
+	return p, nil
 }
 
 // close releases the PeerConnection; pion's can take a moment.

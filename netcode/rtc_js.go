@@ -4,7 +4,10 @@ package netcode
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"syscall/js"
 
@@ -159,6 +162,68 @@ func (c *rtcConn) await(method string, args ...any) (js.Value, error) {
 		return js.Undefined(), fmt.Errorf("%s: %w", method, err)
 	}
 	return p, nil
+}
+
+// path reads the selected candidate pair from getStats: the transport's
+// selectedCandidatePairId (Chromium), else the nominated pair that
+// succeeded (Firefox marks it so).
+func (c *rtcConn) path(ctx context.Context) (Path, error) {
+	p, err := browser.Call(c.pc, "getStats")
+	if err != nil {
+		return Path{}, err
+	}
+	stats, err := browser.Await(ctx, p)
+	if err != nil {
+		return Path{}, err
+	}
+	var pair js.Value
+	each := func(f func(s js.Value)) {
+		cb := js.FuncOf(func(_ js.Value, args []js.Value) any {
+			f(args[0])
+			return nil
+		})
+		defer cb.Release()
+		stats.Call("forEach", cb)
+	}
+	each(func(s js.Value) {
+		if s.Get("type").String() == "transport" && s.Get("selectedCandidatePairId").Type() == js.TypeString {
+			if v := stats.Call("get", s.Get("selectedCandidatePairId")); v.Truthy() {
+				pair = v
+			}
+		}
+	})
+	if !pair.Truthy() {
+		each(func(s js.Value) {
+			if s.Get("type").String() == "candidate-pair" && s.Get("nominated").Truthy() && s.Get("state").String() == "succeeded" {
+				pair = s
+			}
+		})
+	}
+	if !pair.Truthy() {
+		return Path{}, errors.New("no candidate pair selected")
+	}
+	end := func(id js.Value) PathEnd {
+		cand := stats.Call("get", id)
+		if !cand.Truthy() {
+			return PathEnd{}
+		}
+		str := func(k string) string {
+			if v := cand.Get(k); v.Type() == js.TypeString {
+				return v.String()
+			}
+			return ""
+		}
+		addr := str("address")
+		if addr == "" {
+			addr = str("ip")
+		}
+		port := ""
+		if v := cand.Get("port"); v.Type() == js.TypeNumber {
+			port = strconv.Itoa(v.Int())
+		}
+		return PathEnd{Type: str("candidateType"), Protocol: str("protocol"), RelayProtocol: str("relayProtocol"), Address: net.JoinHostPort(addr, port)}
+	}
+	return Path{Local: end(pair.Get("localCandidateId")), Remote: end(pair.Get("remoteCandidateId"))}, nil
 }
 
 // clientConns returns the factory of a client's PeerConnections.

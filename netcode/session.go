@@ -70,6 +70,10 @@ func (s *Session) ReadEvents(dst [][]byte) [][]byte { return s.p.readEvents(dst)
 // Stats returns the session's counters.
 func (s *Session) Stats() Stats { return s.p.statsSnapshot() }
 
+// Path reports how the connection travels now, from the server's side:
+// the candidate pair ICE selected. ErrNotConnected while it reconnects.
+func (s *Session) Path(ctx context.Context) (Path, error) { return s.p.path(ctx) }
+
 // State reports where the session stands now.
 func (s *Session) State() State { return State(s.p.state.Load()) }
 

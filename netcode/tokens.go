@@ -73,6 +73,8 @@ var (
 // token's holder more than that. A token that is forged, unknown or
 // another session's looks the same from outside, and spent and expired
 // ones do not say when. The server logs the whole error.
+func (t *resumeTokens) refusal(err error) string { return refusal(err) }
+
 func refusal(err error) string {
 	switch {
 	case errors.Is(err, errTokenUsed):

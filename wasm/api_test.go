@@ -34,7 +34,7 @@ func TestClientAPITwins(t *testing.T) {
 			"Session.ReadEvent", "Session.ReadEvents", "Session.ReadInput",
 			"Session.ReadInputs", "Session.RestartICE", "Session.SendEvent",
 			"Session.SendSnapshot", "Session.State", "Session.StateChanges",
-			"Session.Stats",
+			"Session.Stats", "Session.Path",
 		},
 		"lobby": {
 			"Config", "Mode", "Server", "NewServer", "Stats",
