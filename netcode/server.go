@@ -45,6 +45,7 @@ type Server struct {
 	done     bool
 	tokens   *resumeTokens
 	policy   *candidatePolicy
+	public   []netip.AddrPort
 }
 
 // NewServer listens on cfg.UDPAddr (and cfg.TCPAddr if set). A nil cfg means
@@ -121,6 +122,7 @@ func NewServer(cfg *Config) (*Server, error) {
 		se.SetNetworkTypes(types)
 	}
 	public, err := s.publicAddrs(n)
+	s.public = public
 	if err == nil && len(public) > 0 {
 		err = se.SetICEAddressRewriteRules(publicRules(public, s.udp.LocalAddr().(*net.UDPAddr).Port, s.tcp != nil)...)
 	}
@@ -200,6 +202,12 @@ func publicRules(public []netip.AddrPort, udpPort int, tcp bool) []webrtc.ICEAdd
 // UDPAddr is the address clients reach the server on, with the port the
 // system chose if Config.UDPAddr asked for port 0.
 func (s *Server) UDPAddr() net.Addr { return s.udp.LocalAddr() }
+
+// PublicAddrs are the addresses the server advertises in place of its
+// interface addresses (Config.PublicAddrs, and what PublicAddrSTUN
+// found); a port of 0 means the local one. None when it advertises its
+// interface addresses.
+func (s *Server) PublicAddrs() []netip.AddrPort { return append([]netip.AddrPort(nil), s.public...) }
 
 // TCPAddr is the ICE-TCP address, or nil when ICE-TCP is off.
 func (s *Server) TCPAddr() net.Addr {

@@ -29,7 +29,7 @@ func TestClientAPITwins(t *testing.T) {
 			"Input", "Server", "NewServer", "Session",
 			"Server.Accept", "Server.Broadcast", "Server.Close", "Server.Sessions",
 			"Server.Shutdown", "Server.TCPAddr", "Server.UDPAddr",
-			"ServerStats", "Server.Stats",
+			"ServerStats", "Server.Stats", "Server.PublicAddrs",
 			"Session.Close", "Session.Done", "Session.Err", "Session.ID",
 			"Session.ReadEvent", "Session.ReadEvents", "Session.ReadInput",
 			"Session.ReadInputs", "Session.RestartICE", "Session.SendEvent",

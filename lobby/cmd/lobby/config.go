@@ -33,6 +33,9 @@ type config struct {
 
 	Game         bool   // run the embedded game server
 	GameUDP      string // its netcode UDP address
+	GameTCP      string // its ICE-TCP address, "" for none
+	PublicIPs    []string
+	PublicIPAuto bool // discover the public address with the first -stun server
 	GameName     string
 	GameRegion   string
 	GameCapacity int
@@ -100,13 +103,17 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	}
 
 	var c config
-	var modes, stun, turnURLs, origins, logLevel string
+	var modes, stun, turnURLs, origins, logLevel, publicIP string
 	str(&c.Addr, "addr", "127.0.0.1:8080", "host:port",
 		"HTTP address the lobby listens on (players and remote game servers). Use :8080 or a public address to be reachable from other machines, behind TLS in production.")
 	boolean(&c.Game, "game", true,
 		"Run the embedded game server (a demo game of moving dots) in this process. -game=false runs a lobby alone, for game servers that register with -key.")
 	str(&c.GameUDP, "game-udp", "127.0.0.1:0", "host:port",
 		"UDP address of the embedded game server: every player's WebRTC traffic arrives on this one port. The default is loopback only, with a port the system picks; in production use a fixed port on an address players can reach, such as 0.0.0.0:7777 on a host with a public IP.")
+	str(&c.GameTCP, "game-tcp", "", "host:port|off",
+		"TCP address of the embedded game server's ICE-TCP, which players on networks that block UDP connect to without a relay. Default: the -game-udp address (its port number, over TCP). off: no ICE-TCP.")
+	str(&publicIP, "public-ip", "", "ips|auto",
+		"Public address of the embedded game server, advertised to players in place of its interface address, for a server behind 1:1 NAT: a cloud VM whose public IP is not on its interface, Docker with published ports, a Kubernetes hostPort. One IPv4 and/or one IPv6, comma-separated, each an IP or IP:port where the forwarded UDP port differs from -game-udp's. auto: ask the first -stun server which address the game port is reached on.")
 	str(&c.GameName, "game-name", "embedded", "name", "Name of the embedded game server, as the lobby shows it.")
 	str(&c.GameRegion, "game-region", "", "region", "Region of the embedded game server; players queueing for another region are not placed on it. Empty: any.")
 	integer(&c.GameCapacity, "game-capacity", 64, "Seats the embedded game server takes, over all its rooms.")
@@ -183,6 +190,22 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		if err := checkHostPort(c.GameUDP); err != nil {
 			return nil, bad("game-udp", "%v", err)
 		}
+		switch c.GameTCP {
+		case "":
+			c.GameTCP = c.GameUDP
+		case "off":
+			c.GameTCP = ""
+		default:
+			if err := checkHostPort(c.GameTCP); err != nil {
+				return nil, bad("game-tcp", "%v", err)
+			}
+		}
+	} else {
+		for _, name := range []string{"game-tcp", "public-ip"} {
+			if fs.Lookup(name).Value.String() != "" {
+				return nil, bad(name, "only applies with the embedded game server (-game)")
+			}
+		}
 	}
 	if c.GameCapacity < 1 {
 		return nil, bad("game-capacity", "%d seats: need at least 1", c.GameCapacity)
@@ -230,6 +253,28 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	}
 	if c.STUN, err = parseURLs(stun, "stun:", "stuns:"); err != nil {
 		return nil, bad("stun", "%v", err)
+	}
+	if publicIP == "auto" {
+		if len(c.STUN) == 0 || !strings.HasPrefix(strings.ToLower(c.STUN[0]), "stun:") {
+			return nil, bad("public-ip", "auto needs a stun: URL in -stun (%s) to ask", envName("stun"))
+		}
+		c.PublicIPAuto = true
+	} else if publicIP != "" {
+		families := map[bool]bool{}
+		for _, a := range splitList(publicIP) {
+			ip := net.ParseIP(strings.Trim(a, "[]"))
+			if ip == nil {
+				host, _, err := net.SplitHostPort(a)
+				if ip = net.ParseIP(host); err != nil || ip == nil {
+					return nil, bad("public-ip", "%q is neither an IP nor an IP:port", a)
+				}
+			}
+			if families[ip.To4() != nil] {
+				return nil, bad("public-ip", "at most one IPv4 and one IPv6 address")
+			}
+			families[ip.To4() != nil] = true
+			c.PublicIPs = append(c.PublicIPs, a)
+		}
 	}
 	if c.TURNURLs, err = parseURLs(turnURLs, "turn:", "turns:"); err != nil {
 		return nil, bad("turn-url", "%v", err)

@@ -156,7 +156,7 @@ func run(ctx context.Context, cfg *config) (err error) {
 		return nil
 	})
 
-	var udpAddr net.Addr
+	var game *netcode.Server
 	if cfg.Game {
 		// pion warns about the normal course of a connection (pings before
 		// the first candidate pair, writes racing a close): its warnings
@@ -166,7 +166,11 @@ func run(ctx context.Context, cfg *config) (err error) {
 			nlevel = cfg.LogLevel
 		}
 		nlog := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: nlevel})).With("component", "netcode")
-		ns, err := netcode.NewServer(&netcode.Config{UDPAddr: cfg.GameUDP, Logger: nlog})
+		ncfg := &netcode.Config{UDPAddr: cfg.GameUDP, TCPAddr: cfg.GameTCP, PublicAddrs: cfg.PublicIPs, Logger: nlog}
+		if cfg.PublicIPAuto {
+			ncfg.PublicAddrSTUN = cfg.STUN[0]
+		}
+		ns, err := netcode.NewServer(ncfg)
 		if err != nil {
 			return err
 		}
@@ -176,7 +180,7 @@ func run(ctx context.Context, cfg *config) (err error) {
 			}
 			return nil
 		})
-		udpAddr = ns.UDPAddr()
+		game = ns
 		gs, err := ls.AttachGameServer(ctx, ns, &lobby.GameServerConfig{
 			Name: cfg.GameName, Region: cfg.GameRegion, Capacity: cfg.GameCapacity, Logger: log,
 		})
@@ -198,7 +202,7 @@ func run(ctx context.Context, cfg *config) (err error) {
 	}
 
 	base := "http://" + connectHost(ln.Addr())
-	printBanner(out, cfg, base, udpAddr, lcfg.TURN.URLs)
+	printBanner(out, cfg, base, game, lcfg.TURN.URLs)
 	if cfg.ready != nil {
 		cfg.ready(base)
 	}
@@ -225,7 +229,7 @@ func connectHost(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-func printBanner(w io.Writer, cfg *config, base string, udp net.Addr, turnURLs []string) {
+func printBanner(w io.Writer, cfg *config, base string, game *netcode.Server, turnURLs []string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\ntickwire lobby on %s\n", base)
 	if cfg.Web != "" {
@@ -246,8 +250,23 @@ func printBanner(w io.Writer, cfg *config, base string, udp net.Addr, turnURLs [
 	if len(turnURLs) > 0 {
 		fmt.Fprintf(&b, "  TURN:          %s\n", strings.Join(turnURLs, ", "))
 	}
-	if udp != nil {
-		fmt.Fprintf(&b, "  game server:   %q, netcode on udp %s, %d Hz, %d seats\n", cfg.GameName, udp, cfg.GameHz, cfg.GameCapacity)
+	if game != nil {
+		fmt.Fprintf(&b, "  game server:   %q, netcode on udp %s", cfg.GameName, game.UDPAddr())
+		if tcp := game.TCPAddr(); tcp != nil {
+			fmt.Fprintf(&b, " and tcp %s", tcp)
+		}
+		fmt.Fprintf(&b, ", %d Hz, %d seats\n", cfg.GameHz, cfg.GameCapacity)
+		if pub := game.PublicAddrs(); len(pub) > 0 {
+			var s []string
+			for _, a := range pub {
+				if a.Port() == 0 {
+					s = append(s, a.Addr().String())
+				} else {
+					s = append(s, a.String())
+				}
+			}
+			fmt.Fprintf(&b, "  advertised as: %s (players reach the game server there)\n", strings.Join(s, ", "))
+		}
 		if cfg.Web != "" {
 			fmt.Fprintf(&b, "\nplay in the browser: open %s/ in two tabs (or two browsers)\n", base)
 		}

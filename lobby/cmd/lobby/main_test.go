@@ -115,6 +115,37 @@ func TestParseConfig(t *testing.T) {
 				}
 			}},
 
+		{name: "ICE-TCP on the game port by default", args: []string{"-game-udp", "0.0.0.0:7777"}, check: func(t *testing.T, c *config) {
+			if c.GameTCP != "0.0.0.0:7777" {
+				t.Errorf("GameTCP %q, want the -game-udp address", c.GameTCP)
+			}
+		}},
+		{name: "ICE-TCP off", args: []string{"-game-tcp", "off"}, check: func(t *testing.T, c *config) {
+			if c.GameTCP != "" {
+				t.Errorf("GameTCP %q, want none", c.GameTCP)
+			}
+		}},
+		{name: "ICE-TCP moved", env: env("TICKWIRE_LOBBY_GAME_TCP", "0.0.0.0:443"), check: func(t *testing.T, c *config) {
+			if c.GameTCP != "0.0.0.0:443" {
+				t.Errorf("GameTCP %q", c.GameTCP)
+			}
+		}},
+		{name: "public IPs", args: []string{"-public-ip", "203.0.113.7,[2001:db8::7]:7777"}, check: func(t *testing.T, c *config) {
+			if strings.Join(c.PublicIPs, " ") != "203.0.113.7 [2001:db8::7]:7777" || c.PublicIPAuto {
+				t.Errorf("PublicIPs %q, auto %v", c.PublicIPs, c.PublicIPAuto)
+			}
+		}},
+		{name: "public IP auto", args: []string{"-public-ip", "auto", "-stun", "stun:stun.example.com:3478"}, check: func(t *testing.T, c *config) {
+			if !c.PublicIPAuto {
+				t.Error("auto not set")
+			}
+		}},
+		{name: "public IP auto without STUN", args: []string{"-public-ip", "auto"}, err: "-public-ip: auto needs a stun: URL"},
+		{name: "public IP not an IP", env: env("TICKWIRE_LOBBY_PUBLIC_IP", "game.example.com"), err: "TICKWIRE_LOBBY_PUBLIC_IP"},
+		{name: "two public IPv4s", args: []string{"-public-ip", "203.0.113.7,203.0.113.8"}, err: "at most one IPv4"},
+		{name: "game tcp", args: []string{"-game-tcp", "7777"}, err: "-game-tcp"},
+		{name: "public IP without the game", args: []string{"-game=false", "-key", "0123456789abcdef", "-public-ip", "203.0.113.7"}, err: "-public-ip: only applies"},
+
 		{name: "bad env value names the variable", env: env("TICKWIRE_LOBBY_SEAT_TIMEOUT", "soon"), err: "TICKWIRE_LOBBY_SEAT_TIMEOUT"},
 		{name: "bad env bool", env: env("TICKWIRE_LOBBY_GAME", "perhaps"), err: "TICKWIRE_LOBBY_GAME"},
 		{name: "invalid env value names the variable", env: env("TICKWIRE_LOBBY_ADDR", "nowhere"), err: "TICKWIRE_LOBBY_ADDR"},
@@ -194,7 +225,7 @@ func TestUsage(t *testing.T) {
 		t.Fatalf("-h: %v", err)
 	}
 	out := b.String()
-	for _, name := range []string{"addr", "game", "game-udp", "modes", "key", "guest-secret", "token-ttl", "seat-timeout",
+	for _, name := range []string{"addr", "game", "game-udp", "game-tcp", "public-ip", "modes", "key", "guest-secret", "token-ttl", "seat-timeout",
 		"stun", "turn-url", "turn-secret", "turn-ttl", "turn-embedded", "turn-relay-ip", "turn-tls-addr", "turn-cert", "turn-key", "turn-host",
 		"origin", "log-level", "web"} {
 		if !strings.Contains(out, "\n  -"+name+" ") && !strings.Contains(out, "\n  -"+name+"\n") {
