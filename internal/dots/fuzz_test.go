@@ -77,6 +77,29 @@ func TestDecodeSnapshotClaimedLength(t *testing.T) {
 	}
 }
 
+// TestDecodeMoveClaimedLength: an input whose strings or bins claim more
+// bytes than it has costs the server no allocation of them (found by
+// FuzzDecodeMove, whose workers grew to 7 GB: msgpack.Unmarshal allocated
+// up to 1 MiB for each claim).
+func TestDecodeMoveClaimedLength(t *testing.T) {
+	for _, b := range [][]byte{
+		{0x82, 0xa2, '0', '0', 0xc6, 0x30, 0x30, 0x30, 0x30},                       // an unknown key's bin32 of 800 MB
+		{0x81, 0xdb, 0x7f, 0xff, 0xff, 0xff, 'd'},                                  // a str32 key of 2 GB
+		{0x82, 0xa2, 'd', 'x', 0x01, 0xa2, 'z', 'z', 0xdb, 0xff, 0xff, 0xff, 0xff}, // an unknown key's str32
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		m, err := DecodeMove(b)
+		runtime.ReadMemStats(&after)
+		if err == nil {
+			t.Errorf("% x decoded as %+v", b, m)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+			t.Errorf("decoding % x allocated %d KB", b, n>>10)
+		}
+	}
+}
+
 func FuzzDecodeEvent(f *testing.F) {
 	for _, e := range []Event{{Type: EventWelcome, ID: 3}, {Type: EventJoined, Room: "r-1", ID: 2, Player: "g-a", Name: "Ann"}, {}} {
 		b, _ := EncodeEvent(e)
