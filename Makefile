@@ -1,15 +1,16 @@
 # Tickwire developer commands. `make test` is what CI runs (.ci/run).
 GO ?= go
 
-.PHONY: help run wasm test vet bench fuzz
+.PHONY: help run wasm test vet bench fuzz soak
 
 help:
 	@echo "make run    build the browser demo and serve it with a lobby and its game server: open http://127.0.0.1:8080 in two tabs"
 	@echo "make wasm   build the browser client into build/web: tickwire.wasm (stripped), wasm_exec.js, tickwire.js, tickwire.d.ts"
-	@echo "make test   vet, race-enabled tests, and the js/wasm build of the client (what CI runs)"
+	@echo "make test   vet, race-enabled tests, a short run of every fuzz target, and the js/wasm build of the client (what CI runs)"
 	@echo "make vet    go vet ./..."
 	@echo "make bench  run the Go benchmarks, then regenerate bench/RESULTS.md (takes several minutes)"
-	@echo "make fuzz   fuzz the wire decoder and the resume tokens for 30s each"
+	@echo "make fuzz   run every fuzz target (FUZZ_TARGETS) for FUZZTIME each, $(FUZZTIME) by default"
+	@echo "make soak   TestChurnSoak with SOAK_CYCLES players ($(SOAK_CYCLES)) through a lobby and game server, then checks for leaks"
 
 # The page (examples/web) next to the wasm client that `make wasm` puts in
 # build/web, served by the lobby command with its embedded game server.
@@ -35,6 +36,7 @@ test: vet
 	GOOS=js GOARCH=wasm $(GO) vet ./netcode/... ./lobby/ ./wasm/ ./internal/browser/
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o /dev/null ./wasm
 	$(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_TEST)
 	@if command -v node >/dev/null 2>&1; then \
 		echo "GOOS=js GOARCH=wasm go test ./wasm/ ./lobby/ ./internal/browser/ (under node)"; \
 		PATH="$$($(GO) env GOROOT)/lib/wasm:$$PATH" GOOS=js GOARCH=wasm $(GO) test -count=1 ./wasm/ ./lobby/ ./internal/browser/; \
@@ -54,6 +56,39 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./bench results -o bench/RESULTS.md -go $(GO)
 
+# Every decoder of untrusted input has a fuzz target, listed here as
+# package:Target, one a line. `make fuzz` runs each for FUZZTIME; `make test`
+# runs each for FUZZTIME_TEST, a count of inputs rather than seconds, so that
+# its cost and coverage do not depend on how busy the machine is (their
+# seeds also run, with -race, in `go test ./...`).
+FUZZTIME ?= 30s
+FUZZTIME_TEST ?= 500x
+FUZZ_TARGETS = \
+	./lobby/internal/proto:FuzzDecode \
+	./lobby/internal/proto:FuzzDecodeLimits \
+	./lobby:FuzzGuestToken \
+	./lobby:FuzzGuestEndpoint \
+	./lobby:FuzzGuestAnswer \
+	./lobby:FuzzTURNCredentials \
+	./netcode/internal/wire:FuzzDecode \
+	./netcode:FuzzResumeToken \
+	./netcode:FuzzSignalJSON \
+	./netcode:FuzzAccept \
+	./netcode:FuzzDialAnswer \
+	./wasm:FuzzPayloadDecode \
+	./wasm:FuzzPayloadRoundTrip \
+	./wasm:FuzzParseMatch \
+	./internal/dots:FuzzDecodeMove \
+	./internal/dots:FuzzDecodeSnapshot \
+	./internal/dots:FuzzDecodeEvent
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./netcode/internal/wire/
-	$(GO) test -run '^$$' -fuzz FuzzResumeToken -fuzztime 30s ./netcode/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "$(GO) test -run '^$$' -fuzz '^$${t#*:}$$' -fuzztime $(FUZZTIME) $${t%%:*}"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*}; \
+	done
+
+# The churn soak at length: `make test` runs TestChurnSoak with 1000 players.
+SOAK_CYCLES ?= 5000
+soak:
+	TICKWIRE_CHURN_CYCLES=$(SOAK_CYCLES) $(GO) test -race -count=1 -timeout 30m -run '^TestChurnSoak$$' -v ./lobby/

@@ -8,9 +8,11 @@
 package dots
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
 
 const (
@@ -72,10 +74,36 @@ type Event struct {
 // EncodeMove encodes an input.
 func EncodeMove(m Move) ([]byte, error) { return msgpack.Marshal(&m) }
 
-// DecodeMove decodes an input.
+// DecodeMove decodes an input: a map of "dx" and "dy". Any player can send
+// anything, so it reads the map itself: msgpack.Unmarshal allocates up to
+// 1 MiB for each string or bin that a payload claims, before it finds the
+// bytes missing (2 MB for a 9-byte input whose unknown key's value claims
+// 800 MB), a cost a player could impose with every input. Keys are fixstr,
+// so nothing is read that the payload does not hold.
 func DecodeMove(b []byte) (Move, error) {
 	var m Move
-	if err := msgpack.Unmarshal(b, &m); err != nil {
+	dec := msgpack.GetDecoder()
+	defer msgpack.PutDecoder(dec)
+	dec.Reset(bytes.NewReader(b))
+	n, err := dec.DecodeMapLen()
+	for i := 0; err == nil && i < n; i++ {
+		var c byte
+		if c, err = dec.PeekCode(); err == nil && !msgpcode.IsFixedString(c) {
+			err = fmt.Errorf("key of code %#x", c)
+			break
+		}
+		var k string
+		switch k, err = dec.DecodeString(); {
+		case err != nil:
+		case k == "dx":
+			m.DX, err = dec.DecodeInt8()
+		case k == "dy":
+			m.DY, err = dec.DecodeInt8()
+		default:
+			err = fmt.Errorf("unknown key %.31q", k)
+		}
+	}
+	if err != nil {
 		return Move{}, fmt.Errorf("dots: move: %w", err)
 	}
 	return m, nil
@@ -84,10 +112,22 @@ func DecodeMove(b []byte) (Move, error) {
 // EncodeSnapshot encodes a snapshot.
 func EncodeSnapshot(s *Snapshot) ([]byte, error) { return msgpack.Marshal(s) }
 
-// DecodeSnapshot decodes a snapshot.
+// DecodeSnapshot decodes a snapshot. The players go through a RawMessage
+// first, which walks the whole array: msgpack v5.4.1 allocates as many
+// elements as an array header claims (its allocation limit is never
+// applied, vmihailenco/msgpack#401), gigabytes for a 20-byte snapshot,
+// whereas the walk stops where the bytes do.
 func DecodeSnapshot(b []byte) (Snapshot, error) {
-	var s Snapshot
-	if err := msgpack.Unmarshal(b, &s); err != nil {
+	var raw struct {
+		Tick    uint32             `msgpack:"tick"`
+		Players msgpack.RawMessage `msgpack:"players"`
+	}
+	err := msgpack.Unmarshal(b, &raw)
+	s := Snapshot{Tick: raw.Tick}
+	if err == nil && raw.Players != nil {
+		err = msgpack.Unmarshal(raw.Players, &s.Players)
+	}
+	if err != nil {
 		return Snapshot{}, fmt.Errorf("dots: snapshot: %w", err)
 	}
 	return s, nil
