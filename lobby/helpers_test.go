@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if url := os.Getenv(natPlayerEnv); url != "" {
+		// A player process started in a network namespace by a NAT test
+		// (natpaths_test.go).
+		os.Exit(natPlayer(url))
+	}
 	goleak.VerifyTestMain(m)
 }
 
