@@ -907,6 +907,13 @@ type btHarness struct {
 // btNewHarness serves the lobby on / and the assets on /static/ from one
 // httptest server, and attaches a game server running btGame.
 func btNewHarness(t *testing.T, assets string, cfg *lobby.Config) *btHarness {
+	return btNewHarnessOn(t, assets, cfg, nil, nil)
+}
+
+// btNewHarnessOn is btNewHarness with the lobby serving on ln and the game
+// server made with ncfg (network namespace tests); nil means loopback for
+// either.
+func btNewHarnessOn(t *testing.T, assets string, cfg *lobby.Config, ln net.Listener, ncfg *netcode.Config) *btHarness {
 	t.Helper()
 	logs := btTestLogger(t, slog.LevelWarn)
 	cfg.Logger = logs
@@ -917,11 +924,20 @@ func btNewHarness(t *testing.T, assets string, cfg *lobby.Config) *btHarness {
 	mux := http.NewServeMux()
 	mux.Handle("/static/", http.StripPrefix("/static/", http.FileServer(http.Dir(assets))))
 	mux.Handle("/", srv)
-	hs := httptest.NewServer(mux)
+	hs := httptest.NewUnstartedServer(mux)
+	if ln != nil {
+		_ = hs.Listener.Close()
+		hs.Listener = ln
+	}
+	hs.Start()
 
 	// pion warns of ordinary events (pings before the first candidate
 	// pair, reads on closed sockets at close): errors only.
-	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0", Logger: btTestLogger(t, slog.LevelError)})
+	if ncfg == nil {
+		ncfg = &netcode.Config{UDPAddr: "127.0.0.1:0"}
+	}
+	ncfg.Logger = btTestLogger(t, slog.LevelError)
+	ns, err := netcode.NewServer(ncfg)
 	if err != nil {
 		hs.Close()
 		_ = srv.Close()
@@ -1150,7 +1166,7 @@ func btMissing(t *testing.T, what, install string) {
 
 // btStartBrowser starts one headless Chromium for the test and returns its
 // context; btOpenPage opens tabs in it.
-func btStartBrowser(t *testing.T, path string) context.Context {
+func btStartBrowser(t *testing.T, path string, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	out := &btSyncBuffer{}
 	opts := []chromedp.ExecAllocatorOption{
@@ -1178,6 +1194,7 @@ func btStartBrowser(t *testing.T, path string) context.Context {
 		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
 		chromedp.CombinedOutput(out),
 	}
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(allocCtx)
 	// The first Run starts the browser; it must not have a timeout (the
