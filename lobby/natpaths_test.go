@@ -342,3 +342,57 @@ func natPlayerProcess(t *testing.T, host *nattest.Host, url string, gs *GameServ
 	}
 	return r, inputs
 }
+
+// TestNATDualStack: a game server listening on both IP families (its
+// wildcard address, ":7777") takes a player on an IPv6-only network over
+// IPv6 and one behind an IPv4 NAT over IPv4, on the same port.
+func TestNATDualStack(t *testing.T) {
+	lab := nattest.New(t)
+	game := lab.PublicDual("game")
+	six := lab.PublicV6("psix")
+	four := lab.Private("pfour", nattest.NAT{Kind: nattest.Filtering})
+	addr := ":" + strconv.Itoa(natGamePort)
+	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: addr, TCPAddr: addr, Net: game.Net()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ns.Close() })
+	srv, lobbyURL := testLobby(t, &Config{})
+	gs, err := srv.AttachGameServer(ctxTimeout(t, 10*time.Second), ns, &GameServerConfig{Capacity: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = gs.Close() })
+	ctx := ctxTimeout(t, 30*time.Second)
+	for _, tt := range []struct {
+		player *nattest.Host
+		server netip.Addr // the address the player must reach the server on
+	}{
+		{six, game.IP6},
+		{four, game.IP},
+	} {
+		c := guest(t, ctx, lobbyURL, tt.player.Name)
+		m, err := c.CreateRoom(ctx, RoomOptions{Mode: "default"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := c.Connect(ctx, m, &netcode.Config{Net: tt.player.Net()})
+		if err != nil {
+			t.Fatalf("%s: Connect: %v", tt.player.Name, err)
+		}
+		t.Cleanup(func() { _ = nc.Close() })
+		p, err := gs.Accept(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path, err := nc.Path(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %v", tt.player.Name, path)
+		if want := netip.AddrPortFrom(tt.server, natGamePort).String(); path.Remote.Address != want || path.Local.Protocol != "udp" {
+			t.Errorf("%s reached the server at %s over %s, want %s over UDP", tt.player.Name, path.Remote.Address, path.Local.Protocol, want)
+		}
+		flows(t, ctx, nc, p.Session)
+	}
+}

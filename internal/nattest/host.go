@@ -33,6 +33,9 @@ type Host struct {
 	// PublicIP is where the rest of the Lab sees the host: IP for a public
 	// host, its router's WAN address for a private one.
 	PublicIP netip.Addr
+	// IP6 is the host's IPv6 address on the bridge (2001:db8::/64), for
+	// hosts made by PublicDual and PublicV6; the zero Addr otherwise.
+	IP6 netip.Addr
 	// Router is the NAT router in front of a private host, nil for others.
 	Router *Host
 	// LAN is a router's address on its private LAN (10.N.0.1); the zero

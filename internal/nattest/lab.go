@@ -50,6 +50,8 @@ type Lab struct {
 	public  netip.Addr // the next free address on the bridge
 	lans    int        // private LANs made so far: the next is 10.<lans+1>.0.0/24
 	ifIndex int        // the next bridge port name, p<ifIndex>
+	v6      bool       // the bridge has Gateway6
+	v6Next  int        // IPv6 hosts made so far
 }
 
 // New makes the internet of a Lab for t: a namespace with a bridge on
@@ -143,6 +145,87 @@ func (l *Lab) Public(name string) *Host {
 		l.t.Fatal(err)
 	}
 	return h
+}
+
+// The Lab's IPv6 network: the documentation prefix, on the same bridge.
+var (
+	// Gateway6 is the internet namespace's IPv6 address on the bridge.
+	Gateway6 = netip.MustParseAddr("2001:db8::1")
+)
+
+// PublicDual attaches a host to the bridge with a public IPv4 address, as
+// Public does, and an IPv6 one (IP6): a dual-stack server.
+func (l *Lab) PublicDual(name string) *Host {
+	l.t.Helper()
+	h := l.Public(name)
+	l.addIPv6(h, "eth0")
+	return h
+}
+
+// PublicV6 attaches a host to the bridge with an IPv6 address only (IP6;
+// IP and PublicIP stay the zero Addr): a player on an IPv6-only network.
+func (l *Lab) PublicV6(name string) *Host {
+	l.t.Helper()
+	if !hostName.MatchString(name) {
+		l.t.Fatalf("nattest: host name %q: want a lower-case letter then up to 11 letters or digits", name)
+	}
+	h, err := l.newNamespace(name)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	l.mu.Lock()
+	l.ifIndex++
+	port := "p" + strconv.Itoa(l.ifIndex)
+	l.mu.Unlock()
+	if err := l.inet.ip(
+		"link add "+port+" type veth peer name eth0 netns "+h.NS,
+		"link set "+port+" master br0",
+		"link set "+port+" up",
+	); err != nil {
+		l.t.Fatal(err)
+	}
+	if err := h.ip("link set eth0 up"); err != nil {
+		l.t.Fatal(err)
+	}
+	l.addIPv6(h, "eth0")
+	if err := h.loadNet(); err != nil {
+		l.t.Fatal(err)
+	}
+	return h
+}
+
+// addIPv6 turns IPv6 on in h's namespace and gives ifname the next address
+// of 2001:db8::/64, the bridge's IPv6 network, without duplicate address
+// detection's wait. The internet namespace gets Gateway6 the first time.
+func (l *Lab) addIPv6(h *Host, ifname string) {
+	l.t.Helper()
+	l.mu.Lock()
+	first := !l.v6
+	l.v6 = true
+	l.v6Next++
+	n := l.v6Next
+	l.mu.Unlock()
+	enable := func(h *Host) error {
+		return errors.Join(h.sysctl("net/ipv6/conf/all/disable_ipv6", "0"), h.sysctl("net/ipv6/conf/default/disable_ipv6", "0"))
+	}
+	if first {
+		if err := errors.Join(enable(l.inet), l.inet.ip("addr add "+Gateway6.String()+"/64 dev br0 nodad")); err != nil {
+			l.t.Fatal(err)
+		}
+	}
+	a := Gateway6.As16()
+	a[14], a[15] = byte((n+9)>>8), byte(n+9)
+	h.IP6 = netip.AddrFrom16(a)
+	if err := errors.Join(
+		enable(h),
+		h.sysctl("net/ipv6/conf/"+ifname+"/disable_ipv6", "0"),
+		h.ip("addr add "+h.IP6.String()+"/64 dev "+ifname+" nodad", "route add default via "+Gateway6.String()),
+	); err != nil {
+		l.t.Fatal(err)
+	}
+	if err := h.loadNet(); err != nil {
+		l.t.Fatal(err)
+	}
 }
 
 // Private makes a host on a LAN of its own, 10.N.0.2/24, behind a new NAT

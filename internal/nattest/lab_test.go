@@ -571,3 +571,51 @@ func TestNATValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestIPv6: a dual-stack host and an IPv6-only one reach each other over
+// IPv6 on the bridge; the IPv6-only host has no IPv4 address, and private
+// hosts keep IPv6 off.
+func TestIPv6(t *testing.T) {
+	lab := New(t)
+	dual := lab.PublicDual("dual")
+	v6 := lab.PublicV6("vsix")
+	priv := lab.Private("priv", NAT{Kind: Filtering})
+	if !dual.IP.Is4() || !dual.IP6.Is6() || !v6.IP6.Is6() || v6.IP.IsValid() {
+		t.Fatalf("addresses: dual %v %v, v6 %v %v", dual.IP, dual.IP6, v6.IP, v6.IP6)
+	}
+	srv, err := dual.ListenPacket("udp", ":0") // dual-stack
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeLater(t, srv)
+	c, err := v6.ListenPacket("udp6", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeLater(t, c)
+	to := netip.AddrPortFrom(dual.IP6, addrOf(srv).Port())
+	if _, err := c.WriteTo([]byte("over six"), net.UDPAddrFromAddrPort(to)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	_ = srv.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, from, err := srv.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "over six" || from.(*net.UDPAddr).IP.String() != v6.IP6.String() {
+		t.Fatalf("got %q from %v (%v), want it from %v", buf[:n], from, err, v6.IP6)
+	}
+	for _, h := range []*Host{v6, priv} {
+		ifaces, err := h.Net().Interfaces()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ifc := range ifaces {
+			addrs, _ := ifc.Addrs()
+			for _, a := range addrs {
+				ip := a.(*net.IPNet).IP
+				if (h == v6 && ip.To4() != nil && !ip.IsLoopback()) || (h == priv && ip.To4() == nil && !ip.IsLoopback()) {
+					t.Errorf("%s has %v", h.Name, a)
+				}
+			}
+		}
+	}
+}
