@@ -8,6 +8,7 @@
 //	go run ./bench grid [-duration 4s] [-json]
 //	go run ./bench ccu  [-clients 500] [-hz 30] [-size 200] [-duration 20s] [-cpuprofile FILE] [-json]
 //	go run ./bench flood [-rates 25000,50000,100000,200000] [-duration 3s] [-players 2] [-kind mixed] [-json]
+//	go run ./bench paths [-n 30] [-json]    (root: network namespaces)
 //	go run ./bench results [-o bench/RESULTS.md]
 //
 // Each prints an aligned table by default, one JSON object on stdout with
@@ -90,6 +91,10 @@ func run(ctx context.Context, args []string, e *env) int {
 		err = cmdWorker(ctx, args[1:], e)
 	case floodWorkerCommand:
 		err = cmdFloodWorker(ctx, args[1:], e)
+	case "paths":
+		err = cmdPaths(ctx, args[1:], e)
+	case pathPlayerCommand:
+		err = cmdPathPlayer(ctx, args[1:], e)
 	case "help", "-h", "-help", "--help":
 		usage(e.stdout)
 		return 0
@@ -123,6 +128,7 @@ subcommands:
   grid     loss over a grid of loss rates and delays
   ccu      one netcode server, many clients in other processes
   flood    players' round trip while the server's UDP port is flooded, against a dead port
+  paths    match to channels open by path (UDP, NAT, ICE-TCP, TURN over UDP/TCP/TLS); root, Linux
   results  run the standard set and write bench/RESULTS.md
 
 Run "go run ./bench SUBCOMMAND -h" for a subcommand's flags.

@@ -113,12 +113,29 @@ func cmdResults(ctx context.Context, args []string, e *env) error {
 		}
 	}
 
+	var flood floodReport
+	if err := measure(&flood, "flood", "-rates", "50000,100000,200000,300000"); err != nil {
+		return err
+	}
+	// paths builds network namespaces: root on Linux only.
+	var paths *pathsReport
+	pathsSkipped := ""
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		pathsSkipped = "needs root on Linux (network namespaces)"
+	} else {
+		paths = &pathsReport{}
+		if err := measure(paths, "paths", "-n", "30"); err != nil {
+			return err
+		}
+	}
+
 	var md bytes.Buffer
 	writeResultsMarkdown(&md, resultsDoc{
 		started: started, took: time.Since(started), commands: commands,
 		loadBefore: loadBefore, loadAfter: loadAverage(),
 		rtt: &rtt, loss: &loss, grid: &grid, ccus: ccus, goalClients: *ccuClients,
 		profileTop: profileTop, profileCum: profileCum,
+		flood: &flood, paths: paths, pathsSkipped: pathsSkipped,
 	})
 	if err := os.WriteFile(*outPath, md.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", *outPath, err)
@@ -169,6 +186,9 @@ type resultsDoc struct {
 	goalClients            int
 	profileTop, profileCum string
 	loadBefore, loadAfter  string
+	flood                  *floodReport
+	paths                  *pathsReport
+	pathsSkipped           string
 }
 
 func writeResultsMarkdown(w io.Writer, d resultsDoc) {
@@ -258,6 +278,32 @@ func writeResultsMarkdown(w io.Writer, d resultsDoc) {
 		p("Cumulative (`-top -cum`):\n\n```\n%s```\n", d.profileCum)
 	}
 
+	if d.flood != nil {
+		fp := d.flood.Params
+		p("\n## Players under a UDP flood (`flood`)\n\n")
+		p("%d players echo an input as a snapshot every 5 ms through one server while another process floods, from 256 source ports, with a %s mix of random datagrams, STUN binding requests naming no session and DTLS ClientHellos: first a UDP port nobody listens on (*dead*, the control: the same load on the machine and its kernel), then the game server's own (*game*). %g s a phase. *Dropped*: datagrams the server read and dropped as unknown (`ServerStats.UDPUnknown`).\n\n",
+			fp.Players, fp.Kind, fp.DurationS)
+		p("| flood/s | at | sent | dropped | trips | lost | p50 | p99 | p50 vs dead |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, ph := range d.flood.Phases {
+			p("| %d | %s | %d | %d | %d | %d | %s | %s | %s |\n", ph.Rate, ph.Target, ph.Sent, ph.Dropped, ph.N, ph.Lost,
+				fmtMicros(ph.P50), fmtMicros(ph.P99), d.flood.ratio(ph))
+		}
+	}
+	p("\n## Match to channels open, by path (`paths`)\n\n")
+	if d.paths == nil {
+		p("Not measured: %s.\n", d.pathsSkipped)
+	} else {
+		p("In network namespaces with real NATs (internal/nattest): a public game server (UDP and, for ICE-TCP, TCP on port 7777), a lobby and a TURN server (UDP, TCP and TLS) on a public bridge, players on it, behind an address-and-port-filtering NAT, or behind one that drops all UDP. Each player is a process in its namespace and connects %d times: create a room, `Connect`, close. The TURN rows but the last are relay-only; the last is a player on the UDP-blocked network with every TURN URL and a server without ICE-TCP, which ICE leaves to find the relay.\n\n", d.paths.Params.N)
+		p("| path | n | p50 | p99 | max | selected pair (player's side) |\n|---|---:|---:|---:|---:|---|\n")
+		for _, r := range d.paths.Results {
+			sel := r.Selected
+			if r.Error != "" {
+				sel = "**error**: " + r.Error
+			}
+			p("| %s | %d | %s | %s | %s | %s |\n", r.Path, r.N, fmtMS(r.P50MS), fmtMS(r.P99MS), fmtMS(r.MaxMS), sel)
+		}
+	}
+
 	p("\n## Commands\n\n```\n")
 	for _, c := range d.commands {
 		p("%s\n", c)
@@ -303,6 +349,26 @@ func goals(d resultsDoc) []goal {
 		}
 		out = append(out, goal{fmt.Sprintf("ccu: %d clients at %d Hz, snapshot p99 under one tick (%.1f ms)", r.Params.Clients, r.Params.Hz, 1000/float64(r.Params.Hz)),
 			m, why == ""})
+	}
+	if d.flood != nil {
+		worst, at := 0.0, 0
+		for _, ph := range d.flood.Phases {
+			if c := d.flood.control(ph.Rate); ph.Target == "game" && c != nil && c.P50 > 0 && ph.P50/c.P50 > worst {
+				worst, at = ph.P50/c.P50, ph.Rate
+			}
+		}
+		out = append(out, goal{"flood at the game port: players' median RTT within 2× of the same flood at a dead port",
+			fmt.Sprintf("worst %.2f× (at %d/s)", worst, at), worst > 0 && worst <= 2})
+	}
+	if d.paths != nil {
+		for _, r := range d.paths.Results {
+			limit := 300.0
+			if strings.Contains(r.Path, "TLS") {
+				limit = 500
+			}
+			out = append(out, goal{fmt.Sprintf("paths: %s, match to open p50 under %g ms", r.Path, limit),
+				fmtMS(r.P50MS), r.Error == "" && r.N > 0 && r.P50MS < limit})
+		}
 	}
 	return out
 }

@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 
 	"golang.org/x/sys/unix"
 )
@@ -35,12 +34,25 @@ var (
 // before its cleanups ran can be recognised and swept (see sweep).
 const nsPrefix = "twnat"
 
+// T is what a Lab needs of its test: testing.TB has it all, and the bench
+// tool (go run ./bench paths) has its own.
+type T interface {
+	Helper()
+	Cleanup(func())
+	Failed() bool
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Skipf(format string, args ...any)
+}
+
 // Lab is one small internet in network namespaces: a bridge, the hosts on
 // it, and the NATs in front of private hosts. Make one per test with New;
 // it deletes all of it when the test ends. Its methods call t.Fatal, so
 // call them from the test's goroutine.
 type Lab struct {
-	t  testing.TB
+	t  T
 	id string // nsPrefix, pid and a random tag: the prefix of every namespace
 
 	mu      sync.Mutex
@@ -58,7 +70,7 @@ type Lab struct {
 // 203.0.113.0/24 whose own address, Gateway, every host routes through.
 // Without root, ip or nft, or where namespaces cannot be made, it skips t,
 // saying what to install, or fails it when CI=true.
-func New(t testing.TB) *Lab {
+func New(t T) *Lab {
 	t.Helper()
 	Require(t)
 	sweep()
@@ -96,7 +108,7 @@ func New(t testing.TB) *Lab {
 
 // Require skips t, or fails it when CI=true, unless this process is root
 // and has ip and nft: what New needs.
-func Require(t testing.TB) {
+func Require(t T) {
 	t.Helper()
 	var need []string
 	if os.Geteuid() != 0 {
@@ -112,7 +124,7 @@ func Require(t testing.TB) {
 	}
 }
 
-func missing(t testing.TB, what string) {
+func missing(t T, what string) {
 	t.Helper()
 	const how = "run as root with iproute2 and nftables installed (apt-get install -y iproute2 nftables)"
 	if os.Getenv("CI") == "true" {

@@ -15,7 +15,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 )
 
@@ -32,9 +31,17 @@ type Cert struct {
 	Pool   *x509.CertPool
 }
 
+// T is what New needs of its test: testing.TB has it, and so does the
+// bench tool's stand-in.
+type T interface {
+	Helper()
+	Fatal(args ...any)
+	TempDir() string
+}
+
 // New makes an authority and a certificate signed by it for hosts (IP
 // addresses or DNS names; at least one), both valid for an hour.
-func New(t testing.TB, hosts ...string) *Cert {
+func New(t T, hosts ...string) *Cert {
 	t.Helper()
 	if len(hosts) == 0 {
 		t.Fatal("testcert: no host")
