@@ -75,6 +75,8 @@ FUZZ_TARGETS = \
 	./netcode:FuzzSignalJSON \
 	./netcode:FuzzAccept \
 	./netcode:FuzzDialAnswer \
+	./netcode:FuzzCandidates \
+	./netcode/internal/icemux:FuzzSTUN \
 	./wasm:FuzzPayloadDecode \
 	./wasm:FuzzPayloadRoundTrip \
 	./wasm:FuzzParseMatch \
