@@ -369,6 +369,11 @@ func TestBadInput(t *testing.T) {
 		OriginPatterns: []string{"*.game.example"},
 		HelloTimeout:   biHelloTimeout,
 		SeatTimeout:    time.Hour, // the bystander's seat must not expire on its own
+		// The cases create rooms nobody plays in, all from 127.0.0.1: the
+		// room quotas are TestHostileSeatSquatting's business.
+		MaxRoomSeatsPerIP: 1 << 20,
+		RoomCreateBurst:   1 << 20,
+		IPRoomCreateBurst: 1 << 20,
 	})
 	ctx := ctxTimeout(t, 30*time.Second)
 	f.eu, f.us = f.server(t, "eu"), f.server(t, "us")
