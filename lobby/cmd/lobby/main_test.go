@@ -222,6 +222,15 @@ func TestRun(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /healthz: %s", resp.Status)
 	}
+	resp, err = http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /readyz with the embedded game server: %s", resp.Status)
+	}
 	if out := logs.String(); !strings.Contains(out, "go run ./examples/lobbybots -lobby "+base) {
 		t.Errorf("banner lacks the bots command:\n%s", out)
 	}
