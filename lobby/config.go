@@ -301,26 +301,25 @@ func (c *Config) resolve() (*Config, error) {
 			return bad("negative %s", d.n)
 		}
 	}
-	if r.MessageRate == 0 {
-		r.MessageRate = 20
+	rates := []struct {
+		v   *float64
+		def float64
+		n   string
+	}{
+		{&r.MessageRate, 20, "MessageRate"},
+		{&r.IPMessageRate, 100, "IPMessageRate"},
+		{&r.SignalRate, 4, "SignalRate"},
+		{&r.RoomSignalRate, 32, "RoomSignalRate"},
+		{&r.RoomCreateRate, 0.2, "RoomCreateRate"},
+		{&r.IPRoomCreateRate, 1, "IPRoomCreateRate"},
 	}
-	if r.IPMessageRate == 0 {
-		r.IPMessageRate = 100
-	}
-	if r.SignalRate == 0 {
-		r.SignalRate = 4
-	}
-	if r.RoomSignalRate == 0 {
-		r.RoomSignalRate = 32
-	}
-	if r.RoomCreateRate == 0 {
-		r.RoomCreateRate = 0.2
-	}
-	if r.IPRoomCreateRate == 0 {
-		r.IPRoomCreateRate = 1
-	}
-	if r.MessageRate < 0 || r.IPMessageRate < 0 || r.SignalRate < 0 || r.RoomSignalRate < 0 || r.RoomCreateRate < 0 || r.IPRoomCreateRate < 0 {
-		return bad("negative message or signal rate")
+	for _, d := range rates {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 {
+			return bad("negative %s", d.n)
+		}
 	}
 	if r.MaxTCPConnsPerIP < r.MaxConnsPerIP {
 		return bad("MaxTCPConnsPerIP %d below MaxConnsPerIP %d: WebSockets are TCP connections too", r.MaxTCPConnsPerIP, r.MaxConnsPerIP)

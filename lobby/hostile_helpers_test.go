@@ -339,6 +339,19 @@ func (a *arena) tcpFrom(ip string) int {
 	return a.srv.tcp[ip]
 }
 
+// finish ends a TestHostile test once the attackers are gone: the
+// players kept their rate during the attack and still play, the rate after
+// is measured and kept too, and resources come back.
+func (a *arena) finish(before, during rates) {
+	a.t.Helper()
+	a.stillPlaying()
+	a.keptRate(before, during)
+	after := a.measure("after")
+	a.keptRate(before, after)
+	a.stillPlaying()
+	a.settled()
+}
+
 // ---- resources
 
 type resources struct {
@@ -441,6 +454,7 @@ func dialRaw(t testing.TB, wsURL, path, ip string) (*rawPeer, *http.Response, er
 	return newRawPeer(t, ws, side), resp, nil
 }
 
+// newRawPeer starts reading ws into the peer's in, until it closes.
 func newRawPeer(t testing.TB, ws *websocket.Conn, side proto.Side) *rawPeer {
 	ws.SetReadLimit(1 << 20)
 	p := &rawPeer{ws: ws, side: side, in: make(chan []byte, 4096), quit: make(chan struct{}), dead: make(chan struct{})}

@@ -160,13 +160,9 @@ func TestHostileSignalFlood(t *testing.T) {
 	t.Logf("%d signals answered %s, %d relayed", limited, CodeSignalLimited, int(sent.Load())-limited)
 	a.serverLinked()
 	a.stillPlaying()
-	a.keptRate(before, during)
 	closeAll(atk)
 	a.newRoomWorks()
-	after := a.measure("after")
-	a.keptRate(before, after)
-	a.stillPlaying()
-	a.settled()
+	a.finish(before, during)
 }
 
 // TestHostileRemoteServerBurst: a game server in another process that reads
@@ -201,12 +197,8 @@ func TestHostileRemoteServerBurst(t *testing.T) {
 	if st := a.srv.Stats(); st.GameServers != 2 {
 		t.Errorf("stats %+v: want both game servers linked", st)
 	}
-	a.stillPlaying()
-	a.keptRate(before, during)
 	gs.close()
-	after := a.measure("after")
-	a.keptRate(before, after)
-	a.settled()
+	a.finish(before, during)
 }
 
 // TestHostileSeatSquatting: 31 players on one address create rooms with no
@@ -271,11 +263,7 @@ func TestHostileSeatSquatting(t *testing.T) {
 		t.Errorf("room.create after the squatters left: %s", e.Code)
 	}
 	p.close()
-	a.stillPlaying()
-	a.keptRate(before, during)
-	after := a.measure("after")
-	a.keptRate(before, after)
-	a.settled()
+	a.finish(before, during)
 }
 
 // registerRaw tries to register a raw game server from ip with key; it
@@ -376,11 +364,7 @@ func TestHostileKeyGuessing(t *testing.T) {
 	}
 	p.wantReply(t, proto.TypeRegistered, "other")
 	p.close()
-	a.stillPlaying()
-	a.keptRate(before, during)
-	after := a.measure("after")
-	a.keptRate(before, after)
-	a.settled()
+	a.finish(before, during)
 }
 
 // TestHostileCapacityClaim: a key holder registers capacity 1048576, to be
@@ -420,11 +404,7 @@ func TestHostileCapacityClaim(t *testing.T) {
 	}
 	closeAll(players)
 	big.close()
-	a.stillPlaying()
-	a.keptRate(before, during)
-	after := a.measure("after")
-	a.keptRate(before, after)
-	a.settled()
+	a.finish(before, during)
 }
 
 // TestHostileRateLimitReplies: a player sends more requests at once than
@@ -468,11 +448,7 @@ func TestHostileRateLimitReplies(t *testing.T) {
 			t.Errorf("last message %T, want the rate_limited error", m)
 		}
 	}
-	a.stillPlaying()
-	a.keptRate(before, during)
-	after := a.measure("after")
-	a.keptRate(before, after)
-	a.settled()
+	a.finish(before, during)
 }
 
 // TestHostileIdleConns: one address opens TCP connections of every kind
@@ -582,11 +558,7 @@ func TestHostileIdleConns(t *testing.T) {
 	waitFor(t, biWait, "every attacker connection released", func() bool {
 		return a.tcpFrom(ip) == 0 && a.tcpFrom(attackerNet+"3") == 0
 	})
-	a.stillPlaying()
-	a.keptRate(before, during)
-	after := a.measure("after")
-	a.keptRate(before, after)
-	a.settled()
+	a.finish(before, during)
 }
 
 // httpStatus GETs url and returns the status.
@@ -646,11 +618,7 @@ func TestHostileReadiness(t *testing.T) {
 	if s := httpStatus(t, a.url+"/readyz"); s != http.StatusOK {
 		t.Errorf("readyz once the attacker left: %d, want 200", s)
 	}
-	a.stillPlaying()
-	a.keptRate(before, during)
-	after := a.measure("after")
-	a.keptRate(before, after)
-	a.settled()
+	a.finish(before, during)
 }
 
 // linkDrop runs the re-attach test: the game server's link drops (drop
@@ -675,13 +643,10 @@ func linkDrop(t *testing.T, a *arena, drop func()) {
 		t.Fatalf("the GameServer stopped: %v", a.gs.Err())
 	default:
 	}
-	a.stillPlaying()
 	a.serverLinked()
-	a.keptRate(before, during)
+	a.stillPlaying()
 	a.newRoomWorks()
-	after := a.measure("after")
-	a.keptRate(before, after)
-	a.settled()
+	a.finish(before, during)
 }
 
 // TestHostileLinkDropInProcess: the in-process link drops (the lobby
