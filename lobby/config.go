@@ -112,10 +112,12 @@ type Config struct {
 	RoomSignalBurst int
 
 	// RoomCreateRate and RoomCreateBurst bound the rooms one player may
-	// create (room.create): bursts of 3, then one every 5 s (0.2/s) by
-	// default. IPRoomCreateRate and IPRoomCreateBurst do the same for all
-	// the players of one IP address together (bursts of 10, then 1/s). More
-	// is refused with too_many_rooms.
+	// create (room.create): bursts of 10, then one a second by default.
+	// IPRoomCreateRate and IPRoomCreateBurst do the same for all the
+	// players of one IP address together (bursts of 30, then 5 a second).
+	// More is refused with too_many_rooms. They bound the churn of rooms
+	// created and left (each costs the game server a seat and an end);
+	// MaxRoomSeatsPerIP is what stops rooms held for nobody.
 	RoomCreateRate    float64
 	RoomCreateBurst   int
 	IPRoomCreateRate  float64
@@ -286,8 +288,8 @@ func (c *Config) resolve() (*Config, error) {
 		{&r.SendQueue, 256, "SendQueue"},
 		{&r.SignalBurst, 32, "SignalBurst"},
 		{&r.RoomSignalBurst, 256, "RoomSignalBurst"},
-		{&r.RoomCreateBurst, 3, "RoomCreateBurst"},
-		{&r.IPRoomCreateBurst, 10, "IPRoomCreateBurst"},
+		{&r.RoomCreateBurst, 10, "RoomCreateBurst"},
+		{&r.IPRoomCreateBurst, 30, "IPRoomCreateBurst"},
 		{&r.MaxRoomSeatsPerIP, 8, "MaxRoomSeatsPerIP"},
 		{&r.MaxTCPConnsPerIP, max(64, r.MaxConnsPerIP), "MaxTCPConnsPerIP"},
 		{&r.KeyFailureBurst, 5, "KeyFailureBurst"},
@@ -310,8 +312,8 @@ func (c *Config) resolve() (*Config, error) {
 		{&r.IPMessageRate, 100, "IPMessageRate"},
 		{&r.SignalRate, 4, "SignalRate"},
 		{&r.RoomSignalRate, 32, "RoomSignalRate"},
-		{&r.RoomCreateRate, 0.2, "RoomCreateRate"},
-		{&r.IPRoomCreateRate, 1, "IPRoomCreateRate"},
+		{&r.RoomCreateRate, 1, "RoomCreateRate"},
+		{&r.IPRoomCreateRate, 5, "IPRoomCreateRate"},
 	}
 	for _, d := range rates {
 		if *d.v == 0 {

@@ -380,7 +380,8 @@ func (g *GameServer) Err() error {
 
 // Close leaves the lobby, which ends this server's rooms, and waits for the
 // goroutines it started. Sessions already returned by Accept stay open:
-// they are the game's.
+// they are the game's. Closed while its link is down, it cannot tell the
+// lobby, which ends the rooms when their grace passes.
 func (g *GameServer) Close() error {
 	g.stop(ErrClosed)
 	g.wg.Wait()

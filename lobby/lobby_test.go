@@ -76,7 +76,7 @@ func TestConfigValidation(t *testing.T) {
 	}
 	// The limits of issue 14, as LIMITS.md and PROTOCOL.md list them.
 	if c.SignalRate != 4 || c.SignalBurst != 32 || c.RoomSignalRate != 32 || c.RoomSignalBurst != 256 ||
-		c.RoomCreateRate != 0.2 || c.RoomCreateBurst != 3 || c.IPRoomCreateRate != 1 || c.IPRoomCreateBurst != 10 ||
+		c.RoomCreateRate != 1 || c.RoomCreateBurst != 10 || c.IPRoomCreateRate != 5 || c.IPRoomCreateBurst != 30 ||
 		c.MaxRoomSeatsPerIP != 8 || c.AbandonedSeatTimeout != 5*time.Second || c.MaxTCPConnsPerIP != 64 ||
 		c.KeyFailureBurst != 5 || c.KeyFailureInterval != time.Minute || c.MaxServerCapacity != 256 ||
 		c.GameServerGrace != 15*time.Second {
