@@ -5,7 +5,6 @@ package lobby
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -60,30 +59,11 @@ func (f *badFixture) dial(t testing.TB, path string, opts *websocket.DialOptions
 	if err != nil {
 		t.Fatalf("dial %s: %v", path, err)
 	}
-	ws.SetReadLimit(1 << 20)
 	side := proto.ToPlayer
 	if path == "/v1/server" {
 		side = proto.ToServer
 	}
-	p := &rawPeer{ws: ws, side: side, in: make(chan []byte, 4096), quit: make(chan struct{}), dead: make(chan struct{})}
-	go func() {
-		defer close(p.dead)
-		for {
-			_, b, err := ws.Read(context.Background())
-			if err != nil {
-				p.err = err
-				return
-			}
-			select {
-			case p.in <- b:
-			case <-p.quit:
-				p.err = errors.New("test over")
-				return
-			}
-		}
-	}()
-	t.Cleanup(p.close)
-	return p
+	return newRawPeer(t, ws, side)
 }
 
 func (p *rawPeer) close() {
@@ -369,6 +349,11 @@ func TestBadInput(t *testing.T) {
 		OriginPatterns: []string{"*.game.example"},
 		HelloTimeout:   biHelloTimeout,
 		SeatTimeout:    time.Hour, // the bystander's seat must not expire on its own
+		// The cases create rooms nobody plays in, all from 127.0.0.1: the
+		// room quotas are TestHostileSeatSquatting's business.
+		MaxRoomSeatsPerIP: 1 << 20,
+		RoomCreateBurst:   1 << 20,
+		IPRoomCreateBurst: 1 << 20,
 	})
 	ctx := ctxTimeout(t, 30*time.Second)
 	f.eu, f.us = f.server(t, "eu"), f.server(t, "us")

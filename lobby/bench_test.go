@@ -164,12 +164,9 @@ func BenchmarkHubMatchmaking(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// A connection that keeps nothing: what is sent is encoded and dropped.
-	discard := func() *conn {
-		c := newConn(nil, "", 1)
-		c.out = make(chan []byte)
-		return c
-	}
+	// A connection that keeps nothing: what is sent is encoded and dropped
+	// (a queue of 0 closes it at the first message, and a closed one drops).
+	discard := func() *conn { return newConn(nil, "", 0) }
 	var matched int
 	for b.Loop() {
 		b.StopTimer()
@@ -178,7 +175,7 @@ func BenchmarkHubMatchmaking(b *testing.B) {
 			b.Fatal(err)
 		}
 		h.soon = time.NewTimer(time.Hour)
-		h.attachServer(discard(), &proto.Register{Capacity: n, Region: ""})
+		h.attachServer(discard(), &proto.Register{Capacity: n, Region: ""}, true)
 		players := make([]*player, n)
 		for i := range players {
 			c := discard()

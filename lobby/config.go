@@ -89,9 +89,83 @@ type Config struct {
 	// HelloTimeout bounds the wait for hello or register (10 s by default).
 	HelloTimeout time.Duration
 	// SendQueue is how many messages may wait to be written to one
-	// connection (256 by default); a connection that falls further behind is
-	// closed, so one slow reader cannot hold up the lobby.
+	// connection (256 by default). A player that falls further behind is
+	// closed, so one slow reader cannot hold up the lobby. A game server's
+	// link is never closed for it: past SendQueue, what feeds it waits (the
+	// players signalling to that server, and the server's own requests),
+	// since closing it would end every room on the server.
 	SendQueue int
+
+	// SignalRate and SignalBurst bound the signals one player may have
+	// relayed to its game server (4 per second, bursts of 32 by default:
+	// an offer and its candidates take about 10, an ICE restart or a resume
+	// as many again). A signal over it is answered signal_limited and not
+	// relayed; the connection stays open. The budget is the player's, not
+	// its connection's: reconnecting does not refill it.
+	SignalRate  float64
+	SignalBurst int
+	// RoomSignalRate and RoomSignalBurst bound the signals of all the
+	// players of one room together (32 per second, bursts of 256 by
+	// default), so that one crowded room cannot take a game server's whole
+	// signaling link. Raise them with rooms of more than 16 players.
+	RoomSignalRate  float64
+	RoomSignalBurst int
+
+	// RoomCreateRate and RoomCreateBurst bound the rooms one player may
+	// create (room.create): bursts of 10, then one a second by default.
+	// IPRoomCreateRate and IPRoomCreateBurst do the same for all the
+	// players of one IP address together (bursts of 30, then 5 a second).
+	// More is refused with too_many_rooms. They bound the churn of rooms
+	// created and left (each costs the game server a seat and an end);
+	// MaxRoomSeatsPerIP is what stops rooms held for nobody.
+	RoomCreateRate    float64
+	RoomCreateBurst   int
+	IPRoomCreateRate  float64
+	IPRoomCreateBurst int
+	// MaxRoomSeatsPerIP bounds the seats held by rooms created from one IP
+	// address that nobody plays in yet (open, no seat claimed), each room
+	// counting its max seats (8 by default: two rooms of four). A room stops
+	// counting once anyone plays in it. It keeps a few addresses from
+	// holding a game server's seats with rooms nobody plays in; over it,
+	// room.create is refused with too_many_rooms.
+	MaxRoomSeatsPerIP int
+	// AbandonedSeatTimeout is how long an unclaimed seat is kept for a
+	// player whose lobby connection is gone (5 s by default), instead of
+	// SeatTimeout: without the lobby it cannot signal, so it cannot play
+	// unless it comes back. A room whose creator has lost its seat this way
+	// (or any other way) before anyone claimed a seat ends at once.
+	AbandonedSeatTimeout time.Duration
+
+	// MaxTCPConnsPerIP bounds the TCP connections from one IP address that
+	// a listener wrapped by Server.Listener accepts at once, every kind
+	// counted: WebSockets, HTTP requests, idle keep-alives, refused
+	// upgrades (64 by default, and at least MaxConnsPerIP). One more is
+	// closed as soon as it is accepted.
+	MaxTCPConnsPerIP int
+
+	// KeyFailureBurst and KeyFailureInterval throttle game-server key
+	// guessing: one IP address may present a wrong GameServerKey
+	// KeyFailureBurst times (5 by default), then once more every
+	// KeyFailureInterval (a minute by default). Past that, /v1/server
+	// upgrades from the address are refused with HTTP 429, and a register
+	// already open is answered rate_limited (4003) without its key being
+	// checked.
+	KeyFailureBurst    int
+	KeyFailureInterval time.Duration
+	// MaxServerCapacity caps the capacity a game server in another process
+	// may register (256 by default): more is lowered to it, and
+	// registered says so. A key holder claiming a huge capacity would
+	// otherwise always be the least loaded server and get every new room.
+	// Game servers attached in-process (AttachGameServer) are trusted with
+	// their own.
+	MaxServerCapacity int
+	// GameServerGrace is how long the rooms of a game server whose link
+	// dropped wait for it to register again with its resume token (15 s by
+	// default, netcode's ReconnectTimeout), keeping their seats; their
+	// players are told server_lost only when it does not come back in time.
+	// A game server that closes its link normally (1000) ends its rooms at
+	// once. Negative: no grace.
+	GameServerGrace time.Duration
 
 	// Logger receives the lobby's logs. Nothing is logged by default.
 	Logger *slog.Logger
@@ -168,6 +242,8 @@ func (c *Config) resolve() (*Config, error) {
 		{&r.TickInterval, 100 * time.Millisecond, "TickInterval"},
 		{&r.HelloTimeout, 10 * time.Second, "HelloTimeout"},
 		{&r.TURN.TTL, time.Hour, "TURN.TTL"},
+		{&r.AbandonedSeatTimeout, 5 * time.Second, "AbandonedSeatTimeout"},
+		{&r.KeyFailureInterval, time.Minute, "KeyFailureInterval"},
 	}
 	for _, d := range defaults {
 		if *d.v == 0 {
@@ -210,6 +286,14 @@ func (c *Config) resolve() (*Config, error) {
 		{&r.IPMessageBurst, 300, "IPMessageBurst"},
 		{&r.MaxConnsPerIP, 32, "MaxConnsPerIP"},
 		{&r.SendQueue, 256, "SendQueue"},
+		{&r.SignalBurst, 32, "SignalBurst"},
+		{&r.RoomSignalBurst, 256, "RoomSignalBurst"},
+		{&r.RoomCreateBurst, 10, "RoomCreateBurst"},
+		{&r.IPRoomCreateBurst, 30, "IPRoomCreateBurst"},
+		{&r.MaxRoomSeatsPerIP, 8, "MaxRoomSeatsPerIP"},
+		{&r.MaxTCPConnsPerIP, max(64, r.MaxConnsPerIP), "MaxTCPConnsPerIP"},
+		{&r.KeyFailureBurst, 5, "KeyFailureBurst"},
+		{&r.MaxServerCapacity, 256, "MaxServerCapacity"},
 	}
 	for _, d := range ints {
 		if *d.v == 0 {
@@ -219,14 +303,31 @@ func (c *Config) resolve() (*Config, error) {
 			return bad("negative %s", d.n)
 		}
 	}
-	if r.MessageRate == 0 {
-		r.MessageRate = 20
+	rates := []struct {
+		v   *float64
+		def float64
+		n   string
+	}{
+		{&r.MessageRate, 20, "MessageRate"},
+		{&r.IPMessageRate, 100, "IPMessageRate"},
+		{&r.SignalRate, 4, "SignalRate"},
+		{&r.RoomSignalRate, 32, "RoomSignalRate"},
+		{&r.RoomCreateRate, 1, "RoomCreateRate"},
+		{&r.IPRoomCreateRate, 5, "IPRoomCreateRate"},
 	}
-	if r.IPMessageRate == 0 {
-		r.IPMessageRate = 100
+	for _, d := range rates {
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+		if *d.v < 0 {
+			return bad("negative %s", d.n)
+		}
 	}
-	if r.MessageRate < 0 || r.IPMessageRate < 0 {
-		return bad("negative message rate")
+	if r.MaxTCPConnsPerIP < r.MaxConnsPerIP {
+		return bad("MaxTCPConnsPerIP %d below MaxConnsPerIP %d: WebSockets are TCP connections too", r.MaxTCPConnsPerIP, r.MaxConnsPerIP)
+	}
+	if r.GameServerGrace == 0 {
+		r.GameServerGrace = 15 * time.Second
 	}
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)

@@ -19,5 +19,10 @@
 // All of a lobby's state lives in one goroutine, fed by a reader goroutine
 // per connection; each connection also has a writer with a bounded queue,
 // so a player that stops reading is disconnected instead of holding up the
-// others. Matchmaking is deterministic given its clock (Config.Now).
+// others. A game server's link is flow-controlled instead: the lobby waits
+// for it (and makes what feeds it wait) rather than drop every room on it,
+// and a GameServer whose link drops registers again and resumes. Every
+// limit on what players and game servers may do is a Config field;
+// LIMITS.md lists them. Matchmaking is deterministic given its clock
+// (Config.Now).
 package lobby

@@ -48,6 +48,8 @@ const (
 	CodeNotYourPlayer = proto.CodeNotYourPlayer
 	CodeForbidden     = proto.CodeForbidden
 	CodeInternal      = proto.CodeInternal
+	CodeSignalLimited = proto.CodeSignalLimited
+	CodeTooManyRooms  = proto.CodeTooManyRooms
 )
 
 // Error is a lobby's answer of refusal: a code from PROTOCOL.md and a

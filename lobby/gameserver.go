@@ -4,8 +4,10 @@ package lobby
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +25,9 @@ type GameServerConfig struct {
 	// region when none of theirs has seats.
 	Name, Region string
 	// Capacity is how many seats the server takes (64 by default). A room
-	// holds as many seats as its maximum size from placement to its end.
+	// holds as many seats as its maximum size from placement to its end. A
+	// lobby may take fewer from a server in another process
+	// (Config.MaxServerCapacity); Capacity reports what it took.
 	Capacity int
 	// Key is the lobby's GameServerKey; DialGameServer needs it.
 	Key string
@@ -31,6 +35,13 @@ type GameServerConfig struct {
 	// arrives (15 s by default). A failed handshake keeps the seat: the
 	// player may offer again until the lobby's SeatTimeout.
 	HandshakeTimeout time.Duration
+	// ReconnectTimeout bounds how long a GameServer whose link to the lobby
+	// dropped keeps registering again, waiting 250 ms and then twice as
+	// long each time up to 4 s, with jitter. 0 (the default) means until
+	// Close; negative means never: the GameServer then ends with its first
+	// link. Back within the lobby's GameServerGrace, it gets its id, rooms
+	// and seats back; later, it starts over as a new server (see Linked).
+	ReconnectTimeout time.Duration
 	// Logger receives the game server's logs. Nothing is logged by default.
 	Logger *slog.Logger
 }
@@ -50,25 +61,42 @@ type Player struct {
 // players are coming, brokers their WebRTC signaling, and Accept returns
 // each one as its session opens. It reports sessions that end, so seats go
 // back to the lobby. It does not own the netcode.Server.
+//
+// Its link to the lobby may drop (the network, a lobby restart); it then
+// registers again by itself (GameServerConfig.ReconnectTimeout) while the
+// sessions it handed out play on. Back within the lobby's grace it resumes
+// its registration: the same ID, rooms and seats, with what changed
+// meanwhile settled (seats given up while it was away are closed, sessions
+// that ended are released). Later, the lobby has told its players
+// server_lost and forgotten their seats: it registers anew, under a new ID,
+// and stops tracking the sessions it handed out, which stay the game's.
+// Accept goes on across links; Done closes only when it stops for good.
 type GameServer struct {
-	ns  *netcode.Server
-	cfg GameServerConfig
-	log *slog.Logger
-	c   *conn
-	id  string
+	ns   *netcode.Server
+	cfg  GameServerConfig
+	log  *slog.Logger
+	dial func(ctx context.Context) (transport, error)
 
-	in      chan any           // messages from the lobby, to loop
+	mu       sync.Mutex // guards id, capacity and link, read by the API and signalers
+	id       string
+	capacity int
+	link     *conn // nil while down
+
+	in      chan linkMsg       // messages from the lobby, to loop
+	lost    chan linkLost      // a link's reader ended, to loop
+	linked  chan relinked      // a registration again, or why none, to loop
 	results chan gsResult      // from accept and watch goroutines, to loop
 	calls   chan func()        // API calls, to loop
 	players chan *Player       // accepted, for Accept
-	ctx     context.Context    // ends with Close or the lobby link
+	ctx     context.Context    // ends with Close, or when it gives up
 	cancel  context.CancelFunc //
 	wg      sync.WaitGroup
 	done    chan struct{}
 	errMu   sync.Mutex
 	err     error
 
-	seats map[seatKey]*gsSeat // owned by loop
+	seats  map[seatKey]*gsSeat // owned by loop
+	resume string              // owned by loop: the token of the latest registration
 }
 
 type seatKey struct{ room, player string }
@@ -88,38 +116,69 @@ type gsResult struct {
 	ended bool // the session ended
 }
 
+type linkMsg struct {
+	l   *conn
+	msg any
+}
+
+type linkLost struct {
+	l   *conn
+	err error
+}
+
+// relinked is a new registration (t, reg and the seats the lobby sent
+// before it), or err: why the GameServer gives up.
+type relinked struct {
+	t     transport
+	reg   *proto.Registered
+	seats []*proto.SeatRef
+	err   error
+}
+
 // AttachGameServer registers ns with this lobby, in this process: the
 // embedded default, with no key and no WebSocket in between (the messages
-// are the same).
+// are the same). Its link ends only with the lobby's shutdown, after which
+// it stops (ErrClosed).
 func (s *Server) AttachGameServer(ctx context.Context, ns *netcode.Server, cfg *GameServerConfig) (*GameServer, error) {
-	if ok, status := s.admit("", false); !ok {
-		return nil, fmt.Errorf("lobby: attach game server: %w (%d)", ErrClosed, status)
+	dial := func(context.Context) (transport, error) {
+		if ok, status := s.admit("", false); !ok {
+			return nil, fmt.Errorf("lobby: attach game server: %w (%d)", ErrClosed, status)
+		}
+		a, b := memPipe()
+		c := newLink(b, "in-process", s.cfg.SendQueue)
+		go func() {
+			defer s.release("", false)
+			s.serveTrusted(c)
+		}()
+		return a, nil
 	}
-	a, b := memPipe()
-	c := newConn(b, "in-process", s.cfg.SendQueue)
-	go func() {
-		defer s.release("", false)
-		s.serveTrusted(c)
-	}()
-	return newGameServer(ctx, ns, cfg, a)
+	return newGameServer(ctx, ns, cfg, dial)
 }
 
 // DialGameServer registers ns with the lobby at lobbyURL (such as
-// "http://127.0.0.1:8080") over WebSocket, from another process.
+// "http://127.0.0.1:8080") over WebSocket, from another process. It fails if
+// the first registration does; after that, a dropped link is registered
+// again (GameServerConfig.ReconnectTimeout).
 func DialGameServer(ctx context.Context, lobbyURL string, ns *netcode.Server, cfg *GameServerConfig) (*GameServer, error) {
 	u, err := wsURL(lobbyURL, "/v1/server")
 	if err != nil {
 		return nil, err
 	}
-	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{proto.Subprotocol}})
-	if err != nil {
-		return nil, fmt.Errorf("lobby: dial %s: %w", u, err)
+	dial := func(ctx context.Context) (transport, error) {
+		ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{proto.Subprotocol}})
+		if err != nil {
+			if resp != nil {
+				return nil, fmt.Errorf("lobby: dial %s: %s: %w", u, resp.Status, err)
+			}
+			return nil, fmt.Errorf("lobby: dial %s: %w", u, err)
+		}
+		ws.SetReadLimit(1 << 20)
+		return wsTransport{ws}, nil
 	}
-	ws.SetReadLimit(1 << 20)
-	return newGameServer(ctx, ns, cfg, wsTransport{ws})
+	return newGameServer(ctx, ns, cfg, dial)
 }
 
-func newGameServer(ctx context.Context, ns *netcode.Server, cfg *GameServerConfig, t transport) (*GameServer, error) {
+func newGameServer(ctx context.Context, ns *netcode.Server, cfg *GameServerConfig, dial func(context.Context) (transport, error)) (*GameServer, error) {
 	var c GameServerConfig
 	if cfg != nil {
 		c = *cfg
@@ -134,38 +193,22 @@ func newGameServer(ctx context.Context, ns *netcode.Server, cfg *GameServerConfi
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.Capacity < 0 || c.HandshakeTimeout < 0 || ns == nil {
-		_ = t.Close(proto.CloseNormal, "")
 		return nil, fmt.Errorf("%w: game server needs a netcode.Server, Capacity >= 0, HandshakeTimeout >= 0", ErrInvalidConfig)
 	}
-	b, err := proto.Encode(proto.TypeRegister, &proto.Register{V: proto.Version, Key: c.Key, Name: c.Name, Region: c.Region, Capacity: c.Capacity})
-	if err == nil {
-		err = t.Write(ctx, b)
+	t, err := dial(ctx)
+	if err != nil {
+		return nil, err
 	}
-	var reply any
-	if err == nil {
-		if b, err = t.Read(ctx); err == nil {
-			reply, err = proto.Decode(proto.ToServer, b)
-		}
-	}
-	var reg *proto.Registered
-	switch m := reply.(type) {
-	case *proto.Registered:
-		reg = m
-	case *proto.Error:
-		err = &Error{Code: m.Code, Message: m.Message}
-	default:
-		if err == nil {
-			err = fmt.Errorf("%w: register answered with %T", ErrProtocol, reply)
-		}
-	}
+	reg, _, err := register(ctx, t, &c, "")
 	if err != nil {
 		_ = t.Close(proto.CloseNormal, "")
-		return nil, fmt.Errorf("lobby: register game server: %w", err)
+		return nil, err
 	}
 	g := &GameServer{
-		ns: ns, cfg: c, log: c.Logger.With("server", reg.Server), id: reg.Server,
-		c:       newConn(t, "lobby", 4096),
-		in:      make(chan any, 256),
+		ns: ns, cfg: c, log: c.Logger, dial: dial,
+		in:      make(chan linkMsg, 256),
+		lost:    make(chan linkLost, 1),
+		linked:  make(chan relinked),
 		results: make(chan gsResult, 64),
 		calls:   make(chan func()),
 		players: make(chan *Player, c.Capacity),
@@ -173,15 +216,114 @@ func newGameServer(ctx context.Context, ns *netcode.Server, cfg *GameServerConfi
 		seats:   map[seatKey]*gsSeat{},
 	}
 	g.ctx, g.cancel = context.WithCancel(context.Background())
-	g.wg.Add(3)
-	go func() { defer g.wg.Done(); g.c.writeLoop() }()
-	go func() { defer g.wg.Done(); g.readLoop() }()
+	g.startLink(t, reg)
+	g.wg.Add(1)
 	go func() { defer g.wg.Done(); g.loop() }()
 	return g, nil
 }
 
-// ID is the id the lobby gave this server.
-func (g *GameServer) ID() string { return g.id }
+// register sends register (with the resume token of an earlier
+// registration, if any) and reads the answer: registered, after the seats
+// the lobby holds for a registration it resumes.
+func register(ctx context.Context, t transport, c *GameServerConfig, resume string) (*proto.Registered, []*proto.SeatRef, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	fail := func(err error) (*proto.Registered, []*proto.SeatRef, error) {
+		return nil, nil, fmt.Errorf("lobby: register game server: %w", err)
+	}
+	b, err := proto.Encode(proto.TypeRegister, &proto.Register{V: proto.Version, Key: c.Key, Name: c.Name, Region: c.Region,
+		Capacity: c.Capacity, Resume: resume})
+	if err == nil {
+		err = t.Write(ctx, b)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	var seats []*proto.SeatRef
+	// A lobby holds at most Capacity seats for this server.
+	for range c.Capacity + 1 {
+		b, err := t.Read(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		reply, err := proto.Decode(proto.ToServer, b)
+		if err != nil {
+			return fail(err)
+		}
+		switch m := reply.(type) {
+		case *proto.Registered:
+			return m, seats, nil
+		case *proto.Error:
+			return fail(&Error{Code: m.Code, Message: m.Message})
+		case *proto.SeatRef:
+			if m.Type == proto.TypeSeat && resume != "" {
+				seats = append(seats, m)
+				continue
+			}
+		}
+		return fail(fmt.Errorf("%w: register answered with %s", ErrProtocol, proto.Env(reply).Type))
+	}
+	return fail(fmt.Errorf("%w: more seats than the capacity before registered", ErrProtocol))
+}
+
+// retryable says whether registering again may help after err: not when
+// the lobby refused this server (its key, its version) or, in-process,
+// has shut down.
+func retryable(err error) bool {
+	var le *Error
+	if errors.As(err, &le) {
+		return le.Code == CodeRateLimited
+	}
+	if errors.Is(err, ErrClosed) || errors.Is(err, ErrProtocol) {
+		return false
+	}
+	return true
+}
+
+// startLink makes t the current link: a writer and a reader, until it
+// drops.
+func (g *GameServer) startLink(t transport, reg *proto.Registered) {
+	l := newLink(t, "lobby", 256)
+	g.mu.Lock()
+	g.link, g.id, g.capacity = l, reg.Server, g.cfg.Capacity
+	if reg.Capacity > 0 {
+		g.capacity = reg.Capacity
+	}
+	g.mu.Unlock()
+	g.resume = reg.Resume
+	if reg.Capacity > 0 && reg.Capacity < g.cfg.Capacity {
+		g.log.Warn("lobby: the lobby took less capacity than configured", "server", reg.Server, "capacity", reg.Capacity, "configured", g.cfg.Capacity)
+	}
+	g.wg.Add(2)
+	go func() { defer g.wg.Done(); l.writeLoop() }()
+	go func() { defer g.wg.Done(); g.readLoop(l) }()
+}
+
+// ID is the id the lobby gave this server at its latest registration, as
+// players see it in Match.Server. It changes only when a registration
+// after a dropped link could not resume the earlier one.
+func (g *GameServer) ID() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.id
+}
+
+// Capacity is the capacity the lobby took at the latest registration:
+// the configured one, or the lobby's cap if lower.
+func (g *GameServer) Capacity() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.capacity
+}
+
+// Linked reports whether the link to the lobby is up now. While it is
+// down, no new player arrives, and signals to and from players (ICE
+// restarts, resumes) are dropped.
+func (g *GameServer) Linked() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.link != nil
+}
 
 // Accept returns the next player whose channels are open.
 func (g *GameServer) Accept(ctx context.Context) (*Player, error) {
@@ -196,7 +338,9 @@ func (g *GameServer) Accept(ctx context.Context) (*Player, error) {
 }
 
 // EndRoom tells the lobby the room's game is over and closes its players'
-// sessions; the lobby tells the players.
+// sessions; the lobby tells the players. While the link is down the lobby
+// learns of it when it is back (the room is not on the list of seats it
+// resends, or it has ended there too).
 func (g *GameServer) EndRoom(room string) error {
 	return g.call(func() {
 		for k, s := range g.seats {
@@ -204,7 +348,7 @@ func (g *GameServer) EndRoom(room string) error {
 				g.dropSeat(k, s, "room ended")
 			}
 		}
-		g.c.send(proto.TypeEnd, &proto.End{Room: room})
+		g.send(proto.TypeEnd, &proto.End{Room: room})
 	})
 }
 
@@ -219,10 +363,12 @@ func (g *GameServer) call(f func()) error {
 	}
 }
 
-// Done is closed when the link to the lobby is gone.
+// Done is closed when the GameServer stops for good: Close, a lobby that
+// refuses it or (in-process) has shut down, or ReconnectTimeout without a
+// link. A dropped link that is registered again does not close it.
 func (g *GameServer) Done() <-chan struct{} { return g.done }
 
-// Err says why the link ended, after Done.
+// Err says why the GameServer stopped, after Done.
 func (g *GameServer) Err() error {
 	g.errMu.Lock()
 	defer g.errMu.Unlock()
@@ -234,7 +380,8 @@ func (g *GameServer) Err() error {
 
 // Close leaves the lobby, which ends this server's rooms, and waits for the
 // goroutines it started. Sessions already returned by Accept stay open:
-// they are the game's.
+// they are the game's. Closed while its link is down, it cannot tell the
+// lobby, which ends the rooms when their grace passes.
 func (g *GameServer) Close() error {
 	g.stop(ErrClosed)
 	g.wg.Wait()
@@ -248,15 +395,36 @@ func (g *GameServer) stop(err error) {
 	}
 	g.errMu.Unlock()
 	g.cancel()
-	g.c.close(proto.CloseNormal, "game server closing")
+	g.mu.Lock()
+	l := g.link
+	g.mu.Unlock()
+	if l != nil {
+		l.close(proto.CloseNormal, "game server closing")
+	}
 }
 
-func (g *GameServer) readLoop() {
+// send queues a message for the lobby; while the link is down it is
+// dropped, and the next registration settles what it said.
+func (g *GameServer) send(typ string, msg any) {
+	g.mu.Lock()
+	l := g.link
+	g.mu.Unlock()
+	if l != nil {
+		l.send(typ, msg)
+	}
+}
+
+// readLoop reads link l until it ends. Its reads are not cancelled: a
+// cancelled read would drop the connection on the spot, before the close
+// code that tells the lobby whether this server is gone for good; closing
+// l (its writer closes the transport) ends them.
+func (g *GameServer) readLoop(l *conn) {
 	for {
-		b, err := g.c.t.Read(g.ctx)
+		b, err := l.t.Read(context.Background())
 		if err != nil {
-			if g.ctx.Err() == nil {
-				g.stop(fmt.Errorf("%w: lobby link lost: %v", ErrClosed, err))
+			select {
+			case g.lost <- linkLost{l: l, err: err}:
+			case <-g.ctx.Done():
 			}
 			return
 		}
@@ -266,7 +434,7 @@ func (g *GameServer) readLoop() {
 			continue
 		}
 		select {
-		case g.in <- msg:
+		case g.in <- linkMsg{l: l, msg: msg}:
 		case <-g.ctx.Done():
 			return
 		}
@@ -286,14 +454,148 @@ func (g *GameServer) loop() {
 	}()
 	for {
 		select {
-		case msg := <-g.in:
-			g.handle(msg)
+		case m := <-g.in:
+			if g.current(m.l) {
+				g.handle(m.msg)
+			}
 		case r := <-g.results:
 			g.result(r)
 		case f := <-g.calls:
 			f()
+		case ll := <-g.lost:
+			if g.current(ll.l) {
+				g.linkDown(ll.l, ll.err)
+			}
+		case rl := <-g.linked:
+			g.relink(rl)
 		case <-g.ctx.Done():
 			return
+		}
+	}
+}
+
+func (g *GameServer) current(l *conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.link == l
+}
+
+// linkDown handles the loss of link l: the GameServer registers again,
+// unless it must not.
+func (g *GameServer) linkDown(l *conn, err error) {
+	g.mu.Lock()
+	g.link = nil
+	g.mu.Unlock()
+	l.close(proto.CloseGoingAway, "link lost")
+	err = fmt.Errorf("%w: lobby link lost: %v", ErrClosed, err)
+	if g.cfg.ReconnectTimeout < 0 {
+		g.stop(err)
+		return
+	}
+	g.log.Warn("lobby: link lost; registering again", "server", g.ID(), "err", err)
+	g.wg.Add(1)
+	go func() { defer g.wg.Done(); g.reattach(g.resume, err) }()
+}
+
+// Backoff between registrations after a dropped link.
+const (
+	reattachFirst = 250 * time.Millisecond
+	reattachMax   = 4 * time.Second
+)
+
+// reattach registers again with resume, with backoff, and hands the new
+// link (or why there is none) to loop.
+func (g *GameServer) reattach(resume string, why error) {
+	var deadline time.Time
+	if g.cfg.ReconnectTimeout > 0 {
+		deadline = time.Now().Add(g.cfg.ReconnectTimeout)
+	}
+	wait := reattachFirst
+	for attempt := 1; ; attempt++ {
+		select {
+		case <-time.After(wait/2 + rand.N(wait)):
+		case <-g.ctx.Done():
+			return
+		}
+		t, err := g.dial(g.ctx)
+		var rl relinked
+		if err == nil {
+			rl.reg, rl.seats, err = register(g.ctx, t, &g.cfg, resume)
+			if err != nil {
+				_ = t.Close(proto.CloseNormal, "")
+			}
+		}
+		if err == nil {
+			rl.t = t
+		} else if !retryable(err) || (!deadline.IsZero() && time.Now().After(deadline)) {
+			rl.err = fmt.Errorf("%w; registering again: %v", why, err)
+		} else {
+			g.log.Info("lobby: registering again failed", "attempt", attempt, "err", err)
+			wait = min(wait*2, reattachMax)
+			continue
+		}
+		select {
+		case g.linked <- rl:
+		case <-g.ctx.Done():
+			if rl.t != nil {
+				_ = rl.t.Close(proto.CloseNormal, "game server closing")
+			}
+		}
+		return
+	}
+}
+
+// relink takes a registration after a dropped link: the same one resumed,
+// whose seats are settled with the lobby's list, or a new one.
+func (g *GameServer) relink(rl relinked) {
+	if rl.err != nil {
+		g.log.Error("lobby: giving up on the lobby", "err", rl.err)
+		g.stop(rl.err)
+		return
+	}
+	old := g.ID()
+	g.startLink(rl.t, rl.reg)
+	if !rl.reg.Resumed {
+		// The lobby forgot this server, its rooms and seats: so does it.
+		// Sessions handed out stay the game's; their signaling ends.
+		for k, s := range g.seats {
+			if s.cancel != nil {
+				s.cancel()
+			}
+			s.sig.closeOnce()
+			delete(g.seats, k)
+		}
+		g.log.Warn("lobby: registered as a new server; earlier seats forgotten", "was", old, "server", rl.reg.Server)
+		return
+	}
+	g.reconcile(rl.seats)
+	g.log.Info("lobby: link back; registration resumed", "server", rl.reg.Server, "seats", len(rl.seats))
+}
+
+// reconcile settles the seats with the list the lobby sent on resuming:
+// seats it no longer holds are dropped (their players left, expired or
+// their room ended meanwhile); seats it holds that this server does not
+// know are expected; a session that opened meanwhile is claimed, one that
+// ended meanwhile released.
+func (g *GameServer) reconcile(list []*proto.SeatRef) {
+	held := make(map[seatKey]*proto.SeatRef, len(list))
+	for _, m := range list {
+		held[seatKey{m.Room, m.Player}] = m
+	}
+	for k, s := range g.seats {
+		if m := held[k]; m == nil || m.Seat != s.token {
+			g.dropSeat(k, s, "seat given up while the lobby link was down")
+		}
+	}
+	for k, m := range held {
+		s := g.seats[k]
+		switch {
+		case s == nil && m.Claimed:
+			g.send(proto.TypeRelease, &proto.SeatRef{Room: k.room, Player: k.player, Reason: "session ended"})
+		case s == nil:
+			g.seats[k] = &gsSeat{token: m.Seat, name: m.Name, mode: m.Mode}
+		case s.sess != nil && !m.Claimed:
+			g.send(proto.TypeClaim, &proto.SeatRef{Room: k.room, Player: k.player, Seat: s.token})
 		}
 	}
 }
@@ -342,12 +644,12 @@ func (g *GameServer) signal(m *proto.Signal) {
 	}
 	if !s.sig.deliver(*m.Signal) {
 		g.dropSeat(k, s, "signaling flood")
-		g.c.send(proto.TypeRelease, &proto.SeatRef{Room: k.room, Player: k.player, Reason: "signaling flood"})
+		g.send(proto.TypeRelease, &proto.SeatRef{Room: k.room, Player: k.player, Reason: "signaling flood"})
 	}
 }
 
 func (g *GameServer) startHandshake(k seatKey, s *gsSeat) {
-	sig := newGSSignaler(g.c, k)
+	sig := newGSSignaler(g, k)
 	ctx, cancel := context.WithTimeout(g.ctx, g.cfg.HandshakeTimeout)
 	s.sig, s.cancel = sig, cancel
 	g.wg.Add(1)
@@ -372,7 +674,7 @@ func (g *GameServer) result(r gsResult) {
 	case r.ended:
 		if current && s.sess == r.sess {
 			delete(g.seats, r.key)
-			g.c.send(proto.TypeRelease, &proto.SeatRef{Room: r.key.room, Player: r.key.player, Reason: "session ended"})
+			g.send(proto.TypeRelease, &proto.SeatRef{Room: r.key.room, Player: r.key.player, Reason: "session ended"})
 		}
 	case r.err != nil:
 		g.log.Info("lobby: player handshake failed", "room", r.key.room, "player", r.key.player, "err", r.err)
@@ -392,11 +694,11 @@ func (g *GameServer) result(r gsResult) {
 			s.cancel = nil
 			g.dropSeat(r.key, s, "game server not accepting")
 			g.closeSession(r.sess, "game server not accepting")
-			g.c.send(proto.TypeRelease, &proto.SeatRef{Room: r.key.room, Player: r.key.player, Reason: "not accepting"})
+			g.send(proto.TypeRelease, &proto.SeatRef{Room: r.key.room, Player: r.key.player, Reason: "not accepting"})
 			return
 		}
 		s.sess, s.cancel = r.sess, nil
-		g.c.send(proto.TypeClaim, &proto.SeatRef{Room: r.key.room, Player: r.key.player, Seat: s.token})
+		g.send(proto.TypeClaim, &proto.SeatRef{Room: r.key.room, Player: r.key.player, Seat: s.token})
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
@@ -438,17 +740,17 @@ func (g *GameServer) closeSession(sess *netcode.Session, reason string) {
 
 // gsSignaler is one player's signaling as the game server sees it: the
 // lobby relays the player's signals into it, and what netcode writes goes to
-// the lobby addressed to that player.
+// the lobby addressed to that player, on whichever link is current.
 type gsSignaler struct {
-	c    *conn
+	g    *GameServer
 	key  seatKey
 	in   chan netcode.Signal
 	once sync.Once
 	done chan struct{}
 }
 
-func newGSSignaler(c *conn, k seatKey) *gsSignaler {
-	return &gsSignaler{c: c, key: k, in: make(chan netcode.Signal, 64), done: make(chan struct{})}
+func newGSSignaler(g *GameServer, k seatKey) *gsSignaler {
+	return &gsSignaler{g: g, key: k, in: make(chan netcode.Signal, 64), done: make(chan struct{})}
 }
 
 // deliver hands a signal to netcode; false when 64 are already waiting,
@@ -471,6 +773,13 @@ func (s *gsSignaler) closed() bool {
 	}
 }
 
+// errLinkDown is what a signal written while the lobby link is down fails
+// with: a handshake then fails at once, an open session logs it and tries
+// again at its next restart or resume.
+var errLinkDown = fmt.Errorf("%w: lobby link down", ErrClosed)
+
+// WriteSignal waits while the link to the lobby is full (ctx bounds it),
+// rather than queueing without bound or dropping the link.
 func (s *gsSignaler) WriteSignal(ctx context.Context, sig netcode.Signal) error {
 	if s.closed() {
 		return ErrClosed
@@ -481,8 +790,24 @@ func (s *gsSignaler) WriteSignal(ctx context.Context, sig netcode.Signal) error 
 		// over; netcode keeps no more of it than this anyway.
 		sig.Error = clip(sig.Error, proto.MaxSignalErrorLen)
 	}
-	s.c.send(proto.TypeSignal, &proto.Signal{Room: s.key.room, Player: s.key.player, Signal: &sig})
-	return ctx.Err()
+	b, err := proto.Encode(proto.TypeSignal, &proto.Signal{Room: s.key.room, Player: s.key.player, Signal: &sig})
+	if err != nil {
+		return err
+	}
+	s.g.mu.Lock()
+	l := s.g.link
+	s.g.mu.Unlock()
+	if l == nil || !l.reserve(ctx.Done(), s.done) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if s.closed() {
+			return ErrClosed
+		}
+		return errLinkDown
+	}
+	l.sendReserved(b)
+	return nil
 }
 
 func (s *gsSignaler) ReadSignal(ctx context.Context) (netcode.Signal, error) {

@@ -5,11 +5,14 @@ package lobby
 import (
 	"cmp"
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/tickwire/tickwire/lobby/internal/match"
 	"github.com/tickwire/tickwire/lobby/internal/proto"
 	"golang.org/x/time/rate"
@@ -40,6 +43,15 @@ type hub struct {
 	pending map[*seat]struct{} // seats not yet claimed
 	conns   map[*conn]struct{}
 
+	// waitingSeats counts, per IP address, the seats of rooms created from
+	// it that nobody plays in yet (MaxRoomSeatsPerIP); ipRooms are the
+	// addresses' room creation budgets.
+	waitingSeats map[string]int
+	ipRooms      *lru.Cache[string, *rate.Limiter]
+	// minRoom is the fewest seats a room of any mode needs, for readiness.
+	minRoom int
+	ready   atomic.Pointer[Readiness]
+
 	warnNoServer rate.Sometimes
 	// soon runs matchmaking shortly after a ticket joins, so a full match
 	// forms in about a millisecond instead of waiting for the next tick;
@@ -60,7 +72,20 @@ type event struct {
 	token   string    // the player's next token, with ident
 	expires time.Time
 	reg     *proto.Register // set when a game server registered
+	trusted bool            // with reg: attached in-process
 	gone    bool            // the connection ended
+	// peerCode is, with gone, the close code the peer ended with (-1 for
+	// none): a game server that closes normally gets no grace.
+	peerCode int
+	// reply is an error to send, and closeCode (if not 0) a close to make,
+	// after the replies to the connection's earlier messages: the reader
+	// decided them, but the hub keeps a connection's answers in order.
+	reply       *proto.Error
+	closeCode   int
+	closeReason string
+	// reserved is a link on which the reader holds a place for what this
+	// event sends it; given back once the event is handled.
+	reserved *conn
 }
 
 type player struct {
@@ -69,6 +94,8 @@ type player struct {
 	party    *party
 	ticket   *ticket
 	seat     *seat
+	// Budgets that outlive a connection: signals relayed, rooms created.
+	sigLim, roomLim *rate.Limiter
 }
 
 type party struct {
@@ -96,6 +123,13 @@ type room struct {
 	seats          map[string]*seat // by player id
 	order          []*seat          // in seating order, for stable listings
 	ratingSum      float64
+	sigLim         *rate.Limiter // the room's signaling budget
+	// A created room waits for play until a seat is claimed: meanwhile it
+	// counts against its creator's IP (creatorIP), and it ends if its
+	// creator loses its seat.
+	waiting   bool
+	creator   *player
+	creatorIP string
 }
 
 type seat struct {
@@ -104,14 +138,35 @@ type seat struct {
 	token   string
 	rating  float64
 	claimed bool
-	expires time.Time
+	expires time.Time // when it is given up unless claimed
+	// deadline is SeatTimeout after seating; expires comes sooner while
+	// the player has no lobby connection (AbandonedSeatTimeout).
+	deadline time.Time
 }
 
 type gameServer struct {
 	id, name, region string
-	capacity, load   int // in seats; a room holds its max seats
-	c                *conn
+	capacity, load   int   // in seats; a room holds its max seats
+	c                *conn // nil while its link is down, in its grace
 	rooms            map[string]*room
+	// resume is the token that takes this registration back; graceEnds is
+	// when a server whose link dropped is given up.
+	resume    string
+	graceEnds time.Time
+}
+
+// send queues a message for the game server; while its link is down the
+// message is dropped, and the re-registration's seat list makes up for it.
+func (g *gameServer) send(typ string, msg any) {
+	if g.c != nil {
+		g.c.send(typ, msg)
+	}
+}
+
+func (g *gameServer) sendError(id, code, msg string) {
+	if g.c != nil {
+		g.c.sendError(id, code, msg)
+	}
 }
 
 func newHub(cfg *Config) (*hub, error) {
@@ -119,8 +174,21 @@ func newHub(cfg *Config) (*hub, error) {
 	if err != nil {
 		return nil, err
 	}
+	ipRooms, err := lru.New[string, *rate.Limiter](1 << 16)
+	if err != nil {
+		return nil, err
+	}
+	minRoom := 0
+	for _, m := range cfg.Modes {
+		if minRoom == 0 || m.MinPlayers < minRoom {
+			minRoom = m.MinPlayers
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &hub{
+	h := &hub{
+		waitingSeats: map[string]int{},
+		ipRooms:      ipRooms,
+		minRoom:      minRoom,
 		ctx:          ctx,
 		cancel:       cancel,
 		cfg:          cfg,
@@ -138,7 +206,9 @@ func newHub(cfg *Config) (*hub, error) {
 		pending:      map[*seat]struct{}{},
 		conns:        map[*conn]struct{}{},
 		warnNoServer: rate.Sometimes{Interval: 10 * time.Second},
-	}, nil
+	}
+	h.updateReady()
+	return h, nil
 }
 
 // post hands an event to the hub; false once the hub has stopped.
@@ -189,11 +259,33 @@ func (h *hub) run() {
 			}
 			return
 		}
+		h.updateReady()
+	}
+}
+
+// updateReady publishes the readiness: some linked game server has the
+// seats for the smallest room a mode allows.
+func (h *hub) updateReady() {
+	var r Readiness
+	for _, g := range h.servers {
+		if g.c == nil {
+			continue
+		}
+		free := max(g.capacity-g.load, 0)
+		r.GameServers++
+		r.FreeSeats += free
+		r.Ready = r.Ready || free >= h.minRoom
+	}
+	if old := h.ready.Load(); old == nil || *old != r {
+		h.ready.Store(&r)
 	}
 }
 
 func (h *hub) handle(ev event) {
 	c := ev.c
+	if ev.reserved != nil {
+		defer ev.reserved.unreserve()
+	}
 	switch {
 	case ev.gone:
 		delete(h.conns, c)
@@ -201,18 +293,24 @@ func (h *hub) handle(ev event) {
 			h.playerGone(c.player, c)
 		}
 		if c.gs != nil {
-			h.serverGone(c.gs)
+			h.serverGone(c.gs, c, ev.peerCode)
 		}
 	case ev.ident != nil:
 		h.conns[c] = struct{}{}
 		h.attachPlayer(c, *ev.ident, ev.helloID, ev.token, ev.expires)
 	case ev.reg != nil:
 		h.conns[c] = struct{}{}
-		h.attachServer(c, ev.reg)
-	case c.player != nil:
+		h.attachServer(c, ev.reg, ev.trusted)
+	case ev.msg != nil && c.player != nil:
 		h.playerMessage(c.player, ev.msg)
-	case c.gs != nil:
+	case ev.msg != nil && c.gs != nil:
 		h.serverMessage(c.gs, ev.msg)
+	}
+	if ev.reply != nil {
+		c.send(proto.TypeError, ev.reply)
+	}
+	if ev.closeCode != 0 {
+		c.close(ev.closeCode, ev.closeReason)
 	}
 }
 
@@ -231,6 +329,10 @@ func (h *hub) attachPlayer(c *conn, id Identity, helloID, token string, expires 
 		p.c.close(proto.CloseReplaced, "connected elsewhere")
 	}
 	p.name, p.c, c.player = id.Name, c, p
+	if s := p.seat; s != nil && !s.claimed {
+		s.expires = s.deadline // back in time: the seat is its again
+	}
+	h.route(p)
 	w := &proto.Welcome{Envelope: proto.Envelope{ID: helloID}, V: proto.Version, Player: p.id, Name: p.name, Token: token}
 	if token != "" {
 		w.Expires = expires.Unix()
@@ -253,7 +355,26 @@ func (h *hub) playerGone(p *player, c *conn) {
 	if p.ticket != nil {
 		h.dequeue(p.ticket, p, "", "")
 	}
+	if s := p.seat; s != nil && !s.claimed {
+		// Without the lobby it cannot signal: unless it comes back soon,
+		// the seat is only held for nobody.
+		if t := h.now().Add(h.cfg.AbandonedSeatTimeout); t.Before(s.expires) {
+			s.expires = t
+		}
+	}
 	h.forgetIfIdle(p)
+}
+
+// route tells p's connection which game-server link its signals go to.
+func (h *hub) route(p *player) {
+	if p.c == nil {
+		return
+	}
+	var l *conn
+	if p.seat != nil {
+		l = p.seat.room.gs.c
+	}
+	p.c.route.Store(l)
 }
 
 // forgetIfIdle drops a disconnected player once it holds no seat. A
@@ -496,15 +617,54 @@ func (h *hub) createRoom(p *player, m *proto.RoomCreate) {
 		p.c.sendError(m.ID, proto.CodeBadRequest, fmt.Sprintf("max must be within the mode's %d..%d players", mode.MinPlayers, mode.MaxPlayers))
 		return
 	}
+	ip := p.c.ip
+	if h.waitingSeats[ip]+size > h.cfg.MaxRoomSeatsPerIP {
+		p.c.sendError(m.ID, proto.CodeTooManyRooms, fmt.Sprintf("rooms created from this address already hold %d seats nobody plays in (at most %d)",
+			h.waitingSeats[ip], h.cfg.MaxRoomSeatsPerIP))
+		return
+	}
+	if p.roomLim == nil {
+		p.roomLim = rate.NewLimiter(rate.Limit(h.cfg.RoomCreateRate), h.cfg.RoomCreateBurst)
+	}
+	ipLim := h.ipRoomLimiter(ip)
+	if p.roomLim.Tokens() < 1 || ipLim.Tokens() < 1 {
+		p.c.sendError(m.ID, proto.CodeTooManyRooms, "rooms created too fast, by this player or this address")
+		return
+	}
 	r := h.placeRoom(m.Mode, m.Region, size)
 	if r == nil {
 		p.c.sendError(m.ID, proto.CodeNoServer, "no game server has room")
 		return
 	}
+	p.roomLim.Allow()
+	ipLim.Allow()
 	r.name, r.public = m.Name, m.Public
 	r.code = h.freshCode(func(c string) bool { return h.codes[c] != nil })
+	r.waiting, r.creator, r.creatorIP = true, p, ip
+	h.waitingSeats[ip] += size
 	h.codes[r.code] = r
 	h.announce(r, []*seat{h.seatPlayer(r, p, 0)}, m.ID)
+}
+
+func (h *hub) ipRoomLimiter(ip string) *rate.Limiter {
+	lim, ok := h.ipRooms.Get(ip)
+	if !ok {
+		lim = rate.NewLimiter(rate.Limit(h.cfg.IPRoomCreateRate), h.cfg.IPRoomCreateBurst)
+		h.ipRooms.Add(ip, lim)
+	}
+	return lim
+}
+
+// unwait ends r's wait for play (a seat is claimed, or it ended), so that
+// its seats no longer count against its creator's address.
+func (h *hub) unwait(r *room) {
+	if !r.waiting {
+		return
+	}
+	r.waiting = false
+	if h.waitingSeats[r.creatorIP] -= r.max; h.waitingSeats[r.creatorIP] <= 0 {
+		delete(h.waitingSeats, r.creatorIP)
+	}
 }
 
 func (h *hub) joinRoom(p *player, m *proto.RoomJoin) {
@@ -547,7 +707,7 @@ func (h *hub) placeRoom(mode, region string, size int) *room {
 	bestExact := false
 	for _, g := range h.servers {
 		exact := region == "" || g.region == region
-		if (!exact && g.region != "") || g.capacity-g.load < size {
+		if (!exact && g.region != "") || g.capacity-g.load < size || g.c == nil {
 			continue
 		}
 		if best == nil || (exact && !bestExact) || (exact == bestExact && lessLoaded(g, best)) {
@@ -557,7 +717,8 @@ func (h *hub) placeRoom(mode, region string, size int) *room {
 	if best == nil {
 		return nil
 	}
-	r := &room{id: "r-" + randomID(12), mode: mode, region: region, max: size, gs: best, seats: map[string]*seat{}}
+	r := &room{id: "r-" + randomID(12), mode: mode, region: region, max: size, gs: best, seats: map[string]*seat{},
+		sigLim: rate.NewLimiter(rate.Limit(h.cfg.RoomSignalRate), h.cfg.RoomSignalBurst)}
 	best.load += size
 	best.rooms[r.id] = r
 	h.rooms[r.id] = r
@@ -577,14 +738,20 @@ func lessLoaded(a, b *gameServer) bool {
 // seatPlayer gives p a seat in r and tells the game server; the caller
 // tells the players, once everyone of a match is seated.
 func (h *hub) seatPlayer(r *room, p *player, rating float64) *seat {
-	s := &seat{room: r, p: p, token: randomID(22), rating: rating, expires: h.now().Add(h.cfg.SeatTimeout)}
+	s := &seat{room: r, p: p, token: randomID(22), rating: rating, deadline: h.now().Add(h.cfg.SeatTimeout)}
+	s.expires = s.deadline
 	r.seats[p.id] = s
 	r.order = append(r.order, s)
 	r.ratingSum += rating
 	p.seat = s
 	h.pending[s] = struct{}{}
-	r.gs.c.send(proto.TypeSeat, &proto.SeatRef{Room: r.id, Player: p.id, Seat: s.token, Name: p.name, Mode: r.mode})
+	h.route(p)
+	r.gs.send(proto.TypeSeat, seatRef(s))
 	return s
+}
+
+func seatRef(s *seat) *proto.SeatRef {
+	return &proto.SeatRef{Room: s.room.id, Player: s.p.id, Seat: s.token, Name: s.p.name, Mode: s.room.mode, Claimed: s.claimed}
 }
 
 // announce tells newly seated players their match (id answers the request
@@ -646,8 +813,9 @@ func (h *hub) unseat(s *seat, reason, id string, tellServer bool) {
 	r.ratingSum -= s.rating
 	delete(h.pending, s)
 	p.seat = nil
+	h.route(p)
 	if tellServer {
-		r.gs.c.send(proto.TypeUnseat, &proto.SeatRef{Room: r.id, Player: p.id, Reason: reason})
+		r.gs.send(proto.TypeUnseat, &proto.SeatRef{Room: r.id, Player: p.id, Reason: reason})
 	}
 	if p.c != nil {
 		p.c.send(proto.TypeLeft, &proto.Left{Envelope: proto.Envelope{ID: id}, Room: r.id, Reason: reason})
@@ -659,6 +827,12 @@ func (h *hub) unseat(s *seat, reason, id string, tellServer bool) {
 		h.closeRoom(r, reason, true)
 		return
 	}
+	if r.waiting && p == r.creator {
+		// Nobody plays in it and whoever made it is gone: its seats would
+		// only be held, for nobody, until they expire.
+		h.closeRoom(r, proto.ReasonAbandoned, true)
+		return
+	}
 	h.roomUpdate(r)
 	h.offerBackfill(r)
 }
@@ -666,10 +840,12 @@ func (h *hub) unseat(s *seat, reason, id string, tellServer bool) {
 // closeRoom ends r: its remaining players are told reason, the game server
 // is told with an end message unless it is the one that ended it.
 func (h *hub) closeRoom(r *room, reason string, tellServer bool) {
+	h.unwait(r) // no longer waiting: it is gone
 	for _, s := range slices.Clone(r.order) {
 		delete(r.seats, s.p.id)
 		delete(h.pending, s)
 		s.p.seat = nil
+		h.route(s.p)
 		if s.p.c != nil {
 			s.p.c.send(proto.TypeLeft, &proto.Left{Room: r.id, Reason: reason})
 		}
@@ -684,7 +860,7 @@ func (h *hub) closeRoom(r *room, reason string, tellServer bool) {
 	r.gs.load -= r.max
 	delete(r.gs.rooms, r.id)
 	if tellServer {
-		r.gs.c.send(proto.TypeEnd, &proto.End{Room: r.id})
+		r.gs.send(proto.TypeEnd, &proto.End{Room: r.id})
 	}
 }
 
@@ -702,13 +878,21 @@ func (h *hub) offerBackfill(r *room) {
 
 func (h *hub) playerSignal(p *player, m *proto.Signal) {
 	s := p.seat
+	if p.sigLim == nil {
+		p.sigLim = rate.NewLimiter(rate.Limit(h.cfg.SignalRate), h.cfg.SignalBurst)
+	}
 	switch {
 	case s == nil || s.room.id != m.Room:
 		p.c.sendError(m.ID, proto.CodeNotInRoom, "not seated in room "+quote(m.Room))
 	case m.Seat != s.token:
 		p.c.sendError(m.ID, proto.CodeBadSeat, "wrong seat token")
+	case p.sigLim.Tokens() < 1:
+		p.c.sendError(m.ID, proto.CodeSignalLimited, "over the player's signaling budget; not relayed")
+	case !s.room.sigLim.Allow():
+		p.c.sendError(m.ID, proto.CodeSignalLimited, "over the room's signaling budget; not relayed")
 	default:
-		s.room.gs.c.send(proto.TypeSignal, &proto.Signal{Room: m.Room, Player: p.id, Seat: s.token, Signal: m.Signal})
+		p.sigLim.Allow()
+		s.room.gs.send(proto.TypeSignal, &proto.Signal{Room: m.Room, Player: p.id, Seat: s.token, Signal: m.Signal})
 	}
 }
 
@@ -726,7 +910,15 @@ func (h *hub) tick(now time.Time) {
 	}
 	slices.SortFunc(expired, func(a, b *seat) int { return cmp.Compare(a.token, b.token) })
 	for _, s := range expired {
-		h.unseat(s, proto.ReasonExpired, "", true)
+		if s.p.seat == s { // not gone with an abandoned room meanwhile
+			h.unseat(s, proto.ReasonExpired, "", true)
+		}
+	}
+	for _, g := range h.servers {
+		if g.c == nil && !now.Before(g.graceEnds) {
+			h.cfg.Logger.Info("lobby: game server did not come back", "server", g.id)
+			h.dropServer(g)
+		}
 	}
 }
 
@@ -762,24 +954,111 @@ func (h *hub) placeMatch(m match.Match) {
 
 // ---- game servers
 
-func (h *hub) attachServer(c *conn, reg *proto.Register) {
-	g := &gameServer{id: "s-" + randomID(10), name: reg.Name, region: reg.Region, capacity: reg.Capacity, c: c, rooms: map[string]*room{}}
+func (h *hub) attachServer(c *conn, reg *proto.Register, trusted bool) {
+	capacity := reg.Capacity
+	if !trusted && capacity > h.cfg.MaxServerCapacity {
+		h.cfg.Logger.Warn("lobby: game server capacity lowered to MaxServerCapacity", "asked", capacity, "cap", h.cfg.MaxServerCapacity, "ip", c.ip)
+		capacity = h.cfg.MaxServerCapacity
+	}
+	if g := h.resumable(reg.Resume); g != nil {
+		h.resumeServer(g, c, reg, capacity)
+		return
+	}
+	g := &gameServer{id: "s-" + randomID(10), name: reg.Name, region: reg.Region, capacity: capacity, c: c, rooms: map[string]*room{},
+		resume: randomID(22)}
 	h.servers[g.id] = g
 	c.gs = g
-	c.send(proto.TypeRegistered, &proto.Registered{Envelope: proto.Envelope{ID: reg.ID}, V: proto.Version, Server: g.id})
+	c.send(proto.TypeRegistered, &proto.Registered{Envelope: proto.Envelope{ID: reg.ID}, V: proto.Version, Server: g.id,
+		Capacity: g.capacity, Resume: g.resume})
 	h.cfg.Logger.Info("lobby: game server registered", "server", g.id, "name", g.name, "region", g.region, "capacity", g.capacity)
 }
 
-func (h *hub) serverGone(g *gameServer) {
+// resumable finds the game server whose registration token is token.
+func (h *hub) resumable(token string) *gameServer {
+	if token == "" {
+		return nil
+	}
+	for _, g := range h.servers {
+		if subtle.ConstantTimeCompare([]byte(g.resume), []byte(token)) == 1 {
+			return g
+		}
+	}
+	return nil
+}
+
+// resumeServer gives g, back on link c, its rooms: it is sent every seat
+// the lobby holds for it (claimed ones marked), then registered; the game
+// server drops what is not on that list and claims or releases what it
+// knows better. Its old link, if the lobby still had it (the server saw the
+// drop first), is closed.
+func (h *hub) resumeServer(g *gameServer, c *conn, reg *proto.Register, capacity int) {
+	if old := g.c; old != nil {
+		old.gs = nil
+		delete(h.conns, old)
+		old.close(proto.CloseGoingAway, "game server registered again")
+	}
+	g.c, c.gs = c, g
+	g.name, g.region, g.capacity = reg.Name, reg.Region, capacity
+	g.resume = randomID(22)
+	rooms := g.sortedRooms()
+	seats := 0
+	for _, r := range rooms {
+		for _, s := range r.order {
+			c.send(proto.TypeSeat, seatRef(s))
+			h.route(s.p)
+			seats++
+		}
+		h.offerBackfill(r)
+	}
+	c.send(proto.TypeRegistered, &proto.Registered{Envelope: proto.Envelope{ID: reg.ID}, V: proto.Version, Server: g.id,
+		Capacity: g.capacity, Resume: g.resume, Resumed: true})
+	h.cfg.Logger.Info("lobby: game server came back", "server", g.id, "rooms", len(rooms), "seats", seats)
+}
+
+func (g *gameServer) sortedRooms() []*room {
 	rooms := make([]*room, 0, len(g.rooms))
 	for _, r := range g.rooms {
 		rooms = append(rooms, r)
 	}
 	slices.SortFunc(rooms, func(a, b *room) int { return cmp.Compare(a.id, b.id) })
+	return rooms
+}
+
+// serverGone handles the end of game server g's link c. A server that
+// closed normally is gone with its rooms; one whose link dropped keeps
+// them for GameServerGrace, to register again with its resume token.
+func (h *hub) serverGone(g *gameServer, c *conn, peerCode int) {
+	if g.c != c {
+		return // replaced by its own re-registration
+	}
+	g.c = nil
+	if peerCode == proto.CloseNormal || h.cfg.GameServerGrace < 0 {
+		h.dropServer(g)
+		return
+	}
+	g.graceEnds = h.now().Add(h.cfg.GameServerGrace)
+	for _, r := range g.rooms {
+		h.mm.RemoveRoom(r.id) // no backfill into a server that may not come back
+		for _, s := range r.order {
+			h.route(s.p)
+		}
+	}
+	h.cfg.Logger.Warn("lobby: game server link lost; holding its rooms for it", "server", g.id, "rooms", len(g.rooms),
+		"grace", h.cfg.GameServerGrace, "code", peerCode)
+}
+
+// dropServer forgets g and ends its rooms: their players are told
+// server_lost.
+func (h *hub) dropServer(g *gameServer) {
+	rooms := g.sortedRooms()
 	for _, r := range rooms {
 		h.closeRoom(r, proto.ReasonServerLost, false)
 	}
 	delete(h.servers, g.id)
+	if g.c != nil {
+		g.c.gs = nil
+		g.c = nil
+	}
 	h.cfg.Logger.Info("lobby: game server gone", "server", g.id, "rooms", len(rooms))
 }
 
@@ -788,12 +1067,12 @@ func (h *hub) serverGone(g *gameServer) {
 func (h *hub) serverSeat(g *gameServer, id, roomID, playerID string) *seat {
 	r := h.rooms[roomID]
 	if r == nil || r.gs != g {
-		g.c.sendError(id, proto.CodeNotYourRoom, "room "+quote(roomID)+" is not placed on this server")
+		g.sendError(id, proto.CodeNotYourRoom, "room "+quote(roomID)+" is not placed on this server")
 		return nil
 	}
 	s := r.seats[playerID]
 	if s == nil {
-		g.c.sendError(id, proto.CodeNotYourPlayer, "player "+quote(playerID)+" has no seat in room "+quote(roomID))
+		g.sendError(id, proto.CodeNotYourPlayer, "player "+quote(playerID)+" has no seat in room "+quote(roomID))
 	}
 	return s
 }
@@ -811,26 +1090,27 @@ func (h *hub) serverMessage(g *gameServer, msg any) {
 		}
 		if m.Type == proto.TypeRelease {
 			h.unseat(s, proto.ReasonReleased, "", false)
-			g.c.send(proto.TypeOK, &proto.Envelope{ID: m.ID})
+			g.send(proto.TypeOK, &proto.Envelope{ID: m.ID})
 			return
 		}
 		if s.claimed || m.Seat != s.token {
-			g.c.sendError(m.ID, proto.CodeBadSeat, "seat token wrong or already claimed")
+			g.sendError(m.ID, proto.CodeBadSeat, "seat token wrong or already claimed")
 			return
 		}
 		s.claimed = true
 		delete(h.pending, s)
-		g.c.send(proto.TypeOK, &proto.Envelope{ID: m.ID})
+		h.unwait(s.room)
+		g.send(proto.TypeOK, &proto.Envelope{ID: m.ID})
 	case *proto.End:
 		r := h.rooms[m.Room]
 		if r == nil || r.gs != g {
-			g.c.sendError(m.ID, proto.CodeNotYourRoom, "room "+quote(m.Room)+" is not placed on this server")
+			g.sendError(m.ID, proto.CodeNotYourRoom, "room "+quote(m.Room)+" is not placed on this server")
 			return
 		}
 		h.closeRoom(r, proto.ReasonEnded, false)
-		g.c.send(proto.TypeOK, &proto.Envelope{ID: m.ID})
+		g.send(proto.TypeOK, &proto.Envelope{ID: m.ID})
 	case *proto.Register:
-		g.c.sendError(m.ID, proto.CodeBadRequest, "already registered")
+		g.sendError(m.ID, proto.CodeBadRequest, "already registered")
 	}
 }
 

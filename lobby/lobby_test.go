@@ -52,6 +52,12 @@ func TestConfigValidation(t *testing.T) {
 		{"TURN URL of another scheme", Config{TURN: TURNConfig{URLs: []string{"stun:x"}, Secret: "s"}}},
 		{"tiny messages", Config{MaxMessageSize: 16 << 10}},
 		{"negative rate", Config{MessageRate: -1}},
+		{"negative signal rate", Config{SignalRate: -1}},
+		{"negative room creation burst", Config{RoomCreateBurst: -1}},
+		{"TCP cap below the WebSocket cap", Config{MaxConnsPerIP: 10, MaxTCPConnsPerIP: 5}},
+		{"negative abandoned seat timeout", Config{AbandonedSeatTimeout: -time.Second}},
+		{"negative key failure interval", Config{KeyFailureInterval: -time.Second}},
+		{"negative server capacity cap", Config{MaxServerCapacity: -1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -67,6 +73,14 @@ func TestConfigValidation(t *testing.T) {
 	m := c.Modes["default"]
 	if m.MinPlayers != 2 || m.MaxPlayers != 4 || c.SeatTimeout != 30*time.Second || c.MaxMessageSize != 32<<10 {
 		t.Fatalf("defaults: %+v, mode %+v", c, m)
+	}
+	// The limits of issue 14, as LIMITS.md and PROTOCOL.md list them.
+	if c.SignalRate != 4 || c.SignalBurst != 32 || c.RoomSignalRate != 32 || c.RoomSignalBurst != 256 ||
+		c.RoomCreateRate != 1 || c.RoomCreateBurst != 10 || c.IPRoomCreateRate != 5 || c.IPRoomCreateBurst != 30 ||
+		c.MaxRoomSeatsPerIP != 8 || c.AbandonedSeatTimeout != 5*time.Second || c.MaxTCPConnsPerIP != 64 ||
+		c.KeyFailureBurst != 5 || c.KeyFailureInterval != time.Minute || c.MaxServerCapacity != 256 ||
+		c.GameServerGrace != 15*time.Second {
+		t.Fatalf("limit defaults: %+v", c)
 	}
 }
 

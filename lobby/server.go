@@ -24,9 +24,11 @@ import (
 )
 
 // Server is a lobby: an http.Handler that players and game servers connect
-// to (PROTOCOL.md). It owns no listener; mount it on any http.Server:
+// to (PROTOCOL.md). It owns no listener; mount it on any http.Server, and
+// wrap the listener with Server.Listener for per-address connection caps:
 //
-//	/healthz     GET: 200 while the lobby runs
+//	/healthz     GET: 200 while the lobby runs (liveness)
+//	/readyz      GET: 200 while a game server can take rooms (readiness)
 //	/v1/guest    POST: a guest token, when the Authenticator can issue them
 //	/v1/play     WebSocket for players
 //	/v1/server   WebSocket for game servers in other processes
@@ -38,8 +40,10 @@ type Server struct {
 	mu      sync.Mutex
 	closed  bool
 	ipConns map[string]int
+	tcp     map[string]int // per IP, through Listener
 	ipLims  *lru.Cache[string, *rate.Limiter]
-	wg      sync.WaitGroup // connection goroutines
+	keyLims *lru.Cache[string, *keyBudget] // wrong game-server keys per IP
+	wg      sync.WaitGroup                 // connection goroutines
 	stop    sync.Once
 }
 
@@ -57,8 +61,13 @@ func NewServer(cfg *Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: c, h: h, mux: http.NewServeMux(), ipConns: map[string]int{}, ipLims: lims}
+	keyLims, err := lru.New[string, *keyBudget](1 << 16)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: c, h: h, mux: http.NewServeMux(), ipConns: map[string]int{}, tcp: map[string]int{}, ipLims: lims, keyLims: keyLims}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.HandleFunc("POST /v1/guest", s.guest)
 	s.mux.HandleFunc("OPTIONS /v1/guest", s.guestPreflight)
 	s.mux.HandleFunc("GET /v1/play", func(w http.ResponseWriter, r *http.Request) { s.accept(w, r, proto.FromPlayer) })
@@ -79,6 +88,54 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	default:
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`+"\n")
+	}
+}
+
+// readyz answers whether the lobby can place a room now: some game server
+// is linked and has the seats for the smallest room a mode allows. Load
+// balancers should send players only to a ready lobby; /healthz only says
+// whether the process is alive.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	r := s.Readiness()
+	var body struct {
+		Status string `json:"status"`
+		Readiness
+	}
+	body.Readiness = r
+	select {
+	case <-s.h.done:
+		body.Status = "stopped"
+		w.WriteHeader(http.StatusServiceUnavailable)
+	default:
+		if r.Ready {
+			body.Status = "ready"
+		} else {
+			body.Status = "no_game_server"
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// Readiness is whether a lobby can place a room now, as /readyz answers:
+// Ready when some linked game server has the free seats for the smallest
+// room a mode allows.
+type Readiness struct {
+	Ready       bool `json:"-"`
+	GameServers int  `json:"game_servers"` // linked now (not in their grace)
+	FreeSeats   int  `json:"free_seats"`   // on those, not held by rooms
+}
+
+// Readiness reports, without waiting on the lobby, whether it can place a
+// room now (what /readyz answers).
+func (s *Server) Readiness() Readiness {
+	select {
+	case <-s.h.done:
+		return Readiness{}
+	default:
+		return *s.h.ready.Load()
 	}
 }
 
@@ -220,10 +277,83 @@ func (s *Server) release(ip string, fromNetwork bool) {
 	s.wg.Done()
 }
 
+// keyLimiter is ip's budget of wrong game-server keys.
+func (s *Server) keyLimiter(ip string) *keyBudget {
+	lim, ok := s.keyLims.Get(ip)
+	if !ok {
+		lim = &keyBudget{tokens: float64(s.cfg.KeyFailureBurst), last: time.Now(),
+			burst: float64(s.cfg.KeyFailureBurst), every: s.cfg.KeyFailureInterval}
+		if prev, found, _ := s.keyLims.PeekOrAdd(ip, lim); found {
+			lim = prev
+		}
+	}
+	return lim
+}
+
+// keyBudget is a token bucket that a try takes from before its key is
+// checked, and a right key gives back: so that tries sent at once cannot
+// all pass a check made before any has failed, and so that a game server
+// with the right key never spends its address's budget.
+type keyBudget struct {
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+	burst  float64
+	every  time.Duration
+}
+
+func (b *keyBudget) refill() {
+	now := time.Now()
+	b.tokens = min(b.burst, b.tokens+float64(now.Sub(b.last))/float64(b.every))
+	b.last = now
+}
+
+// take takes a token; false when there is none.
+func (b *keyBudget) take() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill()
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// give gives back a token take took.
+func (b *keyBudget) give() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill()
+	b.tokens = min(b.burst, b.tokens+1)
+}
+
+// spent says there is no token to take now.
+func (b *keyBudget) spent() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.refill()
+	return b.tokens < 1
+}
+
+// refuseHTTP answers an upgrade with an HTTP error and closes the connection
+// after it, so that a refused client does not hold a keep-alive
+// connection.
+func refuseHTTP(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Connection", "close")
+	http.Error(w, text, status)
+}
+
 func (s *Server) accept(w http.ResponseWriter, r *http.Request, side proto.Side) {
 	ip := remoteIP(r)
+	if side == proto.FromServer {
+		if lim, ok := s.keyLims.Peek(ip); ok && lim.spent() {
+			refuseHTTP(w, http.StatusTooManyRequests, "too many wrong game server keys from this address")
+			return
+		}
+	}
 	if ok, status := s.admit(ip, true); !ok {
-		http.Error(w, http.StatusText(status), status)
+		refuseHTTP(w, status, http.StatusText(status))
 		return
 	}
 	defer s.release(ip, true)
@@ -241,10 +371,13 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, side proto.Side)
 		return
 	}
 	ws.SetReadLimit(s.cfg.MaxMessageSize)
-	c := newConn(wsTransport{ws}, ip, s.cfg.SendQueue)
+	var c *conn
 	if side == proto.FromPlayer {
+		c = newConn(wsTransport{ws}, ip, s.cfg.SendQueue)
 		c.lim = rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst)
 		c.ipLim = s.ipLimiter(ip)
+	} else {
+		c = newLink(wsTransport{ws}, ip, s.cfg.SendQueue)
 	}
 	s.serve(r.Context(), c, side, false)
 }
@@ -274,61 +407,130 @@ func (s *Server) serve(ctx context.Context, c *conn, side proto.Side, trusted bo
 	if !s.hello(ctx, c, side, trusted) {
 		return
 	}
-	defer s.h.post(event{c: c, gone: true})
+	peerCode := -1
+	defer func() { s.h.post(event{c: c, gone: true, peerCode: peerCode}) }()
+	// Everything a message leads to goes through the hub, in order: the
+	// replies to the requests before a message that closes the connection
+	// (one over the rate limit, say) are sent before the close, since those
+	// requests were carried out.
 	for {
 		b, err := c.t.Read(ctx)
 		if err != nil {
-			s.readFailed(c, err)
+			ev := readFailure(err)
+			if ev.closeCode == 0 {
+				peerCode = closeCode(err)
+				return
+			}
+			ev.c = c
+			s.closeThroughHub(ev)
 			return
 		}
-		msg, ok := s.decode(c, side, b)
-		if c.closed() {
+		ev := s.decode(c, side, b)
+		ev.c = c
+		if ev.closeCode != 0 {
+			s.closeThroughHub(ev)
 			return
 		}
-		if !ok {
-			continue
+		if !s.hold(c, &ev) {
+			return
 		}
-		if !s.h.post(event{c: c, msg: msg}) {
+		if !s.h.post(ev) {
+			if ev.reserved != nil {
+				ev.reserved.unreserve()
+			}
 			return
 		}
 	}
 }
 
-// readFailed closes c with the code its read error calls for.
-func (s *Server) readFailed(c *conn, err error) {
+// hold applies flow control to a game-server link before ev goes to the
+// hub: a game server's request waits for room on its own link (for the
+// reply), a player's signal for room on the link of its seat's server.
+// false means c closed meanwhile.
+func (s *Server) hold(c *conn, ev *event) bool {
+	var l *conn
+	switch {
+	case c.link:
+		l = c
+	case ev.msg != nil:
+		if _, ok := ev.msg.(*proto.Signal); ok {
+			l = c.route.Load()
+		}
+	}
+	if l == nil {
+		return true
+	}
+	if l.reserve(c.done, s.h.done) {
+		ev.reserved = l
+		return true
+	}
+	// A player's link may have gone (the hub drops the signal), its own
+	// connection not.
+	return !c.closed()
+}
+
+// closeThroughHub has the hub send ev's error and close c, after what
+// the earlier messages of c led to, and waits for that.
+func (s *Server) closeThroughHub(ev event) {
+	if !s.h.post(ev) {
+		ev.c.close(ev.closeCode, ev.closeReason)
+		return
+	}
+	select {
+	case <-ev.c.done:
+	case <-s.h.done:
+		ev.c.close(ev.closeCode, ev.closeReason)
+	}
+}
+
+// readFailure is what a read error calls for: an error and a close code,
+// or closeCode 0 when the peer went away.
+func readFailure(err error) event {
 	switch {
 	case errors.Is(err, websocket.ErrMessageTooBig):
-		c.close(proto.CloseTooBig, "message too big")
+		return event{closeCode: proto.CloseTooBig, closeReason: "message too big"}
 	case errors.Is(err, ErrProtocol):
-		c.sendError("", proto.CodeMalformed, err.Error())
-		c.close(proto.CloseProtocol, "binary message")
-	default:
-		c.close(proto.CloseNormal, "")
+		return event{reply: &proto.Error{Code: proto.CodeMalformed, Message: err.Error()}, closeCode: proto.CloseProtocol, closeReason: "binary message"}
 	}
+	return event{}
+}
+
+// readFailed closes c with the code its read error calls for, at once.
+func (s *Server) readFailed(c *conn, err error) {
+	ev := readFailure(err)
+	if ev.reply != nil {
+		c.send(proto.TypeError, ev.reply)
+	}
+	if ev.closeCode == 0 {
+		ev.closeCode = proto.CloseNormal
+	}
+	c.close(ev.closeCode, ev.closeReason)
 }
 
 // decode applies the limits and decoding rules of PROTOCOL.md to one
-// message; false means there is nothing to pass on (an error was sent, and
-// the connection closed where the protocol says so).
-func (s *Server) decode(c *conn, side proto.Side, b []byte) (any, bool) {
+// message: the event holds the message, or the error to answer and, where
+// the protocol says so, the close code.
+func (s *Server) decode(c *conn, side proto.Side, b []byte) event {
 	if c.lim != nil && (!c.lim.Allow() || !c.ipLim.Allow()) {
-		c.sendError("", proto.CodeRateLimited, "too many messages")
-		c.close(proto.CloseRateLimited, "rate limited")
-		return nil, false
+		return event{reply: &proto.Error{Code: proto.CodeRateLimited, Message: "too many messages"},
+			closeCode: proto.CloseRateLimited, closeReason: "rate limited"}
 	}
 	msg, err := proto.Decode(side, b)
 	var de *proto.DecodeError
 	if errors.As(err, &de) {
-		c.sendError(de.ID, de.Code, de.Msg)
+		ev := event{reply: &proto.Error{Envelope: proto.Envelope{ID: de.ID}, Code: de.Code, Message: de.Msg}}
 		switch de.Code {
 		case proto.CodeMalformed:
-			c.close(proto.CloseProtocol, "malformed message")
+			ev.closeCode, ev.closeReason = proto.CloseProtocol, "malformed message"
 		case proto.CodeVersion:
-			c.close(proto.CloseVersion, "unsupported version")
+			ev.closeCode, ev.closeReason = proto.CloseVersion, "unsupported version"
 		}
-		return nil, false
+		return ev
 	}
-	return msg, err == nil
+	if err != nil {
+		return event{reply: &proto.Error{Code: proto.CodeInternal, Message: err.Error()}}
+	}
+	return event{msg: msg}
 }
 
 // hello authenticates the first message of a connection. It runs in the
@@ -349,12 +551,18 @@ func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bo
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.HelloTimeout)
 	defer cancel()
-	msg, ok := s.decode(c, side, b)
-	if !ok {
-		// decode has sent the error, and closed with its own code if it has one.
+	ev := s.decode(c, side, b)
+	if ev.msg == nil {
+		// Nothing else is queued: the error goes out directly, then the
+		// close, with the decoder's code if it has one.
+		c.send(proto.TypeError, ev.reply)
+		if ev.closeCode != 0 {
+			c.close(ev.closeCode, ev.closeReason)
+		}
 		c.close(proto.CloseUnauthorized, "no valid hello")
 		return false
 	}
+	msg := ev.msg
 	fail := func(id, code, text string, closeWith int) bool {
 		c.sendError(id, code, text)
 		c.close(closeWith, code)
@@ -383,11 +591,19 @@ func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bo
 		}
 		return s.h.post(ev)
 	case *proto.Register:
-		key := s.cfg.GameServerKey
-		if !trusted && (key == "" || subtle.ConstantTimeCompare([]byte(m.Key), []byte(key)) != 1) {
-			return fail(m.ID, proto.CodeForbidden, "wrong game server key", proto.CloseUnauthorized)
+		if !trusted {
+			budget := s.keyLimiter(c.ip)
+			if !budget.take() {
+				return fail(m.ID, proto.CodeRateLimited, "too many wrong game server keys from this address", proto.CloseRateLimited)
+			}
+			key := s.cfg.GameServerKey
+			if key == "" || subtle.ConstantTimeCompare([]byte(m.Key), []byte(key)) != 1 {
+				s.cfg.Logger.Info("lobby: wrong game server key", "ip", c.ip)
+				return fail(m.ID, proto.CodeForbidden, "wrong game server key", proto.CloseUnauthorized)
+			}
+			budget.give()
 		}
-		return s.h.post(event{c: c, reg: m})
+		return s.h.post(event{c: c, reg: m, trusted: trusted})
 	}
 	first := proto.TypeHello
 	if side == proto.FromServer {
@@ -404,7 +620,12 @@ type Stats struct {
 	Parties     int
 	Rooms       int
 	Seats       int // seats held in rooms
-	GameServers int
+	GameServers int // game servers linked now
+	// GameServersDown are game servers whose link dropped, whose rooms
+	// wait for them to register again (Config.GameServerGrace).
+	GameServersDown int
+	// TCPConns counts the connections open through Server.Listener.
+	TCPConns int
 }
 
 // Stats reports what the lobby holds now.
@@ -412,7 +633,14 @@ func (s *Server) Stats() Stats {
 	var st Stats
 	s.h.do(func() {
 		h := s.h
-		st.Players, st.Queued, st.Parties, st.Rooms, st.GameServers = len(h.players), len(h.tickets), len(h.parties), len(h.rooms), len(h.servers)
+		st.Players, st.Queued, st.Parties, st.Rooms = len(h.players), len(h.tickets), len(h.parties), len(h.rooms)
+		for _, g := range h.servers {
+			if g.c != nil {
+				st.GameServers++
+			} else {
+				st.GameServersDown++
+			}
+		}
 		for _, p := range h.players {
 			if p.c != nil {
 				st.Connected++
@@ -422,6 +650,11 @@ func (s *Server) Stats() Stats {
 			st.Seats += len(r.seats)
 		}
 	})
+	s.mu.Lock()
+	for _, n := range s.tcp {
+		st.TCPConns += n
+	}
+	s.mu.Unlock()
 	return st
 }
 

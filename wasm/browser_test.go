@@ -361,8 +361,10 @@ func TestBrowserRelayOnlyTURN(t *testing.T) {
 // that waited for them hung play() for good.
 func TestBrowserPlayAbandoned(t *testing.T) {
 	cfg := btSolo()
-	// Three lobby messages a round, as fast as the page can.
+	// Three lobby messages a round, and a room created, as fast as the
+	// page can.
 	cfg.MessageRate, cfg.MessageBurst = 1000, 1000
+	cfg.RoomCreateRate, cfg.RoomCreateBurst, cfg.IPRoomCreateRate, cfg.IPRoomCreateBurst = 1000, 1000, 1000, 1000
 	h, browser := btSetup(t, cfg)
 	const rounds = 24
 	p := btOpenPage(t, browser, "abandon", h.url+"/static/abandon.html?rounds="+strconv.Itoa(rounds))

@@ -346,6 +346,7 @@ also runs an embedded game server, so that one command gives players
 somewhere to play:
 
   GET  /healthz     200 while the lobby runs
+  GET  /readyz      200 while a game server can take rooms, else 503
   POST /v1/guest    a guest token
   GET  /v1/play     WebSocket for players
   GET  /v1/server   WebSocket for game servers in other processes (-key)

@@ -138,14 +138,17 @@ func run(ctx context.Context, cfg *config) (err error) {
 	if cfg.Web != "" {
 		handler = withWeb(ls, cfg.Web)
 	}
+	// An idle keep-alive holds one of its address's MaxTCPConnsPerIP
+	// connections (ls.Listener) until IdleTimeout: browsers reconnect in
+	// milliseconds, so half a minute costs them nothing.
 	hs := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       30 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- hs.Serve(ls.Listener(ln)) }()
 	// Registered after the lobby's, so it runs before it: no new WebSocket
 	// arrives while the lobby closes the open ones. http.Server.Shutdown
 	// does not wait for WebSockets (hijacked connections): the lobby's does.
@@ -235,7 +238,7 @@ func printBanner(w io.Writer, cfg *config, base string, game *netcode.Server, tu
 	if cfg.Web != "" {
 		fmt.Fprintf(&b, "  web page:      %s/ (files of %s)\n", base, cfg.Web)
 	}
-	fmt.Fprintf(&b, "  health:        %s/healthz\n", base)
+	fmt.Fprintf(&b, "  health:        %s/healthz (alive), %s/readyz (a game server can take rooms)\n", base, base)
 	fmt.Fprintf(&b, "  guest tokens:  POST %s/v1/guest\n", base)
 	fmt.Fprintf(&b, "  players:       %s/v1/play (WebSocket)\n", "ws"+strings.TrimPrefix(base, "http"))
 	if cfg.Key != "" {

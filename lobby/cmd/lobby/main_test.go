@@ -283,14 +283,17 @@ func TestRun(t *testing.T) {
 	}
 	ctx, base, logs, stop := startCommand(t, cfg)
 
-	resp, err := http.Get(base + "/healthz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /healthz: %s", resp.Status)
+	// Alive, and ready: the embedded game server can take rooms.
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", path, resp.Status)
+		}
 	}
 	if out := logs.String(); !strings.Contains(out, "go run ./examples/lobbybots -lobby "+base) {
 		t.Errorf("banner lacks the bots command:\n%s", out)

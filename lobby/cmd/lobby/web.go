@@ -28,7 +28,7 @@ var webTypes = map[string]string{
 }
 
 // withWeb serves the static files of dir at "/" and the lobby's own
-// routes (/healthz and everything under /v1/) from lobbyHandler, which
+// routes (/healthz, /readyz and everything under /v1/) from lobbyHandler, which
 // keeps priority: a file named v1/guest in dir is never served.
 //
 // It is a development server for a browser game next to its lobby: files
@@ -37,6 +37,7 @@ var webTypes = map[string]string{
 func withWeb(lobbyHandler http.Handler, dir string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/healthz", lobbyHandler)
+	mux.Handle("/readyz", lobbyHandler)
 	mux.Handle("/v1/", lobbyHandler)
 	files := http.FileServer(http.Dir(dir))
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

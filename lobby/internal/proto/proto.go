@@ -88,6 +88,8 @@ const (
 	CodeNotYourPlayer = "not_your_player" // a game server named a player not seated with it
 	CodeForbidden     = "forbidden"       // a game server with a wrong key
 	CodeInternal      = "internal"
+	CodeSignalLimited = "signal_limited" // a signal over the player's or the room's signaling budget; not relayed
+	CodeTooManyRooms  = "too_many_rooms" // room.create over the player's or the IP address's quota of rooms nobody plays in yet
 )
 
 // WebSocket close codes. 1000-1015 are RFC 6455's; 4000-4999 are ours.
@@ -188,7 +190,8 @@ type Signal struct {
 	Signal *netcode.Signal `json:"signal"`
 }
 
-// Register is a game server's first message.
+// Register is a game server's first message. Resume, the token of an
+// earlier registered, takes that registration back after its link dropped.
 type Register struct {
 	Envelope
 	V        int    `json:"v"`
@@ -196,17 +199,21 @@ type Register struct {
 	Name     string `json:"name,omitempty"`
 	Region   string `json:"region,omitempty"`
 	Capacity int    `json:"capacity"`
+	Resume   string `json:"resume,omitempty"`
 }
 
 // SeatRef names one seat: claim, release, seat and unseat carry it.
+// Claimed is set on the seats a lobby sends again to a game server that
+// resumed its registration, for those it holds as claimed.
 type SeatRef struct {
 	Envelope
-	Room   string `json:"room"`
-	Player string `json:"player"`
-	Seat   string `json:"seat,omitempty"`
-	Name   string `json:"name,omitempty"`
-	Mode   string `json:"mode,omitempty"`
-	Reason string `json:"reason,omitempty"`
+	Room    string `json:"room"`
+	Player  string `json:"player"`
+	Seat    string `json:"seat,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Mode    string `json:"mode,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Claimed bool   `json:"claimed,omitempty"`
 }
 
 // End tells the lobby that a room's game is over.
@@ -225,11 +232,16 @@ type Welcome struct {
 	Expires int64  `json:"expires,omitempty"` // unix seconds, of Token
 }
 
-// Registered answers register.
+// Registered answers register: the server's id, the capacity the lobby
+// takes (the one asked for, at most the lobby's cap), the token that resumes
+// this registration after a dropped link, and whether it resumed one.
 type Registered struct {
 	Envelope
-	V      int    `json:"v"`
-	Server string `json:"server"`
+	V        int    `json:"v"`
+	Server   string `json:"server"`
+	Capacity int    `json:"capacity,omitempty"`
+	Resume   string `json:"resume,omitempty"`
+	Resumed  bool   `json:"resumed,omitempty"`
 }
 
 // Queued confirms a queue request.
@@ -298,6 +310,7 @@ const (
 	ReasonEnded      = "ended"       // the game server ended the room
 	ReasonServerLost = "server_lost" // the game server disconnected
 	ReasonPartyLeft  = "party_left"  // another member took the party out of the queue, or disconnected
+	ReasonAbandoned  = "abandoned"   // the room's creator went before anyone claimed a seat
 )
 
 // ErrProto is wrapped by every decoding error; the *Error it comes with says
@@ -525,7 +538,7 @@ func validate(body any) error {
 			return fmt.Errorf("%w %d; this side speaks %d", errVersion, m.V, Version)
 		}
 		if err := errors.Join(str("name", m.Name, MaxNameLen, false), str("region", m.Region, MaxNameLen, false),
-			str("key", m.Key, MaxTokenLen, false)); err != nil {
+			str("key", m.Key, MaxTokenLen, false), str("resume", m.Resume, MaxIDLen, false)); err != nil {
 			return err
 		}
 		if m.Capacity < 1 || m.Capacity > 1<<20 {

@@ -58,6 +58,7 @@ func samples() []sample {
 		{FromPlayer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Seat: "seat", Signal: resume}},
 
 		{FromServer, TypeRegister, &Register{Envelope: env(TypeRegister, "1"), V: Version, Key: "k", Name: "gs", Region: "eu", Capacity: 64}},
+		{FromServer, TypeRegister, &Register{Envelope: env(TypeRegister, "1"), V: Version, Capacity: 64, Resume: "q4Tz8mN2kP7vX3bR9wL5cY"}},
 		{FromServer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Player: "g-a", Signal: &netcode.Signal{Type: netcode.SignalAnswer, SDP: "v=0"}}},
 		{FromServer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Player: "g-a", Signal: resumed}},
 		{FromServer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Player: "g-a", Signal: refused}},
@@ -82,7 +83,9 @@ func samples() []sample {
 
 		{ToServer, TypeOK, &Envelope{Type: TypeOK, ID: "3"}},
 		{ToServer, TypeRegistered, &Registered{Envelope: env(TypeRegistered, "1"), V: Version, Server: "s-1"}},
+		{ToServer, TypeRegistered, &Registered{Envelope: env(TypeRegistered, "1"), V: Version, Server: "s-1", Capacity: 256, Resume: "tok", Resumed: true}},
 		{ToServer, TypeSeat, &SeatRef{Envelope: env(TypeSeat, ""), Room: "r-1", Player: "g-a", Seat: "seat", Name: "Ann", Mode: "duo"}},
+		{ToServer, TypeSeat, &SeatRef{Envelope: env(TypeSeat, ""), Room: "r-1", Player: "g-a", Seat: "seat", Mode: "duo", Claimed: true}},
 		{ToServer, TypeUnseat, &SeatRef{Envelope: env(TypeUnseat, ""), Room: "r-1", Player: "g-a", Reason: ReasonLeave}},
 		{ToServer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Player: "g-a", Seat: "seat", Signal: offer}},
 		{ToServer, TypeSignal, &Signal{Envelope: env(TypeSignal, ""), Room: "r-1", Player: "g-a", Seat: "seat", Signal: resume}},
@@ -244,6 +247,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"register capacity too large", FromServer, `{"type":"register","id":"r","v":1,"capacity":1048577}`, CodeBadRequest, "r"},
 		{"register key too long", FromServer, `{"type":"register","id":"r","v":1,"capacity":1,"key":"` + long(MaxTokenLen+1) + `"}`, CodeBadRequest, "r"},
 		{"register name too long", FromServer, `{"type":"register","id":"r","v":1,"capacity":1,"name":"` + long(MaxNameLen+1) + `"}`, CodeBadRequest, "r"},
+		{"register resume token too long", FromServer, `{"type":"register","id":"r","v":1,"capacity":1,"resume":"` + long(MaxIDLen+1) + `"}`, CodeBadRequest, "r"},
 		{"claim without player", FromServer, `{"type":"claim","id":"c","room":"r","seat":"s"}`, CodeBadRequest, "c"},
 		{"release without room", FromServer, `{"type":"release","id":"c","player":"p"}`, CodeBadRequest, "c"},
 		{"end without room", FromServer, `{"type":"end","id":"e"}`, CodeBadRequest, "e"},
