@@ -23,6 +23,6 @@
 // for it (and makes what feeds it wait) rather than drop every room on it,
 // and a GameServer whose link drops registers again and resumes. Every
 // limit on what players and game servers may do is a Config field;
-// LIMITS.md lists them. Matchmaking is deterministic given its clock
+// SECURITY.md lists them. Matchmaking is deterministic given its clock
 // (Config.Now).
 package lobby

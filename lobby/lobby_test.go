@@ -74,7 +74,7 @@ func TestConfigValidation(t *testing.T) {
 	if m.MinPlayers != 2 || m.MaxPlayers != 4 || c.SeatTimeout != 30*time.Second || c.MaxMessageSize != 32<<10 {
 		t.Fatalf("defaults: %+v, mode %+v", c, m)
 	}
-	// The limits of issue 14, as LIMITS.md and PROTOCOL.md list them.
+	// The limits of issue 14, as SECURITY.md and PROTOCOL.md list them.
 	if c.SignalRate != 4 || c.SignalBurst != 32 || c.RoomSignalRate != 32 || c.RoomSignalBurst != 256 ||
 		c.RoomCreateRate != 1 || c.RoomCreateBurst != 10 || c.IPRoomCreateRate != 5 || c.IPRoomCreateBurst != 30 ||
 		c.MaxRoomSeatsPerIP != 8 || c.AbandonedSeatTimeout != 5*time.Second || c.MaxTCPConnsPerIP != 64 ||
