@@ -53,6 +53,9 @@ func (w *relayWorld) relayCase(t *testing.T, player *nattest.Host, urls []string
 	if err != nil {
 		t.Fatal(err)
 	}
+	if path, err := nc.Path(ctx); err != nil || path.Local.Type != "relay" {
+		t.Fatalf("the player's path %v (%v): want a relay on its side", path, err)
+	}
 	checkChannels(t, nc)
 	flows(t, ctx, nc, p.Session)
 }

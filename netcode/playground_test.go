@@ -131,14 +131,21 @@ func (pg *playground) watch(d time.Duration) pgWindow {
 }
 
 // kept asserts that every player kept at least 90% of its snapshot rate
-// during an attack, against the window before it, and its connection.
+// during an attack, and after it (a window it measures now), against the
+// window before it, and its connection throughout.
 func (pg *playground) kept(before, during pgWindow) {
 	pg.t.Helper()
-	pg.t.Logf("players before: %.1f snapshots/s (lowest), RTT %v; during: %.1f/s, RTT %v",
-		before.minRate(), before.rtt, during.minRate(), during.rtt)
+	after := pg.watch(time.Second)
+	pg.t.Logf("players (lowest snapshot rate, RTTs): before %.1f/s %v; during %.1f/s %v; after %.1f/s %v",
+		before.minRate(), before.rtt, during.minRate(), during.rtt, after.minRate(), after.rtt)
 	for i, p := range pg.players {
-		if during.rates[i] < 0.9*before.rates[i] {
-			pg.t.Errorf("player %d: %.1f snapshots/s during the attack, %.1f before: below 90%%", i, during.rates[i], before.rates[i])
+		for _, w := range []struct {
+			name string
+			pgWindow
+		}{{"during", during}, {"after", after}} {
+			if w.rates[i] < 0.9*before.rates[i] {
+				pg.t.Errorf("player %d: %.1f snapshots/s %s the attack, %.1f before: below 90%%", i, w.rates[i], w.name, before.rates[i])
+			}
 		}
 		if err := p.c.Err(); err != nil {
 			pg.t.Errorf("player %d lost its session: %v", i, err)
