@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tickwire/tickwire/internal/leakcheck"
 	"github.com/tickwire/tickwire/lobby/internal/proto"
 	"github.com/tickwire/tickwire/netcode"
 )
@@ -65,7 +65,7 @@ type arena struct {
 	proxy  *cutProxy // with arenaConfig.Remote
 
 	players []*realPlayer
-	base    resources
+	base    leakcheck.Resources
 	stop    func()
 }
 
@@ -354,38 +354,13 @@ func (a *arena) finish(before, during rates) {
 
 // ---- resources
 
-type resources struct {
-	goroutines int
-	fds        int
-	heap       uint64
-}
-
-func (r resources) String() string {
-	return fmt.Sprintf("%d goroutines, %d fds, %.1f MiB heap", r.goroutines, r.fds, float64(r.heap)/(1<<20))
-}
-
-func sampleResources() resources {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	fds := -1
-	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-		fds = len(ents)
-	}
-	return resources{goroutines: runtime.NumGoroutine(), fds: fds, heap: ms.HeapAlloc}
-}
-
-// Tolerances for resources to come back after an attack: the players' own
-// sessions keep some churn (pion timers, pings) going.
-const (
-	tolGoroutines = 25
-	tolFDs        = 10
-	tolHeap       = 24 << 20
-)
+// tolerance is how far resources may stay above the baseline after an
+// attack: the players' own sessions keep some churn (pion timers, pings).
+var tolerance = leakcheck.Resources{Goroutines: 25, FDs: 10, Heap: 24 << 20}
 
 // baseline records the resources in use before an attack.
 func (a *arena) baseline() {
-	a.base = sampleResources()
+	a.base = leakcheck.Measure()
 	a.t.Logf("baseline: %v", a.base)
 }
 
@@ -393,23 +368,14 @@ func (a *arena) baseline() {
 // near the baseline.
 func (a *arena) settled() {
 	a.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		r := sampleResources()
-		ok := r.goroutines <= a.base.goroutines+tolGoroutines && r.fds <= a.base.fds+tolFDs && r.heap <= a.base.heap+tolHeap
-		if ok {
-			a.t.Logf("after:    %v", r)
-			return
-		}
-		if time.Now().After(deadline) {
-			a.t.Errorf("resources did not come back: %v, baseline %v (tolerance %d goroutines, %d fds, %d MiB)",
-				r, a.base, tolGoroutines, tolFDs, tolHeap>>20)
-			buf := make([]byte, 1<<20)
-			a.t.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	r, ok := leakcheck.WaitBack(a.base, tolerance, 20*time.Second)
+	if ok {
+		a.t.Logf("after:    %v", r)
+		return
 	}
+	a.t.Errorf("resources did not come back: %v, baseline %v (tolerance %v)", r, a.base, tolerance)
+	buf := make([]byte, 1<<20)
+	a.t.Logf("goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 }
 
 // ---- attackers

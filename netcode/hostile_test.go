@@ -570,3 +570,48 @@ func (r *refusalSpy) ReadSignal(ctx context.Context) (Signal, error) {
 	}
 	return s, err
 }
+
+// BenchmarkPeerReflexive measures what each extra source address of a
+// session's ICE checks costs the server, with the cap (Config
+// MaxPeerAddresses) and without it (a cap no attacker reaches): heap per
+// source, in B/source. Run with -benchtime=2000x or so: each iteration is
+// one source.
+func BenchmarkPeerReflexive(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		cap  int
+	}{{"capped", 0}, {"uncapped", 1 << 20}} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv, err := NewServer(&Config{UDPAddr: "127.0.0.1:0", MaxPeerAddresses: bc.cap})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			rec := &recordingSignaler{}
+			c, _ := connectWrapped(b, srv, nil, func(s Signaler) Signaler { rec.Signaler = s; return rec })
+			defer c.Close()
+			clientUfrag := ufragRe.FindStringSubmatch(rec.offer)[1]
+			serverUfrag, serverPwd := ufragRe.FindStringSubmatch(rec.answer)[1], pwdRe.FindStringSubmatch(rec.answer)[1]
+			target := srv.UDPAddr().(*net.UDPAddr).AddrPort()
+			before := measureResources()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				s, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				m, _ := stun.Build(stun.TransactionID, stun.BindingRequest,
+					stun.NewUsername(serverUfrag+":"+clientUfrag), ice.PriorityAttr(1<<24),
+					ice.AttrControlling(1), stun.NewShortTermIntegrity(serverPwd), stun.Fingerprint)
+				_, _ = s.WriteToUDPAddrPort(m.Raw, target)
+				_ = s.Close()
+			}
+			// Let the agent take them in.
+			time.Sleep(2 * time.Second)
+			b.StopTimer()
+			after := measureResources()
+			b.ReportMetric(float64(int64(after.Heap)-int64(before.Heap))/float64(b.N), "B/source")
+			b.ReportMetric(float64(srv.Stats().UDPOverPeerLimit)/float64(b.N), "refused/source")
+		})
+	}
+}

@@ -4,13 +4,13 @@ package netcode
 
 import (
 	"context"
-	"os"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tickwire/tickwire/internal/leakcheck"
 )
 
 // playground is a server with a 30 Hz game loop and players who keep
@@ -156,41 +156,16 @@ func (pg *playground) kept(before, during pgWindow) {
 	}
 }
 
-// resources is what a test must give back.
-type resources struct {
-	goroutines, fds int
-	heap            uint64
-}
-
-func measureResources() resources {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	fds := -1
-	if ents, err := os.ReadDir("/proc/self/fd"); err == nil {
-		fds = len(ents)
-	}
-	return resources{goroutines: runtime.NumGoroutine(), fds: fds, heap: ms.HeapInuse}
-}
+// measureResources is what the test holds before an attack.
+func measureResources() leakcheck.Resources { return leakcheck.Measure() }
 
 // comeBack waits (boundedly) for goroutines, file descriptors and heap to
 // return to base, within small allowances for the runtime's own.
-func comeBack(t *testing.T, base resources) {
+func comeBack(t *testing.T, base leakcheck.Resources) {
 	t.Helper()
-	const slackG, slackFD, slackHeap = 4, 4, 8 << 20
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		r := measureResources()
-		ok := r.goroutines <= base.goroutines+slackG && r.fds <= base.fds+slackFD && r.heap <= base.heap+slackHeap
-		if ok {
-			t.Logf("resources back: %d goroutines (%d before), %d fds (%d), heap %.1f MiB (%.1f)",
-				r.goroutines, base.goroutines, r.fds, base.fds, float64(r.heap)/(1<<20), float64(base.heap)/(1<<20))
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("resources did not come back: %d goroutines (%d before), %d fds (%d), heap %.1f MiB (%.1f)",
-				r.goroutines, base.goroutines, r.fds, base.fds, float64(r.heap)/(1<<20), float64(base.heap)/(1<<20))
-		}
-		time.Sleep(100 * time.Millisecond)
+	r, ok := leakcheck.WaitBack(base, leakcheck.Resources{Goroutines: 4, FDs: 4, Heap: 8 << 20}, 15*time.Second)
+	if !ok {
+		t.Fatalf("resources did not come back: %v, before %v", r, base)
 	}
+	t.Logf("resources back: %v (before %v)", r, base)
 }

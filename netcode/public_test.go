@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/stun/v4"
+	"github.com/tickwire/tickwire/internal/stuntest"
 )
 
 // candidateSpy records the candidates the server trickles to a client.
@@ -63,34 +63,16 @@ func serverCandidates(t *testing.T, srv *Server) []string {
 	return spy.cands
 }
 
-// fakeSTUN answers binding requests with a fixed mapped address, as a STUN
-// server outside a 1:1 NAT would.
+// fakeSTUN runs a STUN server that answers with mapped, as one outside a
+// 1:1 NAT would, and returns its URL.
 func fakeSTUN(t *testing.T, mapped netip.AddrPort) string {
 	t.Helper()
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	s, err := stuntest.New(mapped)
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := c.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			req := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
-			if req.Decode() != nil || req.Type != stun.BindingRequest {
-				continue
-			}
-			res, _ := stun.Build(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingSuccess,
-				&stun.XORMappedAddress{IP: mapped.Addr().AsSlice(), Port: int(mapped.Port())}, stun.Fingerprint)
-			_, _ = c.WriteToUDPAddrPort(res.Raw, from)
-		}
-	}()
-	t.Cleanup(func() { _ = c.Close(); <-done })
-	return "stun:" + c.LocalAddr().String()
+	t.Cleanup(func() { _ = s.Close() })
+	return s.URL()
 }
 
 // TestPublicAddrs: a server told its public address (or asking STUN for

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pion/stun/v4"
 	"github.com/pion/transport/v5/stdnet"
+	"github.com/tickwire/tickwire/internal/stuntest"
 	"go.uber.org/goleak"
 )
 
@@ -487,37 +488,16 @@ func TestListenAddresses(t *testing.T) {
 	}
 }
 
-// stunServer answers binding requests with the address it saw, or with
-// mapped when it is set: a 1:1 NAT's public side.
+// stunServer runs a STUN server (stuntest) for the test: it answers with
+// mapped, or with the address it saw when mapped is the zero AddrPort.
 func stunServer(t *testing.T, mapped netip.AddrPort) netip.AddrPort {
 	t.Helper()
-	c := peer(t)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := c.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			req := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
-			if req.Decode() != nil || req.Type != stun.BindingRequest {
-				continue
-			}
-			addr := from
-			if mapped.IsValid() {
-				addr = mapped
-			}
-			res, err := stun.Build(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingSuccess,
-				&stun.XORMappedAddress{IP: addr.Addr().AsSlice(), Port: int(addr.Port())}, stun.Fingerprint)
-			if err == nil {
-				_, _ = c.WriteToUDPAddrPort(res.Raw, from)
-			}
-		}
-	}()
-	t.Cleanup(func() { _ = c.Close(); <-done })
-	return addrPort(c)
+	s, err := stuntest.New(mapped)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s.Addr()
 }
 
 func TestDiscover(t *testing.T) {
