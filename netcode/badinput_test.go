@@ -69,11 +69,11 @@ func TestBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, s := connect(t, srv, nil)
 			ctx := ctxTimeout(t, 15*time.Second)
-			w := c.p.link.Load().u.rw
+			w := c.p.link.Load().u
 			if tt.reliable {
-				w = c.p.link.Load().r.rw
+				w = c.p.link.Load().r
 			}
-			if _, err := w.Write(tt.msg); err != nil {
+			if err := w.send(tt.msg); err != nil {
 				t.Fatalf("raw write: %v", err)
 			}
 			if tt.want == open || tt.want == benign {
@@ -139,7 +139,7 @@ func TestDuplicateEventDropped(t *testing.T) {
 	c, s := connect(t, srv, nil)
 	ctx := ctxTimeout(t, 10*time.Second)
 	for _, seq := range []int{1, 1, 2, 1, 3} {
-		if _, err := c.p.link.Load().r.rw.Write(mp(t, 1, 16, seq, 0, []byte{byte(seq)})); err != nil {
+		if err := c.p.link.Load().r.send(mp(t, 1, 16, seq, 0, []byte{byte(seq)})); err != nil {
 			t.Fatal(err)
 		}
 	}

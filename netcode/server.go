@@ -41,7 +41,8 @@ type Server struct {
 	closed   bool
 	sessions map[*Session]struct{}
 	accepts  sync.WaitGroup
-	closeMu  sync.Mutex // serialises Shutdown and Close
+	live     sync.WaitGroup // sessions not yet released, from their start
+	closeMu  sync.Mutex     // serialises Shutdown and Close
 	done     bool
 	tokens   *resumeTokens
 	policy   *candidatePolicy
@@ -267,7 +268,11 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	}
 
 	sess := &Session{id: newSessionID()}
-	p := newPeer(s.cfg, roleServer, sig, func() { s.remove(sess) })
+	s.live.Add(1)
+	p := newPeer(s.cfg, roleServer, sig, func() {
+		s.remove(sess)
+		s.live.Done()
+	})
 	sess.p = p
 	p.tokens = s.tokens
 	scr := newScreen(s.cfg, s.policy, &p.stats.candidatesRefused)
@@ -297,13 +302,14 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 				p.closeWith(&CloseError{Code: CloseProtocolError, Reason: truncate(err.Error(), wire.MaxReasonLen), Err: err}, true)
 				return
 			}
-			l.watchChannel(&rtcChannel{dc: dc})
+			p.watch(l, &rtcChannel{dc: dc})
 		})
 		return l, nil
 	}
+	// Until the run loop starts, the handshake's failures are released here.
 	fail := func(err error) (*Session, error) {
 		p.closeWith(&CloseError{Code: CloseProtocolError, Reason: "handshake failed", Err: err}, false)
-		p.wg.Wait()
+		p.release()
 		return nil, err
 	}
 	sdp, err := scr.offer(offer.SDP)
@@ -321,16 +327,16 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	}
 	l.remoteSet = true
 	p.setLink(l)
-	p.startReading()
+	p.start()
 	p.queueSDP(l, Signal{Type: SignalAnswer, SDP: ans, Resume: p.tokens.issue(p)})
-	if err := p.open(ctx, l); err != nil {
-		return fail(err)
+	if err := p.awaitOpen(ctx); err != nil {
+		return nil, err
 	}
 
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		_ = p.close(CloseShutdown, "server shutting down")
+		_ = p.close(CloseShutdown, "server shutting down", true)
 		return nil, ErrServerClosed
 	}
 	s.sessions[sess] = struct{}{}
@@ -465,15 +471,13 @@ func (s *Server) shutdown() {
 	s.cancel()
 	s.accepts.Wait()
 
-	var wg sync.WaitGroup
 	for _, sess := range s.Sessions() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = sess.p.close(CloseShutdown, "server shutting down")
-		}()
+		_ = sess.p.close(CloseShutdown, "server shutting down", false)
 	}
-	wg.Wait()
+	// Every session's teardown, those that closed before included: each
+	// sends its close message and releases its PeerConnection in its own
+	// run loop, all at once.
+	s.live.Wait()
 	if s.tcpMux != nil {
 		_ = s.tcpMux.Close()
 	}

@@ -42,10 +42,8 @@ func (s *Session) SendEvent(payload []byte) error { return s.p.sendEvent(payload
 // ReadInputs appends the inputs received since the last call to dst, oldest
 // first, without waiting: the tick loop's way in.
 func (s *Session) ReadInputs(dst []Input) []Input {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
 	for {
-		d, ok := s.p.popDatagramLocked()
+		d, ok, _ := s.p.inbox.pop()
 		if !ok {
 			return dst
 		}
@@ -106,6 +104,8 @@ func (s *Session) Done() <-chan struct{} { return s.p.closing }
 // Err returns nil while the session is open, then a *CloseError.
 func (s *Session) Err() error { return s.p.Err() }
 
-// Close disconnects the client, telling it reason, and waits for the
-// session's goroutines. It is idempotent.
-func (s *Session) Close(reason string) error { return s.p.close(CloseNormal, reason) }
+// Close disconnects the client, telling it reason. It returns at once: the
+// session sends its close message and releases its connection on its own
+// goroutine, and the Server's Shutdown or Close waits for that. It is
+// idempotent.
+func (s *Session) Close(reason string) error { return s.p.close(CloseNormal, reason, false) }

@@ -14,10 +14,10 @@ import (
 // has none: the browser owns ICE, DTLS and SCTP there (rtc_js.go).
 func newSettingEngine(cfg *Config) webrtc.SettingEngine {
 	var se webrtc.SettingEngine
-	// Detached channels give us a blocking Read per channel. Every detached
-	// channel must be read, or an unreliable channel stays reliable
-	// (FIELD-NOTES.md, "pion traps").
-	se.DetachDataChannels()
+	// pion reads every channel itself and hands each message over
+	// (channel.go), which checks it against the session's limits (WIRE.md
+	// "Limits"); what a peer can make it buffer is bounded by SCTP's
+	// receive window.
 	se.SetICETimeouts(cfg.ICEDisconnectedTimeout, cfg.ICEFailedTimeout, cfg.ICEKeepaliveInterval)
 	// A Tickwire server is reached by address, never by an mDNS name, and
 	// mDNS sockets cost goroutines per connection.
