@@ -102,6 +102,7 @@ export class Game implements SignalTarget {
   #rtt = new RTT();
   #loss = new Loss();
   #final: Stats | null = null;
+  #closedPending = false; // "closed" is on its way to onState
 
   /** @internal Use Lobby.play. */
   constructor(codec: Codec, iceServers: ICEServer[], relayOnly: boolean) {
@@ -596,7 +597,9 @@ export class Game implements SignalTarget {
   }
 
   #deliverState(s: GameState, reason: string, info?: CloseInfo): void {
+    if (s === "closed") this.#closedPending = true;
     queueMicrotask(() => {
+      if (s === "closed") this.#closedPending = false;
       const cb = this.#onState;
       if (!cb) return;
       try {
@@ -668,7 +671,8 @@ export class Game implements SignalTarget {
   onState(cb: (state: GameState, reason: string, info?: CloseInfo) => void): void {
     this.#onState = cb;
     const c = this.#closed;
-    if (!c) return;
+    // Registered after the end: still hear about it (once), never synchronously.
+    if (!c || this.#closedPending) return;
     const name = closeName(c.code);
     queueMicrotask(() => {
       if (this.#onState !== cb) return;
