@@ -335,11 +335,7 @@ func (c *btCommand) stop() {
 // for at most d, and fails the test with what the page shows otherwise.
 func (p *btPage) waitJS(expr string, d time.Duration) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, d+5*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { try { return !!(`+expr+`); } catch { return false; } })()`,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
-	if err != nil {
+	if _, err := p.poll(`(() => { try { return !!(`+expr+`); } catch { return false; } })()`, d); err != nil {
 		state := p.js(`JSON.stringify({phase: window.dots && dots.phase, me: window.dots && dots.me, dots: window.dots && dots.dots, readme: window.__readme && {error: window.__readme.error, me: window.__readme.me, frames: window.__readme.frames, queued: window.__readme.queued}, log: [...document.querySelectorAll("#log li")].slice(0, 8).map((li) => li.textContent)})`)
 		p.t.Fatalf("%s: waited %v for %s: %v\npage: %s", p.name, d, expr, err, state)
 	}
@@ -360,9 +356,13 @@ func (p *btPage) pageResult(d time.Duration, out any) {
 
 // js evaluates expr, which gives a string, in the page ("" on error).
 func (p *btPage) js(expr string) string {
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const v = (`+expr+`); return v == null ? "" : String(v); })()`))
+	raw, err := p.evalJSON(ctx, `(() => { const v = (`+expr+`); return v == null ? "" : String(v); })()`)
+	var s string
+	if err == nil {
+		err = json.Unmarshal(raw, &s)
+	}
 	if err != nil {
 		p.t.Logf("%s: evaluating %s: %v", p.name, expr, err)
 		return ""
@@ -372,9 +372,13 @@ func (p *btPage) js(expr string) string {
 
 func (p *btPage) jsFloat(expr string) float64 {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	f, err := chromedp.Run(ctx, chromedp.Evaluate[float64](expr))
+	raw, err := p.evalJSON(ctx, expr)
+	var f float64
+	if err == nil {
+		err = json.Unmarshal(raw, &f)
+	}
 	if err != nil {
 		p.t.Fatalf("%s: evaluating %s: %v", p.name, expr, err)
 	}
