@@ -4,7 +4,8 @@ package main
 
 // The demo that `make run` serves, played in Chromium the way a person
 // plays it: the lobby command itself, built and started as `make run`
-// starts it, serves the page of examples/web next to the wasm client; two
+// starts it, serves the page of examples/web next to the TypeScript client
+// (js/dist/tickwire.js); two
 // tabs press Quick play, meet in one room, and each moves its dot with the
 // arrow keys while the other tab watches it move. Then the README's
 // example, run as written, plays against the same command.
@@ -165,17 +166,18 @@ func btHoldAndWatch(t *testing.T, mover, watcher *btPage, dot, axis, less, more 
 	t.Logf("%s held %s: its dot went from %s=%v to %s=%s on %s's screen", mover.name, key, axis, from, axis, watcher.js(`String(`+at+`)`), watcher.name)
 }
 
-// btDemoWeb is build/web as `make run` fills it: the assets of `make wasm`
-// and the page of examples/web, plus readme.html, the README's example.
+// btDemoWeb is build/web as `make run` fills it: the TypeScript client
+// (make js) and the page of examples/web, plus readme.html, the README's
+// example.
 func btDemoWeb(t *testing.T) string {
 	t.Helper()
 	assets := btAssets(t)
+	btNeedTS(t, assets)
 	dir := t.TempDir()
-	copies := map[string]string{}
-	for _, f := range []string{"tickwire.wasm", "wasm_exec.js", "tickwire.js"} {
-		copies[filepath.Join(assets, f)] = f
+	copies := map[string]string{
+		filepath.Join(assets, "ts", "tickwire.js"):     "tickwire.js",
+		filepath.Join(assets, "ts", "tickwire.js.map"): "tickwire.js.map",
 	}
-	copies["tickwire.d.ts"] = "tickwire.d.ts"
 	demo, err := filepath.Glob("../examples/web/*")
 	if err != nil || len(demo) == 0 {
 		t.Fatalf("no demo page in ../examples/web (%v)", err)
