@@ -11,7 +11,7 @@ import { TickwireError, fail, report } from "./errors.js";
 import { EventLog } from "./events.js";
 import { Link, type LinkHandler } from "./link.js";
 import { Loss, RTT } from "./rtt.js";
-import type { Signal, Signaler, SignalTarget } from "./signal.js";
+import type { Signal, Signaler } from "./signal.js";
 import type { ChannelInfo, CloseInfo, GameState, ICEServer, Stats } from "./types.js";
 import { CloseCode, Kind, WireError, closeName, decode, encode, maxEventSize, maxUnreliableMessage, maxUnreliableSize, truncate } from "./wire.js";
 
@@ -42,7 +42,7 @@ const now = (): number => performance.now();
  * inside the API call that sets them; what they throw is reported (window
  * "error") and delivery goes on.
  */
-export class Game implements SignalTarget {
+export class Game {
   #codec: Codec;
   #sig!: Signaler;
   #config: RTCConfiguration;
