@@ -4,7 +4,7 @@ GO ?= go
 .PHONY: help run wasm js test vet bench fuzz soak
 
 help:
-	@echo "make run    build the browser demo (on the TypeScript client) and serve it with a lobby and its game server: open http://127.0.0.1:8080 in two tabs"
+	@echo "make run    build the browser demo (on the TypeScript client; its Go twin at /go/) and serve it with a lobby and its game server: open http://127.0.0.1:8080 in two tabs"
 	@echo "make wasm   build the browser client into build/web: tickwire.wasm (stripped), wasm_exec.js, tickwire.js, tickwire.d.ts"
 	@echo "make js     build and unit-test the TypeScript client in js/ (@tickwire/client: npm ci, esbuild, tsc, node --test)"
 	@echo "make test   vet, race-enabled tests, a short run of every fuzz target, and the js/wasm build of the client (what CI runs)"
@@ -15,11 +15,13 @@ help:
 
 # The page (examples/web) on the TypeScript client (js/, built into
 # tickwire.js), in build/web, served by the lobby command with its embedded
-# game server.
+# game server; and at /go/ the same game written in Go (examples/godots).
 run:
 	cd js && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run build
-	mkdir -p build/web
+	mkdir -p build/web/go
 	cp js/dist/tickwire.js js/dist/tickwire.js.map examples/web/* build/web/
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o build/web/go/godots.wasm ./examples/godots
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" examples/godots/index.html build/web/go/
 	$(GO) run ./lobby/cmd/lobby -web build/web -fill-wait 2s
 
 # The browser client: the Go lobby and netcode clients as WebAssembly

@@ -435,3 +435,52 @@ func (p *btPage) key(typ input.DispatchKeyEventType, code string, repeat bool) {
 		p.t.Fatalf("%s: key %s %s: %v", p.name, typ, code, err)
 	}
 }
+
+// TestBrowserGoCanvas: the browser game written in Go (examples/godots),
+// served by the lobby command as `make run` serves it at /go/, creates a
+// room, plays in it through the lobby and netcode Go API, draws its dot on
+// the canvas, and moves it with the arrow keys.
+func TestBrowserGoCanvas(t *testing.T) {
+	chromium := btChromium(t)
+	web := t.TempDir()
+	goDir := filepath.Join(web, "go")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(goDir, "godots.wasm"), "../examples/godots")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("GOOS=js GOARCH=wasm go build ../examples/godots: %v\n%s", err, out)
+	}
+	if err := btCopy(goDir, map[string]string{
+		"../examples/godots/index.html":            "index.html",
+		filepath.Join(btAssets(t), "wasm_exec.js"): "wasm_exec.js",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lc := btStartLobbyCommand(t, btBuildLobbyCommand(t), "-addr", "127.0.0.1:0", "-web", web)
+	browser := btStartBrowser(t, chromium)
+	p := btOpenPage(t, browser, "gopher", lc.base+"/go/?name=Gopher")
+	p.waitJS(`window.__godots && __godots.phase === "playing" && __godots.me > 0 && __godots.dots.length === 1`, 30*time.Second)
+	// The canvas shows the dot: pixels other than the background.
+	drawn := p.jsFloat(`(() => {
+		const c = document.getElementById("arena");
+		const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		let n = 0;
+		for (let i = 0; i < d.length; i += 4) if (d[i] > 40 || d[i + 1] > 40 || d[i + 2] > 40) n++;
+		return n;
+	})()`)
+	if drawn < 50 {
+		t.Errorf("the canvas has %v lit pixels: no dot drawn", drawn)
+	}
+	x0 := p.jsFloat(`__godots.dots[0][1]`)
+	key, cmp, want := "ArrowRight", ">=", x0+5
+	if x0 > 0 {
+		key, cmp, want = "ArrowLeft", "<=", x0-5
+	}
+	p.front()
+	p.key(input.DispatchKeyEventTypeKeyDown, key, false)
+	time.Sleep(700 * time.Millisecond)
+	p.key(input.DispatchKeyEventTypeKeyUp, key, false)
+	p.waitJS(fmt.Sprintf(`__godots.dots[0][1] %s %v`, cmp, want), 10*time.Second)
+	t.Logf("held %s: the Go game's dot went from x=%v to x=%s", key, x0, p.js(`__godots.dots[0][1]`))
+}
