@@ -241,6 +241,7 @@ window.__readme = { frames: 0 };
 addEventListener("error", (e) => { window.__readme.error = String(e.message || e.error); });
 addEventListener("unhandledrejection", (e) => { window.__readme.error = "unhandled: " + String(e.reason && (e.reason.code ? e.reason.code + ": " : "") + (e.reason && e.reason.message || e.reason)); });
 </script>
+<script type="importmap">{"imports": {"@tickwire/client": "./tickwire.js"}}</script>
 <script type="module">
 function draw(players, me) {
   window.__readme.frames++;
