@@ -52,7 +52,7 @@ js:
 # compiling it does not compete for the CPU with the network tests running
 # beside it.
 test: vet js
-	GOOS=js GOARCH=wasm $(GO) vet ./netcode/... ./lobby/ ./wasm/ ./internal/browser/
+	GOOS=js GOARCH=wasm $(GO) vet ./netcode/... ./lobby/ ./wasm/ ./internal/browser/ ./examples/godots/
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o /dev/null ./wasm
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_TEST)

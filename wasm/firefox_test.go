@@ -45,22 +45,21 @@ func btFirefoxPath(t *testing.T) string {
 // removing it); the rest keep a headless test browser quiet and its
 // background windows at full speed.
 var btFirefoxPrefs = map[string]any{
-	"media.peerconnection.ice.loopback":                   true,  // else "Peer address is bogus": ICE stays checking
-	"media.peerconnection.ice.obfuscate_host_addresses":   false, // else .local candidates, which the server does not resolve
-	"dom.min_background_timeout_value":                    4,
-	"dom.timeout.enable_budget_throttling":                false,
-	"browser.shell.checkDefaultBrowser":                   false,
-	"browser.startup.homepage_override.mstone":            "ignore",
-	"datareporting.policy.dataSubmissionEnabled":          false,
-	"toolkit.telemetry.reportingpolicy.firstRun":          false,
-	"app.update.disabledForTesting":                       true,
-	"network.captive-portal-service.enabled":              false,
-	"network.connectivity-service.enabled":                false,
-	"browser.safebrowsing.update.enabled":                 false,
-	"extensions.update.enabled":                           false,
-	"browser.newtabpage.enabled":                          false,
-	"browser.aboutwelcome.enabled":                        false,
-	"media.peerconnection.ice.proxy_only_if_behind_proxy": true,
+	"media.peerconnection.ice.loopback":                 true,  // else "Peer address is bogus": ICE stays checking
+	"media.peerconnection.ice.obfuscate_host_addresses": false, // else .local candidates, which the server does not resolve
+	"dom.min_background_timeout_value":                  4,
+	"dom.timeout.enable_budget_throttling":              false,
+	"browser.shell.checkDefaultBrowser":                 false,
+	"browser.startup.homepage_override.mstone":          "ignore",
+	"datareporting.policy.dataSubmissionEnabled":        false,
+	"toolkit.telemetry.reportingpolicy.firstRun":        false,
+	"app.update.disabledForTesting":                     true,
+	"network.captive-portal-service.enabled":            false,
+	"network.connectivity-service.enabled":              false,
+	"browser.safebrowsing.update.enabled":               false,
+	"extensions.update.enabled":                         false,
+	"browser.newtabpage.enabled":                        false,
+	"browser.aboutwelcome.enabled":                      false,
 }
 
 // btFirefox is one headless Firefox with a BiDi session.

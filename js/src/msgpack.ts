@@ -364,17 +364,15 @@ export class Reader {
     return this.uint();
   }
 
+  /** sized reads a length of 1, 2 or 4 bytes (k = 0, 1, 2), as the 8/16/32 variants of a type carry it. */
+  sized(k: number): number {
+    return k === 0 ? this.byte() : k === 1 ? this.u16() : this.u32();
+  }
+
   /** binLen reads a bin 8/16/32 header. */
   binLen(): number {
     const c = this.byte();
-    switch (c) {
-      case 0xc4:
-        return this.byte();
-      case 0xc5:
-        return this.u16();
-      case 0xc6:
-        return this.u32();
-    }
+    if (c >= 0xc4 && c <= 0xc6) return this.sized(c - 0xc4);
     throw malformed(`want bin, have 0x${c.toString(16)}`);
   }
 
@@ -382,14 +380,7 @@ export class Reader {
   strLen(): number {
     const c = this.byte();
     if ((c & 0xe0) === 0xa0) return c & 0x1f;
-    switch (c) {
-      case 0xd9:
-        return this.byte();
-      case 0xda:
-        return this.u16();
-      case 0xdb:
-        return this.u32();
-    }
+    if (c >= 0xd9 && c <= 0xdb) return this.sized(c - 0xd9);
     throw malformed(`want str, have 0x${c.toString(16)}`);
   }
 
@@ -433,6 +424,10 @@ export class Reader {
     if ((c & 0xf0) === 0x80) return this.map(c & 0x0f, depth);
     if ((c & 0xf0) === 0x90) return this.array(c & 0x0f, depth);
     if ((c & 0xe0) === 0xa0) return this.string(c & 0x1f);
+    if (c >= 0xc4 && c <= 0xc6) return this.take(this.sized(c - 0xc4)).slice(); // bin
+    if (c >= 0xc7 && c <= 0xc9) return this.ext(this.sized(c - 0xc7));
+    if (c >= 0xd4 && c <= 0xd8) return this.ext(1 << (c - 0xd4)); // fixext 1..16
+    if (c >= 0xd9 && c <= 0xdb) return this.string(this.sized(c - 0xd9));
     switch (c) {
       case 0xc0:
         return null;
@@ -440,18 +435,6 @@ export class Reader {
         return false;
       case 0xc3:
         return true;
-      case 0xc4:
-        return this.take(this.byte()).slice();
-      case 0xc5:
-        return this.take(this.u16()).slice();
-      case 0xc6:
-        return this.take(this.u32()).slice();
-      case 0xc7:
-        return this.ext(this.byte());
-      case 0xc8:
-        return this.ext(this.u16());
-      case 0xc9:
-        return this.ext(this.u32());
       case 0xca: {
         this.need(4);
         const v = this.view.getFloat32(this.pos);
@@ -496,22 +479,6 @@ export class Reader {
         this.pos += 8;
         return v;
       }
-      case 0xd4:
-        return this.ext(1);
-      case 0xd5:
-        return this.ext(2);
-      case 0xd6:
-        return this.ext(4);
-      case 0xd7:
-        return this.ext(8);
-      case 0xd8:
-        return this.ext(16);
-      case 0xd9:
-        return this.string(this.byte());
-      case 0xda:
-        return this.string(this.u16());
-      case 0xdb:
-        return this.string(this.u32());
       case 0xdc:
         return this.array(this.u16(), depth);
       case 0xdd:
