@@ -9,6 +9,7 @@
 //	go run ./bench ccu  [-clients 500] [-hz 30] [-size 200] [-duration 20s] [-cpuprofile FILE] [-json]
 //	go run ./bench flood [-rates 25000,50000,100000,200000] [-duration 3s] [-players 2] [-kind mixed] [-json]
 //	go run ./bench paths [-n 30] [-json]    (root: network namespaces)
+//	go run ./bench browser [-n 1500] [-rounds 3] [-json] [-html FILE]    (chromium; make js first)
 //	go run ./bench results [-o bench/RESULTS.md]
 //
 // Each prints an aligned table by default, one JSON object on stdout with
@@ -93,6 +94,8 @@ func run(ctx context.Context, args []string, e *env) int {
 		err = cmdFloodWorker(ctx, args[1:], e)
 	case "paths":
 		err = cmdPaths(ctx, args[1:], e)
+	case "browser":
+		err = cmdBrowser(ctx, args[1:], e)
 	case pathPlayerCommand:
 		err = cmdPathPlayer(ctx, args[1:], e)
 	case "help", "-h", "-help", "--help":
@@ -129,6 +132,7 @@ subcommands:
   ccu      one netcode server, many clients in other processes
   flood    players' round trip while the server's UDP port is flooded, against a dead port
   paths    match to channels open by path (UDP, NAT, ICE-TCP, TURN over UDP/TCP/TLS); root, Linux
+  browser  the browser clients in Chromium: a bare RTCDataChannel page, @tickwire/client and the wasm client
   results  run the standard set and write bench/RESULTS.md
 
 Run "go run ./bench SUBCOMMAND -h" for a subcommand's flags.
