@@ -120,6 +120,10 @@ type ccuReport struct {
 // maxReportedErrors keeps a failing run's report readable.
 const maxReportedErrors = 10
 
+func init() {
+	register(subcommand{"ccu", "one netcode server, many clients in other processes", cmdCCU})
+}
+
 func cmdCCU(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("ccu", e)
 	cfg := ccuConfig{}

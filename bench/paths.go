@@ -67,6 +67,13 @@ func pathCases() []pathCase {
 	}
 }
 
+func init() {
+	register(
+		subcommand{"paths", "match to channels open by path (UDP, NAT, ICE-TCP, TURN over UDP/TCP/TLS); root, Linux", cmdPaths},
+		subcommand{pathPlayerCommand, "", cmdPathPlayer},
+	)
+}
+
 // cmdPaths measures, for each way a player can reach a game server, the
 // time from a match to both channels open, in network namespaces with real
 // NATs (internal/nattest; root, ip and nft).

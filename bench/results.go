@@ -16,6 +16,10 @@ import (
 	"time"
 )
 
+func init() {
+	register(subcommand{"results", "run the standard set and write bench/RESULTS.md", cmdResults})
+}
+
 // cmdResults runs the standard set of measurements, each in its own
 // process exactly as a user would run it, and writes them up in Markdown
 // with the machine they ran on. `make bench` runs it.

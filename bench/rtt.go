@@ -74,6 +74,10 @@ type rttReport struct {
 	Results  []result `json:"results"`
 }
 
+func init() {
+	register(subcommand{"rtt", "echo round trip on loopback: udp, websocket, dc-reliable, dc-unreliable, netcode", cmdRTT})
+}
+
 func cmdRTT(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("rtt", e)
 	n := fs.Int("n", 20000, "round trips per transport")

@@ -29,6 +29,10 @@ type workerClient struct {
 	read    chan struct{}
 }
 
+func init() {
+	register(subcommand{workerCommand, "", cmdWorker})
+}
+
 // cmdWorker connects its share of ccu's clients, reports, reads snapshots
 // until its stdin closes, and reports again. Both reports go to stdout as
 // JSON; see workerHello and workerReport.
