@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/tickwire/tickwire/netcode"
@@ -39,8 +40,11 @@ func bareChannels() []struct {
 // bareLoopbackAPI is bareAPI on the machine's loopback, with SCTP's
 // INIT carried in the SDP when snap is set (SNAP, draft-hancke-tsvwg-snap;
 // both ends must enable it, else the usual handshake runs).
-func bareLoopbackAPI(snap bool) *webrtc.API {
-	se := bareSettingEngine(nil)
+func bareLoopbackAPI(snap bool) *webrtc.API { return bareAPIOn(nil, snap) }
+
+// bareAPIOn is bareLoopbackAPI on n, a vnet host, or loopback when nil.
+func bareAPIOn(n transport.Net, snap bool) *webrtc.API {
+	se := bareSettingEngine(n)
 	se.EnableSctpSnap(snap)
 	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
 }

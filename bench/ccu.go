@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -18,8 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/tickwire/tickwire/netcode"
 )
@@ -143,6 +140,11 @@ type ccuReport struct {
 	// keepalives included (root on Linux: nftables counters; -1 elsewhere).
 	ServerPacketsInPerSnapshot  float64 `json:"server_pkts_in_per_snapshot"`
 	ServerPacketsOutPerSnapshot float64 `json:"server_pkts_out_per_snapshot"`
+	// ServerCPUPerPacketUS is the server's CPU time per packet on its
+	// port, both ways (-1 where packets are not counted): a figure the
+	// clients' acknowledging less when they fall behind does not move the
+	// way it moves the CPU per snapshot.
+	ServerCPUPerPacketUS float64 `json:"server_cpu_per_packet_us"`
 	// ClientsCPUCores is the worker processes' CPU over the measured phase
 	// (Linux; -1 elsewhere), and ClientCPUPerSnapshotUS per snapshot sent:
 	// what the clients need to keep up.
@@ -211,6 +213,7 @@ type ccuProjectionPhase struct {
 	ServerCPUPerSnapshotUS      float64 `json:"server_cpu_per_snapshot_us"`
 	ServerPacketsInPerSnapshot  float64 `json:"server_pkts_in_per_snapshot"`
 	ServerPacketsOutPerSnapshot float64 `json:"server_pkts_out_per_snapshot"`
+	ServerCPUPerPacketUS        float64 `json:"server_cpu_per_packet_us"`
 	ClientsCPUCores             float64 `json:"clients_cpu_cores"`
 	// Delivered is the fraction of the snapshots sent that clients read.
 	Delivered      float64 `json:"delivered"`
@@ -227,7 +230,7 @@ func project(phases []ccuPhase, read []uint64, hz, clients int) *ccuProjection {
 			Hz: ph.hz, Ticks: ph.ticks, TicksExpected: ph.ticksExpected,
 			ServerCPUCores: ph.serverCores(), ServerCPUPerSnapshotUS: ph.perSnapshotUS(ph.serverCPU),
 			ServerPacketsInPerSnapshot: ph.pktsPerSnapshot(ph.pktsIn), ServerPacketsOutPerSnapshot: ph.pktsPerSnapshot(ph.pktsOut),
-			ClientsCPUCores: -1, MachineCPUBusy: ph.busy,
+			ServerCPUPerPacketUS: ph.perPacketUS(), ClientsCPUCores: -1, MachineCPUBusy: ph.busy,
 		}
 		if ph.clientsCPU >= 0 {
 			pp.ClientsCPUCores = ph.clientsCPU.Seconds() / ph.wall.Seconds()
@@ -422,17 +425,8 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 		err  error
 	}
 	acceptedCh := make(chan accepted, cfg.clients)
-	var handlers tracker
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if !handlers.enter() {
-			return
-		}
-		defer handlers.exit()
-		c, err := websocket.Accept(w, req, nil)
-		if err != nil {
-			return
-		}
-		sess, err := srv.Accept(connectCtx, newWSSignaler(c))
+	signalURL, stopSignaling, err := serveSignaling(func(sig *wsSignaler) {
+		sess, err := srv.Accept(connectCtx, sig)
 		select {
 		case acceptedCh <- accepted{sess, err}:
 		default: // more clients than asked for
@@ -440,27 +434,19 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 				_ = sess.Close("unexpected client")
 			}
 		}
-	})}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	})
 	if err != nil {
-		return nil, fmt.Errorf("signaling listen: %w", err)
+		return nil, err
 	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = hs.Serve(ln)
-	}()
 	defer func() {
-		_ = hs.Close()
-		<-served
-		cancelConnect()
-		handlers.closeAndWait()
+		cancelConnect() // ends the handlers still in Accept
+		stopSignaling()
 	}()
 
 	// What the server holds before any client, to subtract.
 	heap0, goroutines0 := liveHeap(), runtime.NumGoroutine()
 
-	workers, err := startWorkers(ctx, cfg.workerSpec, "ws://"+ln.Addr().String()+"/", e)
+	workers, err := startWorkers(ctx, cfg.workerSpec, signalURL, e)
 	defer stopWorkers(workers)
 	if err != nil {
 		return nil, err
@@ -643,6 +629,13 @@ func (ph *ccuPhase) perSnapshotUS(d time.Duration) float64 {
 	return d.Seconds() / float64(ph.delivered()) * 1e6
 }
 
+func (ph *ccuPhase) perPacketUS() float64 {
+	if ph.pktsIn < 0 || ph.pktsIn+ph.pktsOut == 0 {
+		return -1
+	}
+	return ph.serverCPU.Seconds() / float64(ph.pktsIn+ph.pktsOut) * 1e6
+}
+
 func (ph *ccuPhase) pktsPerSnapshot(n int64) float64 {
 	if n < 0 || ph.delivered() == 0 {
 		return -1
@@ -781,6 +774,7 @@ func (r *ccuReport) fill(ph *ccuPhase, sessions int) {
 	r.ServerCPUSecondsPerClientSecond = r.ServerCPUCores / float64(sessions)
 	r.ServerCPUPerSnapshotUS = ph.perSnapshotUS(ph.serverCPU)
 	r.ServerPacketsInPerSnapshot, r.ServerPacketsOutPerSnapshot = ph.pktsPerSnapshot(ph.pktsIn), ph.pktsPerSnapshot(ph.pktsOut)
+	r.ServerCPUPerPacketUS = ph.perPacketUS()
 	r.ClientsCPUCores, r.ClientCPUPerSnapshotUS = -1, -1
 	if ph.clientsCPU >= 0 {
 		r.ClientsCPUCores = ph.clientsCPU.Seconds() / ph.wall.Seconds()
@@ -947,7 +941,7 @@ func (r *ccuReport) rows() [][]string {
 		{"tick send p50 / p99", fmtMicros(r.TickSendP50US) + " / " + fmtMicros(r.TickSendP99US)},
 		{"server CPU", fmt.Sprintf("%.3f cores, %.2e s per client-second", r.ServerCPUCores, r.ServerCPUSecondsPerClientSecond)},
 		{"server CPU per snapshot sent", fmtMicros(r.ServerCPUPerSnapshotUS)},
-		{"server packets in / out per snapshot", fmt.Sprintf("%.2f / %.2f", r.ServerPacketsInPerSnapshot, r.ServerPacketsOutPerSnapshot)},
+		{"server packets in / out per snapshot", fmt.Sprintf("%.2f / %.2f (%s of CPU per packet)", r.ServerPacketsInPerSnapshot, r.ServerPacketsOutPerSnapshot, fmtMicros(r.ServerCPUPerPacketUS))},
 		{"clients' CPU (worker processes)", fmt.Sprintf("%.3f cores, %s per snapshot", r.ClientsCPUCores, fmtMicros(r.ClientCPUPerSnapshotUS))},
 		{"machine CPU busy (server and clients)", fmt.Sprintf("%.0f%%", 100*r.MachineCPUBusy)},
 		{"server heap per client", fmt.Sprintf("%.0f KiB", r.ServerHeapBytesPerClient/1024)},

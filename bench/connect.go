@@ -44,6 +44,10 @@ const connectTimeout = 10 * time.Second
 type connectParams struct {
 	N     int `json:"n"`
 	Batch int `json:"batch"`
+	// DelayMS is -delay, the vnet rows' one-way delay (0: none), and
+	// DelayN their connections each.
+	DelayMS float64 `json:"delay_ms,omitempty"`
+	DelayN  int     `json:"delay_n,omitempty"`
 	// Chromium is the browser's version, or why it was not run.
 	Chromium string `json:"chromium"`
 	// TrialFlags are the extra Chromium flags of the chromium-trial rows.
@@ -89,15 +93,20 @@ func cmdConnect(ctx context.Context, args []string, e *env) error {
 	n := fs.Int("n", 50, "connections of each kind")
 	batch := fs.Int("batch", 10, "connections one kind makes before the next takes its turn, so that drift hits every kind alike")
 	chromium := fs.String("chromium", "/usr/bin/chromium", "Chromium `binary` for the browser rows; empty to skip them")
+	delay := fs.Duration("delay", 0, "also connect the Go clients over pion's vnet with this one-way `delay` (0: not), where round trips cost what they do on a network: SNAP saves up to two")
+	delayN := fs.Int("delay-n", 10, "connections of each kind over the vnet")
 	trial := fs.String("trial-flags", "--force-fieldtrials="+snapFieldTrial, "extra Chromium flags of the chromium-trial rows, space-separated (SNAP's field trial by default)")
 	out := addOutputFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *n < 1 || *batch < 1 {
-		return usageErrorf(fs, "-n and -batch must be positive")
+	if *n < 1 || *batch < 1 || *delayN < 1 || *delay < 0 {
+		return usageErrorf(fs, "-n, -batch and -delay-n must be positive, -delay not negative")
 	}
 	r, err := runConnect(ctx, *n, *batch, *chromium, strings.Fields(*trial), e)
+	if err == nil && *delay > 0 {
+		err = runConnectVnet(ctx, r, *delay, *delayN, *batch, e)
+	}
 	if err != nil {
 		return err
 	}
@@ -173,8 +182,15 @@ func runConnect(ctx context.Context, n, batch int, chromium string, trialFlags [
 			bar.add(k)
 		}
 	}
-	for i := range results {
-		res := &results[i]
+	r.Results = results
+	r.summarize()
+	return r, nil
+}
+
+// summarize computes every row's figures from its samples.
+func (r *connectReport) summarize() {
+	for i := range r.Results {
+		res := &r.Results[i]
 		slices.Sort(res.samples)
 		res.N = len(res.samples) + res.Failed
 		if len(res.samples) > 0 {
@@ -186,8 +202,117 @@ func runConnect(ctx context.Context, n, batch int, chromium string, trialFlags [
 			res.AnswerSctpInit = float64(res.ansInit) / float64(len(res.samples))
 		}
 	}
-	r.Results = results
-	return r, nil
+}
+
+// runConnectVnet adds the Go rows over a vnet with a one-way delay:
+// signaling in process (not delayed), everything else through the vnet's
+// router.
+func runConnectVnet(ctx context.Context, r *connectReport, delay time.Duration, n, batch int, e *env) (err error) {
+	l, err := newLab(1, delay, 0, 1)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := l.close(); err == nil && cerr != nil {
+			err = cerr
+		}
+	}()
+	link := l.links[0]
+	srv, err := netcode.NewServer(&netcode.Config{Net: link.server, UDPAddr: link.serverIP + ":7000"})
+	if err != nil {
+		return fmt.Errorf("new server: %w", err)
+	}
+	defer func() { _ = srv.Close() }()
+	r.Params.DelayMS, r.Params.DelayN = ms(delay), n
+	suffix := fmt.Sprintf("-vnet-%gms", ms(delay))
+	rows := []struct {
+		name    string
+		connect func(ctx context.Context, res *connectResult) error
+	}{
+		{"go-netcode" + suffix, func(ctx context.Context, res *connectResult) error {
+			return vnetNetcodeConnect(ctx, srv, link, res)
+		}},
+		{"go-bare" + suffix, func(ctx context.Context, res *connectResult) error {
+			return vnetBareConnect(ctx, bareAPIOn(link.client, false), bareAPIOn(link.server, false), res)
+		}},
+		{"go-bare-snap" + suffix, func(ctx context.Context, res *connectResult) error {
+			return vnetBareConnect(ctx, bareAPIOn(link.client, true), bareAPIOn(link.server, true), res)
+		}},
+	}
+	first := len(r.Results)
+	for _, row := range rows {
+		r.Results = append(r.Results, connectResult{Name: row.name})
+	}
+	bar := e.newProgress("connect over vnet", n*len(rows))
+	defer bar.finish()
+	for done := 0; done < n; done += batch {
+		k := min(batch, n-done)
+		for i, row := range rows {
+			for range k {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+				err := row.connect(cctx, &r.Results[first+i])
+				cancel()
+				if err != nil {
+					return fmt.Errorf("%s: %w", row.name, err)
+				}
+			}
+			bar.add(k)
+		}
+	}
+	r.summarize()
+	return nil
+}
+
+// vnetNetcodeConnect connects one netcode client to srv through an
+// in-process signal pipe, and closes both ends.
+func vnetNetcodeConnect(ctx context.Context, srv *netcode.Server, link *labLink, res *connectResult) error {
+	var ts *timedSignaler
+	client, sess, dialed, err := connectNetcodeVia(ctx, srv, &netcode.Config{Net: link.client}, func(s netcode.Signaler) netcode.Signaler {
+		ts = &timedSignaler{Signaler: s}
+		return ts
+	})
+	if err != nil {
+		res.fail(err)
+		return nil
+	}
+	_ = client.Close()
+	_ = sess.Close("")
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	res.add(dialed.Sub(ts.offered), ts.offerInit, ts.answerInit)
+	return nil
+}
+
+// vnetBareConnect connects one bare pair through an in-process signal
+// pipe, and closes both ends.
+func vnetBareConnect(ctx context.Context, clientAPI, serverAPI *webrtc.API, res *connectResult) error {
+	csig, ssig := netcode.SignalPipe()
+	type accepted struct {
+		p   *barePeer
+		err error
+	}
+	done := make(chan accepted, 1)
+	go func() {
+		p, err := acceptBare(ctx, serverAPI, ssig)
+		done <- accepted{p, err}
+	}()
+	var offered time.Time
+	p, err := dialBare(ctx, clientAPI, csig, func() { offered = time.Now() })
+	end := time.Now()
+	a := <-done
+	if a.p != nil {
+		defer a.p.close()
+	}
+	if err != nil {
+		res.fail(err)
+		return nil
+	}
+	defer p.close()
+	res.add(end.Sub(offered), p.localInit, p.remoteInit)
+	return nil
 }
 
 func (res *connectResult) fail(err error) {
@@ -243,12 +368,12 @@ func (t *timedSignaler) ReadSignal(ctx context.Context) (netcode.Signal, error) 
 func goNetcodeConnects(ctx context.Context, url string, k int, res *connectResult) error {
 	for range k {
 		cctx, cancel := context.WithTimeout(ctx, connectTimeout)
-		c, _, err := websocket.Dial(cctx, url, nil)
+		sig, err := dialSignaling(cctx, url)
 		if err != nil {
 			cancel()
-			return fmt.Errorf("signaling dial: %w", err)
+			return err
 		}
-		ts := &timedSignaler{Signaler: newWSSignaler(c)}
+		ts := &timedSignaler{Signaler: sig}
 		client, err := netcode.Dial(cctx, ts, &netcode.Config{NetworkTypes: []netcode.NetworkType{netcode.NetworkUDP4}})
 		end := time.Now()
 		cancel()
@@ -269,13 +394,13 @@ func goBareConnects(ctx context.Context, url string, snap bool, k int, res *conn
 	api := bareLoopbackAPI(snap)
 	for range k {
 		cctx, cancel := context.WithTimeout(ctx, connectTimeout)
-		c, _, err := websocket.Dial(cctx, url, nil)
+		sig, err := dialSignaling(cctx, url)
 		if err != nil {
 			cancel()
-			return fmt.Errorf("signaling dial: %w", err)
+			return err
 		}
 		var offered time.Time
-		p, err := dialBare(cctx, api, newWSSignaler(c), func() { offered = time.Now() })
+		p, err := dialBare(cctx, api, sig, func() { offered = time.Now() })
 		end := time.Now()
 		cancel()
 		if err != nil {
@@ -402,7 +527,7 @@ func chromiumVersion(ctx context.Context, path string) (string, error) {
 type connectBrowser struct {
 	ctx    context.Context
 	cancel func()
-	out    *lockedBuffer
+	out    *lockedWriter
 }
 
 // startConnectBrowser starts Chromium as the repository's browser tests
@@ -412,7 +537,7 @@ func startConnectBrowser(ctx context.Context, path string, extra []string, url s
 	if err != nil {
 		return nil, err
 	}
-	out := &lockedBuffer{}
+	out := &lockedWriter{w: &strings.Builder{}}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.UserDataDir(dir),
@@ -513,24 +638,6 @@ func (b *connectBrowser) connects(ctx context.Context, path string, k int, res *
 	return nil
 }
 
-// lockedBuffer collects a child's output from its goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
@@ -549,8 +656,15 @@ func (r *connectReport) rows() [][]string {
 
 func (r *connectReport) describe() string {
 	p := r.Params
-	return fmt.Sprintf("time from the client's offer leaving it to both channels open on the client, loopback, %d connections each in batches of %d; Chromium: %s; trial rows: %s",
-		p.N, p.Batch, p.Chromium, strings.Join(p.TrialFlags, " "))
+	s := fmt.Sprintf("time from the client's offer leaving it to both channels open on the client, loopback, %d connections each in batches of %d; Chromium: %s",
+		p.N, p.Batch, p.Chromium)
+	if len(p.TrialFlags) > 0 {
+		s += "; trial rows: " + strings.Join(p.TrialFlags, " ")
+	}
+	if p.DelayMS > 0 {
+		s += fmt.Sprintf("; vnet rows: pion's vnet with %g ms one way, signaling in process, %d connections each", p.DelayMS, p.DelayN)
+	}
+	return s
 }
 
 func (r *connectReport) writeTable(w io.Writer) error {

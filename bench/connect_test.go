@@ -31,7 +31,8 @@ func TestConnectSmoke(t *testing.T) {
 	chromium := chromiumForTest(t)
 	html := filepath.Join(t.TempDir(), "connect.html")
 	var r connectReport
-	decodeOne(t, runBench(t, "connect", "-n", "3", "-batch", "2", "-chromium", chromium, "-json", "-html", html), &r)
+	decodeOne(t, runBench(t, "connect", "-n", "3", "-batch", "2", "-chromium", chromium, "-delay", "5ms", "-delay-n", "3",
+		"-json", "-html", html), &r)
 	want := []string{"go-netcode", "go-bare", "go-bare-snap"}
 	if chromium != "" {
 		for _, c := range []string{"chromium", "chromium-trial"} {
@@ -44,6 +45,10 @@ func TestConnectSmoke(t *testing.T) {
 		}
 	} else if !strings.HasPrefix(r.Params.Chromium, "not run") {
 		t.Errorf("chromium %q, want not run", r.Params.Chromium)
+	}
+	want = append(want, "go-netcode-vnet-5ms", "go-bare-vnet-5ms", "go-bare-snap-vnet-5ms")
+	if r.Params.DelayMS != 5 || r.Params.DelayN != 3 {
+		t.Errorf("vnet params %+v", r.Params)
 	}
 	if got := transportNames(r.Results, func(r connectResult) string { return r.Name }); !slices.Equal(got, want) {
 		t.Fatalf("rows %v, want %v", got, want)
@@ -58,11 +63,11 @@ func TestConnectSmoke(t *testing.T) {
 		// pion offers sctp-init only with SNAP on; a pion answerer answers
 		// with it only to an offer that had it, and only with SNAP on.
 		switch res.Name {
-		case "go-bare-snap":
+		case "go-bare-snap", "go-bare-snap-vnet-5ms":
 			if res.OfferSctpInit != 1 || res.AnswerSctpInit != 1 {
 				t.Errorf("%s: sctp-init in %v of offers, %v of answers; want all", res.Name, res.OfferSctpInit, res.AnswerSctpInit)
 			}
-		case "go-netcode", "go-bare", "chromium-netcode", "chromium-bare", "chromium-trial-netcode", "chromium-trial-bare":
+		case "go-netcode", "go-bare", "go-netcode-vnet-5ms", "go-bare-vnet-5ms", "chromium-netcode", "chromium-bare", "chromium-trial-netcode", "chromium-trial-bare":
 			if res.AnswerSctpInit != 0 {
 				t.Errorf("%s: sctp-init in %v of answers, want none", res.Name, res.AnswerSctpInit)
 			}

@@ -7,16 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/coder/websocket"
 
 	"github.com/tickwire/tickwire/netcode"
 )
@@ -258,7 +254,10 @@ func runIdlePhase(ctx context.Context, spec workerSpec, cfg idleConfig, e *env) 
 	if err != nil {
 		return ph, err
 	}
-	defer stopSignaling()
+	defer func() {
+		cancelConnect() // ends the handlers still accepting
+		stopSignaling()
+	}()
 	var closers []func()
 	defer func() {
 		for _, c := range closers {
@@ -370,38 +369,6 @@ func runIdlePhase(ctx context.Context, spec workerSpec, cfg idleConfig, e *env) 
 		ph.clientsCPU = (clients1 - clients0).Seconds() / wall
 	}
 	return ph, nil
-}
-
-// serveSignaling serves WebSocket signaling on loopback, each connection
-// to handle, which owns the signaler it gets; stop closes the server and
-// waits for the handlers.
-func serveSignaling(handle func(sig *wsSignaler)) (url string, stop func(), err error) {
-	var handlers tracker
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if !handlers.enter() {
-			return
-		}
-		defer handlers.exit()
-		c, err := websocket.Accept(w, req, nil)
-		if err != nil {
-			return
-		}
-		handle(newWSSignaler(c))
-	})}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, fmt.Errorf("signaling listen: %w", err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = hs.Serve(ln)
-	}()
-	return "ws://" + ln.Addr().String() + "/", func() {
-		_ = hs.Close()
-		<-served
-		handlers.closeAndWait()
-	}, nil
 }
 
 // netcodePrefix is the import path of netcode and its internal packages.

@@ -208,7 +208,7 @@ func TestCCUSmoke(t *testing.T) {
 	if runtime.GOOS == "linux" && (r.ClientsCPUCores < 0 || r.ClientCPUPerSnapshotUS < 0) {
 		t.Errorf("clients' CPU missing: %v cores, %v per snapshot", r.ClientsCPUCores, r.ClientCPUPerSnapshotUS)
 	}
-	if runtime.GOOS == "linux" && os.Geteuid() == 0 && (r.ServerPacketsInPerSnapshot <= 0 || r.ServerPacketsOutPerSnapshot < 1) {
+	if runtime.GOOS == "linux" && os.Geteuid() == 0 && (r.ServerPacketsInPerSnapshot <= 0 || r.ServerPacketsOutPerSnapshot < 1 || r.ServerCPUPerPacketUS <= 0) {
 		// Every snapshot sent is a packet out at least.
 		t.Errorf("server packets per snapshot: %v in, %v out", r.ServerPacketsInPerSnapshot, r.ServerPacketsOutPerSnapshot)
 	}

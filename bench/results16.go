@@ -53,7 +53,7 @@ func newIssue16Doc(base string, runs int, ccuDuration time.Duration, goTool stri
 		ccu500:  cmp("500 clients", "ccu", "-clients", "500", "-hz", "30", "-size", "200", "-duration", dur, "-worker-nice", "19"),
 		grid:    cmp("packets per message", "grid", "-losses", "0,0.05", "-delays", "0,25ms,75ms", "-duration", "4s"),
 		idle:    cmp("idle sessions", "idle", "-sessions", "100", "-duration", "10s", "-rounds", "2"),
-		connect: cmp("offer to open", "connect", "-n", "50"),
+		connect: cmp("offer to open", "connect", "-n", "50", "-delay", "25ms", "-delay-n", "10"),
 		ccu1000: cmp("1000 clients", "ccu", "-clients", "1000", "-per-worker", "100", "-hz", "30", "-size", "200",
 			"-duration", "10s", "-worker-nice", "19", "-project", "2,8"),
 	}
@@ -201,9 +201,9 @@ func writeIssue16Markdown(w io.Writer, d *issue16Doc) {
 
 	if r := d.ccu500.r; r != nil {
 		p("\n### Server CPU per snapshot, 500 clients at 30 Hz (`ccu`, took %s)\n\n", d.ccu500.took.Round(time.Second))
-		p("The clients run at nice 19 (`-worker-nice 19`): on two cores they cannot all keep up, and at equal priority they would take the server's CPU; so the server gets what it asks for first and its CPU time (getrusage, per snapshot sent) is its own demand. The server's packets per snapshot (nftables counters on its port, root only) show what the clients sent back: fewer acknowledgements from starved clients mean less work for the server.\n\n")
+		p("The clients run at nice 19 (`-worker-nice 19`): on two cores they cannot all keep up, and at equal priority they would take the server's CPU; so the server gets what it asks for first and its CPU time (getrusage, per snapshot sent) is its own demand. The server's packets per snapshot (nftables counters on its port, root only) show what the clients sent back: fewer acknowledgements from starved clients mean less work for the server, so where the two sides' packets per snapshot differ, read the CPU per packet beside the CPU per snapshot.\n\n")
 		compareMarkdown(w, r, []string{"server_cpu_per_snapshot_us", "server_cpu_cores", "server_pkts_in_per_snapshot",
-			"server_pkts_out_per_snapshot", "ticks", "delivered", "congested", "clients_cpu_cores", "client_cpu_per_snapshot_us",
+			"server_pkts_out_per_snapshot", "server_cpu_per_packet_us", "ticks", "delivered", "congested", "clients_cpu_cores", "client_cpu_per_snapshot_us",
 			"machine_cpu_busy", "server_heap_bytes_per_client", "server_goroutines_per_client", "connect_p50_ms"})
 	}
 	if r := d.grid.r; r != nil {
@@ -236,7 +236,7 @@ func writeIssue16Markdown(w io.Writer, d *issue16Doc) {
 		p("\n### Offer to both channels open (`connect`, took %s)\n\n", d.connect.took.Round(time.Second))
 		var cr connectReport
 		d.connect.headReport(0, &cr)
-		p("From the client's offer leaving it to both channels open on the client, on loopback, 50 connections of each kind in batches of 10, round-robin. Go: `netcode.Dial` to a netcode server (WebSocket signaling), and bare pion PeerConnections with the same channels against a bare pion answerer. Chromium (%s, headless): a plain page (bench/connectpage) with the same channels and signaling, against each server. *snap*: both pion ends with `SettingEngine.EnableSctpSnap`, the SCTP INIT carried in the SDP (`a=sctp-init`, draft-hancke-tsvwg-snap). *trial*: Chromium with `%s`, libwebrtc's field trial `WebRTC-Sctp-Snap`, which makes it offer `a=sctp-init`; the sctp-init columns say which offers and answers carried it.\n\n",
+		p("From the client's offer leaving it to both channels open on the client, on loopback, 50 connections of each kind in batches of 10, round-robin; the *vnet* rows are the Go ones again over pion's vnet with 25 ms one way (10 each, signaling in process), where a round trip costs 50 ms. Go: `netcode.Dial` to a netcode server (WebSocket signaling), and bare pion PeerConnections with the same channels against a bare pion answerer. Chromium (%s, headless): a plain page (bench/connectpage) with the same channels and signaling, against each server. *snap*: both pion ends with `SettingEngine.EnableSctpSnap`, the SCTP INIT carried in the SDP (`a=sctp-init`, draft-hancke-tsvwg-snap). *trial*: Chromium with `%s`, libwebrtc's field trial `WebRTC-Sctp-Snap`, which makes it offer `a=sctp-init`; the sctp-init columns say which offers and answers carried it.\n\n",
 			cr.Params.Chromium, strings.Join(cr.Params.TrialFlags, " "))
 		var names []string
 		for _, m := range r.Metrics {
@@ -251,7 +251,7 @@ func writeIssue16Markdown(w io.Writer, d *issue16Doc) {
 		p("1000 netcode clients cannot all keep up at 30 Hz on this two-core machine beside the server (a client costs about as much CPU per snapshot as the server does, see `client_cpu_per_snapshot_us`), and clients that fall behind acknowledge less, which lightens the server's load: the main phase alone would flatter the server. So: the clients run at nice 19, 100 per worker process with GOMAXPROCS 1 (the least CPU per client without changing what they send); the same clients are first measured at 2 and 8 Hz, rates they can keep up with, and the server's CPU is projected to 30 Hz along the line through those two (its idle cost plus a cost per snapshot); the goal is judged on the main phase where its clients kept up, else on the projection, where they did. `projection.*` are those figures.\n\n")
 		var names []string
 		for _, m := range r.Metrics {
-			if strings.HasPrefix(m.Name, "projection.") || m.Name == "server_cpu_cores" || m.Name == "server_cpu_per_snapshot_us" ||
+			if strings.HasPrefix(m.Name, "projection.") || strings.HasPrefix(m.Name, "server_cpu_") ||
 				m.Name == "delivered" || m.Name == "ticks" || m.Name == "clients_connected" || strings.HasPrefix(m.Name, "server_pkts") {
 				names = append(names, m.Name)
 			}
@@ -263,7 +263,7 @@ func writeIssue16Markdown(w io.Writer, d *issue16Doc) {
 			p("\nThis tree: %s.\n", v)
 		}
 	}
-	p("\nWhat each took, builds included, is in its heading; `make bench` can skip this section with `-base ''`.\n")
+	p("\nWhat each took, builds included, is in its heading; `go run ./bench results -base ''` leaves this section out.\n")
 }
 
 // compareMarkdown writes the named metrics of r as a table.

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/tickwire/tickwire/netcode"
 )
 
@@ -199,12 +197,12 @@ func cmdWorker(ctx context.Context, args []string, e *env) error {
 
 // dialWS connects one client through the WebSocket signaling endpoint.
 func dialWS(ctx context.Context, url string) (*netcode.Client, error) {
-	c, _, err := websocket.Dial(ctx, url, nil)
+	sig, err := dialSignaling(ctx, url)
 	if err != nil {
-		return nil, fmt.Errorf("signaling dial: %w", err)
+		return nil, err
 	}
 	// UDP4 only: the server listens on 127.0.0.1.
-	client, err := netcode.Dial(ctx, newWSSignaler(c), &netcode.Config{NetworkTypes: []netcode.NetworkType{netcode.NetworkUDP4}})
+	client, err := netcode.Dial(ctx, sig, &netcode.Config{NetworkTypes: []netcode.NetworkType{netcode.NetworkUDP4}})
 	if err != nil {
 		return nil, fmt.Errorf("netcode dial: %w", err)
 	}
@@ -214,11 +212,11 @@ func dialWS(ctx context.Context, url string) (*netcode.Client, error) {
 // dialBareWS connects one bare peer through the WebSocket signaling
 // endpoint.
 func dialBareWS(ctx context.Context, url string) (*barePeer, error) {
-	c, _, err := websocket.Dial(ctx, url, nil)
+	sig, err := dialSignaling(ctx, url)
 	if err != nil {
-		return nil, fmt.Errorf("signaling dial: %w", err)
+		return nil, err
 	}
-	p, err := dialBare(ctx, bareLoopbackAPI(false), newWSSignaler(c), nil)
+	p, err := dialBare(ctx, bareLoopbackAPI(false), sig, nil)
 	if err != nil {
 		return nil, fmt.Errorf("bare dial: %w", err)
 	}
