@@ -135,7 +135,12 @@ func (l *pathLab) run(ctx context.Context, pc pathCase, n int, e *env) pathResul
 		return fail(err)
 	}
 	defer ns.Close()
-	ls, err := lobby.NewServer(&lobby.Config{TURN: lobby.TURNConfig{URLs: pc.turn(l.ts.URLs()), Secret: pathsTURNSecret}})
+	// One player creates a room per connection, faster than the lobby's
+	// default budgets for a real player allow.
+	ls, err := lobby.NewServer(&lobby.Config{
+		TURN:           lobby.TURNConfig{URLs: pc.turn(l.ts.URLs()), Secret: pathsTURNSecret},
+		RoomCreateRate: 1000, RoomCreateBurst: 1000, IPRoomCreateRate: 1000, IPRoomCreateBurst: 1000,
+	})
 	if err != nil {
 		return fail(err)
 	}
