@@ -240,7 +240,9 @@ func writeIssue16Markdown(w io.Writer, d *issue16Doc) {
 			cr.Params.Chromium, strings.Join(cr.Params.TrialFlags, " "))
 		var names []string
 		for _, m := range r.Metrics {
-			if strings.HasSuffix(m.Name, ".p50_ms") || strings.HasSuffix(m.Name, ".p99_ms") || strings.HasSuffix(m.Name, "sctp_init") {
+			// The sctp-init rows only where either side saw it.
+			if strings.HasSuffix(m.Name, ".p50_ms") || strings.HasSuffix(m.Name, ".p99_ms") ||
+				(strings.HasSuffix(m.Name, "sctp_init") && (m.Base != 0 || m.Head != 0)) {
 				names = append(names, m.Name)
 			}
 		}
