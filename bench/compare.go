@@ -149,7 +149,8 @@ func runCompare(ctx context.Context, cfg compareConfig, e *env) (*compareReport,
 		return nil, fmt.Errorf("unknown revision %q in %s", cfg.base, top)
 	}
 	headCommit, _ := gitOutput(ctx, top, "rev-parse", "HEAD")
-	status, _ := gitOutput(ctx, top, "status", "--porcelain", "--untracked-files=no")
+	// Untracked files count: the build takes them.
+	status, _ := gitOutput(ctx, top, "status", "--porcelain")
 	r := &compareReport{
 		Scenario: "compare", Command: cfg.command, Runs: cfg.runs,
 		Base: compareSide{Rev: cfg.base, Commit: baseCommit},
