@@ -89,6 +89,10 @@ type browserReport struct {
 	Goals    browserGoals    `json:"goals"`
 }
 
+func init() {
+	register(subcommand{"browser", "the browser clients in Chromium: a bare RTCDataChannel page, @tickwire/client and the wasm client", cmdBrowser})
+}
+
 func cmdBrowser(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("browser", e)
 	n := fs.Int("n", 1500, "event round trips per client, spread over the rounds")
