@@ -1,21 +1,27 @@
 # Tickwire developer commands. `make test` is what CI runs (.ci/run).
 GO ?= go
 
-.PHONY: help run wasm test vet bench fuzz soak
+.PHONY: help run wasm js test vet bench fuzz soak
 
 help:
-	@echo "make run    build the browser demo and serve it with a lobby and its game server: open http://127.0.0.1:8080 in two tabs"
+	@echo "make run    build the browser demo (on the TypeScript client; its Go twin at /go/) and serve it with a lobby and its game server: open http://127.0.0.1:8080 in two tabs"
 	@echo "make wasm   build the browser client into build/web: tickwire.wasm (stripped), wasm_exec.js, tickwire.js, tickwire.d.ts"
+	@echo "make js     build and unit-test the TypeScript client in js/ (@tickwire/client: npm ci, esbuild, tsc, node --test)"
 	@echo "make test   vet, race-enabled tests, a short run of every fuzz target, and the js/wasm build of the client (what CI runs)"
 	@echo "make vet    go vet ./..."
 	@echo "make bench  run the Go benchmarks, then regenerate bench/RESULTS.md (takes several minutes)"
 	@echo "make fuzz   run every fuzz target (FUZZ_TARGETS) for FUZZTIME each, $(FUZZTIME) by default"
 	@echo "make soak   TestChurnSoak with SOAK_CYCLES players ($(SOAK_CYCLES)) through a lobby and game server, then checks for leaks"
 
-# The page (examples/web) next to the wasm client that `make wasm` puts in
-# build/web, served by the lobby command with its embedded game server.
-run: wasm
-	cp examples/web/* build/web/
+# The page (examples/web) on the TypeScript client (js/, built into
+# tickwire.js), in build/web, served by the lobby command with its embedded
+# game server; and at /go/ the same game written in Go (examples/godots).
+run:
+	cd js && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run build
+	mkdir -p build/web/go
+	cp js/dist/tickwire.js js/dist/tickwire.js.map examples/web/* build/web/
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o build/web/go/godots.wasm ./examples/godots
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" examples/godots/index.html build/web/go/
 	$(GO) run ./lobby/cmd/lobby -web build/web -fill-wait 2s
 
 # The browser client: the Go lobby and netcode clients as WebAssembly
@@ -28,12 +34,25 @@ wasm:
 	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" wasm/tickwire.js wasm/tickwire.d.ts build/web/
 	@echo "build/web/tickwire.wasm: $$(wc -c < build/web/tickwire.wasm) bytes, $$(gzip -9 -c build/web/tickwire.wasm | wc -c) gzipped"
 
+# The TypeScript client, @tickwire/client (js/): npm ci from the committed
+# lockfile when node_modules is missing or older than it, then the bundle,
+# the type check, the unit tests under node and the size budget. The
+# browser tests of wasm/ load the bundle it leaves in js/dist.
+js:
+	@if command -v npm >/dev/null 2>&1; then \
+		cd js && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm test; \
+	elif [ "$$CI" = true ]; then \
+		echo "npm is missing for the TypeScript client in js/: apt-get install -y nodejs npm"; exit 1; \
+	else \
+		echo "skipping the TypeScript client in js/: install node and npm (apt-get install -y nodejs npm)"; \
+	fi
+
 # The js/wasm lines come first: they keep the browser client compiling, and
 # the stripped build warms the cache for the browser tests in wasm/, so that
 # compiling it does not compete for the CPU with the network tests running
 # beside it.
-test: vet
-	GOOS=js GOARCH=wasm $(GO) vet ./netcode/... ./lobby/ ./wasm/ ./internal/browser/
+test: vet js
+	GOOS=js GOARCH=wasm $(GO) vet ./netcode/... ./lobby/ ./wasm/ ./internal/browser/ ./examples/godots/
 	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o /dev/null ./wasm
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_TEST)

@@ -5,10 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -18,24 +18,63 @@ import (
 	"strings"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/tickwire/tickwire/netcode"
 )
 
 // ccuConfig is one ccu run.
 type ccuConfig struct {
+	workerSpec
+	// project are the tick rates of the projection's phases, if any.
+	project      []int
+	hz           int
+	size         int
+	duration     time.Duration
+	warmup       time.Duration
+	cpuProfile   string
+	serverRcvbuf int
+}
+
+// workerSpec says how many client processes to start and how.
+type workerSpec struct {
 	clients        int
-	hz             int
-	size           int
-	duration       time.Duration
-	warmup         time.Duration
+	kind           string // kindNetcode or kindBare
 	perWorker      int
 	parallel       int
 	connectTimeout time.Duration
-	cpuProfile     string
-	serverRcvbuf   int
+	// lifetime bounds a worker after it connected: it must outlive every
+	// phase, and never the parent by long.
+	lifetime time.Duration
+	// procs is each worker's GOMAXPROCS; 0 leaves the Go default.
+	procs int
+	// nice makes the workers this much nicer than the server (Unix).
+	nice int
+	// profile, when set, has worker i write its CPU profile to profile.i.
+	profile string
 }
+
+// addWorkerFlags registers the flags of a subcommand's client workers.
+func addWorkerFlags(fs *flag.FlagSet, w *workerSpec, perWorker int) {
+	fs.IntVar(&w.perWorker, "per-worker", perWorker, "clients per worker process")
+	fs.IntVar(&w.parallel, "parallel", 4, "connections each worker opens at once")
+	fs.DurationVar(&w.connectTimeout, "connect-timeout", 2*time.Minute, "how long every client may take to connect")
+	fs.IntVar(&w.procs, "worker-procs", 1, "GOMAXPROCS of each worker process (0: the Go default, one per CPU); one keeps a worker's goroutines off each other's threads, which costs less CPU per client")
+	fs.IntVar(&w.nice, "worker-nice", 0, "run the workers this much nicer than the server (Unix nice, up to 19), so that the server gets the CPU it asks for first and the clients the rest")
+	fs.StringVar(&w.profile, "worker-cpuprofile", "", "write worker i's CPU profile, from connected to the end, to `prefix`.i")
+}
+
+func (w *workerSpec) check(fs *flag.FlagSet) error {
+	switch {
+	case w.clients < 1, w.perWorker < 1, w.parallel < 1:
+		return usageErrorf(fs, "client counts, -per-worker and -parallel must be positive")
+	case w.connectTimeout <= 0:
+		return usageErrorf(fs, "-connect-timeout must be positive")
+	case w.procs < 0, w.nice < 0 || w.nice > 19:
+		return usageErrorf(fs, "-worker-procs must not be negative and -worker-nice must be in [0, 19]")
+	}
+	return nil
+}
+
+func (w *workerSpec) workers() int { return (w.clients + w.perWorker - 1) / w.perWorker }
 
 type ccuParams struct {
 	Clients   int     `json:"clients"`
@@ -50,6 +89,9 @@ type ccuParams struct {
 	// ServerRcvbuf is -server-rcvbuf: the server's Config.UDPBuffer, 0 for
 	// netcode's default.
 	ServerRcvbuf int `json:"server_rcvbuf"`
+	// WorkerProcs and WorkerNice are -worker-procs and -worker-nice.
+	WorkerProcs int `json:"worker_procs"`
+	WorkerNice  int `json:"worker_nice"`
 }
 
 // ccuReport is the ccu subcommand's output. Snapshot latency runs from the
@@ -87,6 +129,27 @@ type ccuReport struct {
 	// Server figures, from this process alone: the clients run elsewhere.
 	ServerCPUSecondsPerClientSecond float64 `json:"server_cpu_s_per_client_s"`
 	ServerCPUCores                  float64 `json:"server_cpu_cores"`
+	// ServerCPUPerSnapshotUS is the server's CPU time over the measured
+	// phase per snapshot it sent (congested sends, which cost next to
+	// nothing, not counted): everything included, keepalives, pings and
+	// acknowledgements too.
+	ServerCPUPerSnapshotUS float64 `json:"server_cpu_per_snapshot_us"`
+	// ServerPacketsInPerSnapshot and ServerPacketsOutPerSnapshot are the
+	// UDP packets the server's port received and sent in the measured
+	// phase per snapshot sent: its wire cost, acknowledgements, pings and
+	// keepalives included (root on Linux: nftables counters; -1 elsewhere).
+	ServerPacketsInPerSnapshot  float64 `json:"server_pkts_in_per_snapshot"`
+	ServerPacketsOutPerSnapshot float64 `json:"server_pkts_out_per_snapshot"`
+	// ServerCPUPerPacketUS is the server's CPU time per packet on its
+	// port, both ways (-1 where packets are not counted): a figure the
+	// clients' acknowledging less when they fall behind does not move the
+	// way it moves the CPU per snapshot.
+	ServerCPUPerPacketUS float64 `json:"server_cpu_per_packet_us"`
+	// ClientsCPUCores is the worker processes' CPU over the measured phase
+	// (Linux; -1 elsewhere), and ClientCPUPerSnapshotUS per snapshot sent:
+	// what the clients need to keep up.
+	ClientsCPUCores        float64 `json:"clients_cpu_cores"`
+	ClientCPUPerSnapshotUS float64 `json:"client_cpu_per_snapshot_us"`
 	// MachineCPUBusy is the fraction of all the machine's CPU time spent
 	// busy during the measured phase (Linux; -1 elsewhere): near 1, the
 	// clients are starved and their latency is the machine's, not the
@@ -110,6 +173,9 @@ type ccuReport struct {
 	// (Linux; -1 elsewhere).
 	UDPRcvbufErrors int64 `json:"udp_rcvbuf_errors"`
 
+	// Projection is there with -project.
+	Projection *ccuProjection `json:"projection,omitempty"`
+
 	CPUProfile string   `json:"cpu_profile,omitempty"`
 	Errors     []string `json:"errors,omitempty"`
 
@@ -117,35 +183,136 @@ type ccuReport struct {
 	connects []time.Duration
 }
 
+// ccuProjection is the server's CPU at -hz projected from phases at lower
+// tick rates, with the same clients: where the clients cannot keep up at
+// -hz on one machine, they send the server fewer acknowledgements than
+// clients that keep up would (see server_pkts_in_per_snapshot), so the
+// main phase measures less than a real server's work. At rates the
+// clients keep up with, the server's CPU is its idle cost (keepalives,
+// pings, timers of every session) plus a cost per snapshot sent, and the
+// line through the phases gives both.
+type ccuProjection struct {
+	Phases []ccuProjectionPhase `json:"phases"`
+	// ServerCPUCores is the line's value at -hz.
+	ServerCPUCores float64 `json:"server_cpu_cores"`
+	// IdleCores is its value at 0 Hz, and MarginalCPUPerSnapshotUS its
+	// slope per snapshot.
+	IdleCores                float64 `json:"idle_cores"`
+	MarginalCPUPerSnapshotUS float64 `json:"marginal_cpu_per_snapshot_us"`
+	// ClientsKeptUp is whether every phase's clients read at least 99% of
+	// the snapshots sent to them: if not, the projection has the main
+	// phase's flaw too.
+	ClientsKeptUp bool `json:"clients_kept_up"`
+}
+
+type ccuProjectionPhase struct {
+	Hz                          int     `json:"hz"`
+	Ticks                       int     `json:"ticks"`
+	TicksExpected               int     `json:"ticks_expected"`
+	ServerCPUCores              float64 `json:"server_cpu_cores"`
+	ServerCPUPerSnapshotUS      float64 `json:"server_cpu_per_snapshot_us"`
+	ServerPacketsInPerSnapshot  float64 `json:"server_pkts_in_per_snapshot"`
+	ServerPacketsOutPerSnapshot float64 `json:"server_pkts_out_per_snapshot"`
+	ServerCPUPerPacketUS        float64 `json:"server_cpu_per_packet_us"`
+	ClientsCPUCores             float64 `json:"clients_cpu_cores"`
+	// Delivered is the fraction of the snapshots sent that clients read.
+	Delivered      float64 `json:"delivered"`
+	MachineCPUBusy float64 `json:"machine_cpu_busy"`
+}
+
+// project fits the line through phases' server CPU and reads it at hz;
+// read[i] is how many of phase i's snapshots the clients read.
+func project(phases []ccuPhase, read []uint64, hz, clients int) *ccuProjection {
+	p := &ccuProjection{ClientsKeptUp: true}
+	var xs, ys []float64
+	for i, ph := range phases {
+		pp := ccuProjectionPhase{
+			Hz: ph.hz, Ticks: ph.ticks, TicksExpected: ph.ticksExpected,
+			ServerCPUCores: ph.serverCores(), ServerCPUPerSnapshotUS: ph.perSnapshotUS(ph.serverCPU),
+			ServerPacketsInPerSnapshot: ph.pktsPerSnapshot(ph.pktsIn), ServerPacketsOutPerSnapshot: ph.pktsPerSnapshot(ph.pktsOut),
+			ServerCPUPerPacketUS: ph.perPacketUS(), ClientsCPUCores: -1, MachineCPUBusy: ph.busy,
+		}
+		if ph.clientsCPU >= 0 {
+			pp.ClientsCPUCores = ph.clientsCPU.Seconds() / ph.wall.Seconds()
+		}
+		if ph.sent > 0 && i < len(read) {
+			pp.Delivered = float64(read[i]) / float64(ph.sent)
+		}
+		if pp.Delivered < 0.99 {
+			p.ClientsKeptUp = false
+		}
+		p.Phases = append(p.Phases, pp)
+		// The rate the server really kept, in case it missed ticks.
+		xs = append(xs, float64(ph.ticks)/ph.wall.Seconds())
+		ys = append(ys, pp.ServerCPUCores)
+	}
+	slope, intercept := fitLine(xs, ys)
+	p.ServerCPUCores = intercept + slope*float64(hz)
+	p.IdleCores = intercept
+	p.MarginalCPUPerSnapshotUS = slope / float64(clients) * 1e6
+	return p
+}
+
+// fitLine is the least-squares line through (xs[i], ys[i]).
+func fitLine(xs, ys []float64) (slope, intercept float64) {
+	n := float64(len(xs))
+	var sx, sy, sxx, sxy float64
+	for i := range xs {
+		sx += xs[i]
+		sy += ys[i]
+		sxx += xs[i] * xs[i]
+		sxy += xs[i] * ys[i]
+	}
+	d := n*sxx - sx*sx
+	if d == 0 {
+		return 0, sy / n
+	}
+	slope = (n*sxy - sx*sy) / d
+	return slope, (sy - slope*sx) / n
+}
+
 // maxReportedErrors keeps a failing run's report readable.
 const maxReportedErrors = 10
+
+func init() {
+	register(subcommand{"ccu", "one netcode server, many clients in other processes", cmdCCU})
+}
 
 func cmdCCU(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("ccu", e)
 	cfg := ccuConfig{}
+	cfg.kind = kindNetcode
 	fs.IntVar(&cfg.clients, "clients", 500, "clients to connect")
 	fs.IntVar(&cfg.hz, "hz", 30, "server ticks per second; one snapshot per client per tick")
 	fs.IntVar(&cfg.size, "size", 200, "snapshot payload bytes")
 	fs.DurationVar(&cfg.duration, "duration", 20*time.Second, "measured phase")
 	fs.DurationVar(&cfg.warmup, "warmup", time.Second, "ticks before the measured phase, not counted")
-	fs.IntVar(&cfg.perWorker, "per-worker", 50, "clients per worker process")
-	fs.IntVar(&cfg.parallel, "parallel", 4, "connections each worker opens at once")
-	fs.DurationVar(&cfg.connectTimeout, "connect-timeout", 2*time.Minute, "how long every client may take to connect")
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the server's measured phase to `file`")
+	addWorkerFlags(fs, &cfg.workerSpec, 50)
+	project := fs.String("project", "", "also measure the same clients at these tick `rates` (comma-separated, at least two, each -warmup and -duration long, before the main phase) and project the server's CPU at -hz along the line through them: for client counts whose clients cannot keep up at -hz on this machine")
 	fs.IntVar(&cfg.serverRcvbuf, "server-rcvbuf", 0, "the server's UDP socket buffers in `bytes` (netcode.Config.UDPBuffer); 0 for netcode's default")
 	out := addOutputFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	if err := cfg.workerSpec.check(fs); err != nil {
+		return err
+	}
+	if *project != "" {
+		rates, err := parseList(*project, strconv.Atoi)
+		if err != nil || len(rates) < 2 || slices.Min(rates) < 1 || slices.Max(rates) > 1000 || len(slices.Compact(slices.Sorted(slices.Values(rates)))) < 2 {
+			return usageErrorf(fs, "-project takes at least two different tick rates in [1, 1000]")
+		}
+		cfg.project = rates
+	}
+	cfg.lifetime = time.Duration(1+len(cfg.project))*(cfg.warmup+cfg.duration) + time.Minute
 	switch {
-	case cfg.clients < 1, cfg.perWorker < 1, cfg.parallel < 1:
-		return usageErrorf(fs, "-clients, -per-worker and -parallel must be positive")
 	case cfg.hz < 1 || cfg.hz > 1000:
 		return usageErrorf(fs, "-hz must be in [1, 1000]")
 	case cfg.size < snapshotHeader || cfg.size > maxPayload:
 		return usageErrorf(fs, "-size must be in [%d, %d]", snapshotHeader, maxPayload)
-	case cfg.duration <= 0, cfg.warmup < 0, cfg.connectTimeout <= 0:
-		return usageErrorf(fs, "-duration and -connect-timeout must be positive")
+	case cfg.duration <= 0, cfg.warmup < 0:
+		return usageErrorf(fs, "-duration must be positive and -warmup not negative")
 	}
 	r, err := runCCU(ctx, cfg, e)
 	if err != nil {
@@ -160,6 +327,10 @@ const (
 	snapshotHeader = 17
 	phaseWarmup    = 0
 	phaseMeasured  = 1
+	// phaseProjected is the first of the projection's phases, one each.
+	phaseProjected = 2
+	// maxPhases bounds the phases a worker counts reads of.
+	maxPhases = 16
 )
 
 // A worker speaks JSON on stdout, twice: once connected, and when its
@@ -178,11 +349,13 @@ type workerReport struct {
 	// netcode took off the network, of which the game Read some (a newer
 	// one replaces an unread one); NetLost never arrived (sequence gaps);
 	// Stale arrived after a newer one.
-	Arrived uint64   `json:"arrived"`
-	Read    uint64   `json:"read"`
-	NetLost uint64   `json:"net_lost"`
-	Stale   uint64   `json:"stale"`
-	Errors  []string `json:"errors,omitempty"`
+	Arrived uint64 `json:"arrived"`
+	Read    uint64 `json:"read"`
+	NetLost uint64 `json:"net_lost"`
+	Stale   uint64 `json:"stale"`
+	// PhaseRead counts the snapshots read, by the phase stamped in them.
+	PhaseRead []uint64 `json:"phase_read,omitempty"`
+	Errors    []string `json:"errors,omitempty"`
 }
 
 // worker is the parent's view of a worker process.
@@ -215,11 +388,12 @@ func (w *worker) read(stdout io.Reader) {
 }
 
 func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
-	nWorkers := (cfg.clients + cfg.perWorker - 1) / cfg.perWorker
+	nWorkers := cfg.workers()
 	r := &ccuReport{Scenario: "ccu", Args: e.args, Params: ccuParams{
 		Clients: cfg.clients, Hz: cfg.hz, Size: cfg.size, DurationS: cfg.duration.Seconds(),
 		WarmupS: cfg.warmup.Seconds(), Workers: nWorkers, PerWorker: cfg.perWorker,
 		Parallel: cfg.parallel, CPUs: runtime.NumCPU(), ServerRcvbuf: cfg.serverRcvbuf,
+		WorkerProcs: cfg.procs, WorkerNice: cfg.nice,
 	}}
 	addErr := func(err error) {
 		if len(r.Errors) < maxReportedErrors {
@@ -233,6 +407,14 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	defer func() { _ = srv.Close() }()
+	var pkts *udpPortCounter
+	if ua, ok := srv.UDPAddr().(*net.UDPAddr); ok {
+		if pkts, err = countUDPPort(ctx, ua.Port); err == nil {
+			defer pkts.stop()
+		} else {
+			pkts = nil
+		}
+	}
 
 	// The signaling endpoint: one WebSocket per client, handed to Accept.
 	// Handlers return once Accept does; netcode keeps the WebSocket.
@@ -243,17 +425,8 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 		err  error
 	}
 	acceptedCh := make(chan accepted, cfg.clients)
-	var handlers tracker
-	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if !handlers.enter() {
-			return
-		}
-		defer handlers.exit()
-		c, err := websocket.Accept(w, req, nil)
-		if err != nil {
-			return
-		}
-		sess, err := srv.Accept(connectCtx, newWSSignaler(c))
+	signalURL, stopSignaling, err := serveSignaling(func(sig *wsSignaler) {
+		sess, err := srv.Accept(connectCtx, sig)
 		select {
 		case acceptedCh <- accepted{sess, err}:
 		default: // more clients than asked for
@@ -261,27 +434,19 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 				_ = sess.Close("unexpected client")
 			}
 		}
-	})}
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	})
 	if err != nil {
-		return nil, fmt.Errorf("signaling listen: %w", err)
+		return nil, err
 	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = hs.Serve(ln)
-	}()
 	defer func() {
-		_ = hs.Close()
-		<-served
-		cancelConnect()
-		handlers.closeAndWait()
+		cancelConnect() // ends the handlers still in Accept
+		stopSignaling()
 	}()
 
 	// What the server holds before any client, to subtract.
 	heap0, goroutines0 := liveHeap(), runtime.NumGoroutine()
 
-	workers, err := startWorkers(ctx, cfg, nWorkers, "ws://"+ln.Addr().String()+"/", e)
+	workers, err := startWorkers(ctx, cfg.workerSpec, signalURL, e)
 	defer stopWorkers(workers)
 	if err != nil {
 		return nil, err
@@ -335,14 +500,30 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 	bar.finish()
 
 	// Tick phase.
-	bar = e.newProgress(fmt.Sprintf("ccu: %d clients at %d Hz", len(sessions), cfg.hz),
-		int((cfg.warmup+cfg.duration)*time.Duration(cfg.hz)/time.Second))
+	ticks := (cfg.warmup + cfg.duration) * time.Duration(cfg.hz) / time.Second
+	for _, hz := range cfg.project {
+		ticks += (cfg.warmup + cfg.duration) * time.Duration(hz) / time.Second
+	}
+	bar = e.newProgress(fmt.Sprintf("ccu: %d clients", len(sessions)), int(ticks))
 	rcvbuf0 := udpRcvbufErrors()
-	err = tick(ctx, cfg, sessions, r, bar)
+	probe := &ccuProbe{workers: workers, pkts: pkts}
+	var projected []ccuPhase
+	for i, hz := range cfg.project {
+		bar.relabel(fmt.Sprintf("ccu: %d clients at %d Hz (projection)", len(sessions), hz))
+		ph, err := runPhase(ctx, cfg, hz, byte(phaseProjected+i), sessions, probe, "", bar)
+		if err != nil {
+			bar.finish()
+			return nil, err
+		}
+		projected = append(projected, ph)
+	}
+	bar.relabel(fmt.Sprintf("ccu: %d clients at %d Hz", len(sessions), cfg.hz))
+	main, err := runPhase(ctx, cfg, cfg.hz, phaseMeasured, sessions, probe, cfg.cpuProfile, bar)
 	bar.finish()
 	if err != nil {
 		return nil, err
 	}
+	r.fill(&main, len(sessions))
 	// Let the last snapshots land before the workers stop reading.
 	time.Sleep(250 * time.Millisecond)
 	if rcvbuf0 >= 0 {
@@ -356,6 +537,7 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 	}
 	reportCtx, cancelReport := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelReport()
+	projectedRead := make([]uint64, len(projected))
 	for _, w := range workers {
 		select {
 		case rep, ok := <-w.done:
@@ -365,6 +547,11 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 			}
 			for _, us := range rep.LatencyUS {
 				r.samples = append(r.samples, time.Duration(us)*time.Microsecond)
+			}
+			for i, n := range rep.PhaseRead {
+				if i >= phaseProjected && i-phaseProjected < len(projectedRead) {
+					projectedRead[i-phaseProjected] += n
+				}
 			}
 			r.ClientArrived += rep.Arrived
 			r.ClientRead += rep.Read
@@ -391,16 +578,80 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 		r.ConnectP99MS = ms(percentile(r.connects, 0.99))
 		r.ConnectMaxMS = ms(r.connects[len(r.connects)-1])
 	}
+	if len(projected) > 0 {
+		r.Projection = project(projected, projectedRead, cfg.hz, len(sessions))
+	}
 	r.CPUProfile = cfg.cpuProfile
 	return r, nil
 }
 
-// tick runs the server's game loop: warm-up ticks, then the measured phase,
-// sending every session one snapshot per tick and measuring this process's
-// CPU time over the measured phase only.
-func tick(ctx context.Context, cfg ccuConfig, sessions []*netcode.Session, r *ccuReport, bar *progress) error {
+// ccuProbe reads what a phase costs beyond this process's CPU time.
+type ccuProbe struct {
+	workers []*worker
+	pkts    *udpPortCounter // nil where packets are not counted
+}
+
+// clientsCPU is the workers' CPU time so far, or -1.
+func (p *ccuProbe) clientsCPU() time.Duration {
+	var sum time.Duration
+	for _, w := range p.workers {
+		d, err := processCPUOf(w.cmd.Process.Pid)
+		if err != nil {
+			return -1
+		}
+		sum += d
+	}
+	return sum
+}
+
+// ccuPhase is one measured phase: what the server did and what it cost.
+type ccuPhase struct {
+	hz                    int
+	ticks, ticksExpected  int
+	sent, congested       int
+	sendTimes             []time.Duration
+	wall                  time.Duration
+	serverCPU, clientsCPU time.Duration // clientsCPU -1 when unknown
+	pktsIn, pktsOut       int64         // -1 when not counted
+	busy                  float64       // -1 when unknown
+}
+
+// delivered counts the snapshots the server sent, not refused as
+// congested.
+func (ph *ccuPhase) delivered() int { return ph.sent - ph.congested }
+
+func (ph *ccuPhase) serverCores() float64 { return ph.serverCPU.Seconds() / ph.wall.Seconds() }
+
+func (ph *ccuPhase) perSnapshotUS(d time.Duration) float64 {
+	if d < 0 || ph.delivered() == 0 {
+		return -1
+	}
+	return d.Seconds() / float64(ph.delivered()) * 1e6
+}
+
+func (ph *ccuPhase) perPacketUS() float64 {
+	if ph.pktsIn < 0 || ph.pktsIn+ph.pktsOut == 0 {
+		return -1
+	}
+	return ph.serverCPU.Seconds() / float64(ph.pktsIn+ph.pktsOut) * 1e6
+}
+
+func (ph *ccuPhase) pktsPerSnapshot(n int64) float64 {
+	if n < 0 || ph.delivered() == 0 {
+		return -1
+	}
+	return float64(n) / float64(ph.delivered())
+}
+
+// runPhase runs the server's game loop at hz: warm-up ticks, then the
+// measured ones, sending every session one snapshot per tick, stamped
+// with phase, and measuring this process's CPU time (and the probe's
+// figures) over the measured ticks only. With profile set, the measured
+// ticks are CPU-profiled into it.
+func runPhase(ctx context.Context, cfg ccuConfig, hz int, phase byte, sessions []*netcode.Session, probe *ccuProbe, profile string, bar *progress) (ph ccuPhase, err error) {
+	ph.hz = hz
 	payload := make([]byte, cfg.size)
-	t := time.NewTicker(time.Second / time.Duration(cfg.hz))
+	t := time.NewTicker(time.Second / time.Duration(hz))
 	defer t.Stop()
 	var seq uint64
 	send := func(phase byte) (sent, congested int) {
@@ -422,7 +673,7 @@ func tick(ctx context.Context, cfg ccuConfig, sessions []*netcode.Session, r *cc
 	for end := time.Now().Add(cfg.warmup); time.Now().Before(end); {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return ph, ctx.Err()
 		case <-t.C:
 			send(phaseWarmup)
 			bar.add(1)
@@ -430,14 +681,14 @@ func tick(ctx context.Context, cfg ccuConfig, sessions []*netcode.Session, r *cc
 	}
 
 	var prof *os.File
-	if cfg.cpuProfile != "" {
-		f, err := os.Create(cfg.cpuProfile)
+	if profile != "" {
+		f, err := os.Create(profile)
 		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
+			return ph, fmt.Errorf("cpu profile: %w", err)
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
 			_ = f.Close()
-			return fmt.Errorf("cpu profile: %w", err)
+			return ph, fmt.Errorf("cpu profile: %w", err)
 		}
 		prof = f
 	}
@@ -457,46 +708,81 @@ func tick(ctx context.Context, cfg ccuConfig, sessions []*netcode.Session, r *cc
 
 	cpu0, err := processCPU()
 	if err != nil {
-		return err
+		return ph, err
 	}
 	busy0, total0 := machineCPU()
+	clients0 := probe.clientsCPU()
+	ph.pktsIn, ph.pktsOut = -1, -1
+	var in0, out0 int64
+	if probe.pkts != nil {
+		if in0, out0, err = probe.pkts.read(ctx); err != nil {
+			return ph, err
+		}
+	}
 	start := time.Now()
 	end := start.Add(cfg.duration)
-	r.TicksExpected = int(cfg.duration * time.Duration(cfg.hz) / time.Second)
-	sendTimes := make([]time.Duration, 0, r.TicksExpected)
-	for r.Ticks < r.TicksExpected && time.Now().Before(end) {
+	ph.ticksExpected = int(cfg.duration * time.Duration(hz) / time.Second)
+	ph.sendTimes = make([]time.Duration, 0, ph.ticksExpected)
+	for ph.ticks < ph.ticksExpected && time.Now().Before(end) {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return ph, ctx.Err()
 		case <-t.C:
 		}
 		t0 := time.Now()
-		_, congested := send(phaseMeasured)
-		sendTimes = append(sendTimes, time.Since(t0))
-		r.Ticks++
-		r.SnapshotsSent += len(sessions)
-		r.Congested += congested
+		_, congested := send(phase)
+		ph.sendTimes = append(ph.sendTimes, time.Since(t0))
+		ph.ticks++
+		ph.sent += len(sessions)
+		ph.congested += congested
 		bar.add(1)
 	}
-	wall := time.Since(start)
+	ph.wall = time.Since(start)
+	clients1 := probe.clientsCPU()
 	cpu1, err := processCPU()
 	if err != nil {
-		return err
+		return ph, err
 	}
-	r.MachineCPUBusy = -1
+	if probe.pkts != nil {
+		in1, out1, err := probe.pkts.read(ctx)
+		if err != nil {
+			return ph, err
+		}
+		ph.pktsIn, ph.pktsOut = in1-in0, out1-out0
+	}
+	ph.busy = -1
 	if busy1, total1 := machineCPU(); total1 > total0 && total0 >= 0 {
-		r.MachineCPUBusy = float64(busy1-busy0) / float64(total1-total0)
+		ph.busy = float64(busy1-busy0) / float64(total1-total0)
 	}
 	if err := stopProfile(); err != nil {
-		return err
+		return ph, err
 	}
-	cpu := (cpu1 - cpu0).Seconds()
-	r.ServerCPUCores = cpu / wall.Seconds()
-	r.ServerCPUSecondsPerClientSecond = r.ServerCPUCores / float64(len(sessions))
-	slices.Sort(sendTimes)
-	st := summarize(sendTimes)
+	ph.serverCPU = cpu1 - cpu0
+	ph.clientsCPU = -1
+	if clients0 >= 0 && clients1 >= 0 {
+		ph.clientsCPU = clients1 - clients0
+	}
+	slices.Sort(ph.sendTimes)
+	return ph, nil
+}
+
+// fill sets the report's figures of its main phase.
+func (r *ccuReport) fill(ph *ccuPhase, sessions int) {
+	r.Ticks, r.TicksExpected = ph.ticks, ph.ticksExpected
+	r.SnapshotsSent, r.Congested = ph.sent, ph.congested
+	r.ServerCPUCores = ph.serverCores()
+	r.ServerCPUSecondsPerClientSecond = r.ServerCPUCores / float64(sessions)
+	r.ServerCPUPerSnapshotUS = ph.perSnapshotUS(ph.serverCPU)
+	r.ServerPacketsInPerSnapshot, r.ServerPacketsOutPerSnapshot = ph.pktsPerSnapshot(ph.pktsIn), ph.pktsPerSnapshot(ph.pktsOut)
+	r.ServerCPUPerPacketUS = ph.perPacketUS()
+	r.ClientsCPUCores, r.ClientCPUPerSnapshotUS = -1, -1
+	if ph.clientsCPU >= 0 {
+		r.ClientsCPUCores = ph.clientsCPU.Seconds() / ph.wall.Seconds()
+		r.ClientCPUPerSnapshotUS = ph.perSnapshotUS(ph.clientsCPU)
+	}
+	r.MachineCPUBusy = ph.busy
+	st := summarize(ph.sendTimes)
 	r.TickSendP50US, r.TickSendP99US = st.P50, st.P99
-	return nil
 }
 
 // udpRcvbufErrors reads Linux's machine-wide count of UDP datagrams dropped
@@ -563,22 +849,27 @@ func liveHeap() int64 {
 	return int64(m.HeapAlloc)
 }
 
-// startWorkers re-executes this program as client workers, each with up to
-// cfg.perWorker clients, so that the clients' CPU is not the server's.
-func startWorkers(ctx context.Context, cfg ccuConfig, n int, signalURL string, e *env) ([]*worker, error) {
+// startWorkers re-executes this program as client workers, each with up
+// to spec.perWorker clients, so that the clients' CPU is not the server's.
+func startWorkers(ctx context.Context, spec workerSpec, signalURL string, e *env) ([]*worker, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find own executable: %w", err)
 	}
-	// A worker must outlive every phase, and never the parent by long.
-	limit := cfg.connectTimeout + cfg.warmup + cfg.duration + time.Minute
 	var workers []*worker
-	for i := range n {
-		k := min(cfg.perWorker, cfg.clients-i*cfg.perWorker)
+	for i := range spec.workers() {
+		k := min(spec.perWorker, spec.clients-i*spec.perWorker)
 		cmd := exec.CommandContext(ctx, exe, workerCommand,
-			"-signal", signalURL, "-clients", strconv.Itoa(k), "-parallel", strconv.Itoa(cfg.parallel),
-			"-connect-timeout", cfg.connectTimeout.String(), "-timeout", limit.String())
+			"-signal", signalURL, "-clients", strconv.Itoa(k), "-parallel", strconv.Itoa(spec.parallel),
+			"-connect-timeout", spec.connectTimeout.String(), "-timeout", (spec.connectTimeout + spec.lifetime).String(),
+			"-kind", spec.kind, "-nice", strconv.Itoa(spec.nice))
+		if spec.profile != "" {
+			cmd.Args = append(cmd.Args, "-cpuprofile", fmt.Sprintf("%s.%d", spec.profile, i))
+		}
 		cmd.Env = append(os.Environ(), workerEnv+"=1")
+		if spec.procs > 0 {
+			cmd.Env = append(cmd.Env, fmt.Sprintf("GOMAXPROCS=%d", spec.procs))
+		}
 		cmd.Stderr = e.stderr
 		stdin, err := cmd.StdinPipe()
 		if err != nil {
@@ -637,7 +928,7 @@ func (r *ccuReport) writeTable(w io.Writer) error {
 }
 
 func (r *ccuReport) rows() [][]string {
-	return [][]string{
+	rows := [][]string{
 		{"clients connected", fmt.Sprintf("%d of %d (%d failed)", r.ClientsConnected, r.Params.Clients, r.ConnectFailed)},
 		{"snapshot latency p50", fmtMicros(r.SnapshotP50US)},
 		{"snapshot latency p90", fmtMicros(r.SnapshotP90US)},
@@ -649,11 +940,29 @@ func (r *ccuReport) rows() [][]string {
 		{"ticks", fmt.Sprintf("%d of %d", r.Ticks, r.TicksExpected)},
 		{"tick send p50 / p99", fmtMicros(r.TickSendP50US) + " / " + fmtMicros(r.TickSendP99US)},
 		{"server CPU", fmt.Sprintf("%.3f cores, %.2e s per client-second", r.ServerCPUCores, r.ServerCPUSecondsPerClientSecond)},
+		{"server CPU per snapshot sent", fmtMicros(r.ServerCPUPerSnapshotUS)},
+		{"server packets in / out per snapshot", fmt.Sprintf("%.2f / %.2f (%s of CPU per packet)", r.ServerPacketsInPerSnapshot, r.ServerPacketsOutPerSnapshot, fmtMicros(r.ServerCPUPerPacketUS))},
+		{"clients' CPU (worker processes)", fmt.Sprintf("%.3f cores, %s per snapshot", r.ClientsCPUCores, fmtMicros(r.ClientCPUPerSnapshotUS))},
 		{"machine CPU busy (server and clients)", fmt.Sprintf("%.0f%%", 100*r.MachineCPUBusy)},
 		{"server heap per client", fmt.Sprintf("%.0f KiB", r.ServerHeapBytesPerClient/1024)},
 		{"server goroutines per client", fmt.Sprintf("%.1f", r.ServerGoroutinesPerClient)},
 		{"connect p50 / p99 / max", fmt.Sprintf("%.1f / %.1f / %.1f ms", r.ConnectP50MS, r.ConnectP99MS, r.ConnectMaxMS)},
 	}
+	if p := r.Projection; p != nil {
+		for _, ph := range p.Phases {
+			rows = append(rows, []string{fmt.Sprintf("projection phase at %d Hz", ph.Hz), fmt.Sprintf(
+				"server %.3f cores, %s per snapshot, packets in/out %.2f/%.2f, %d/%d ticks, %.2f%% read by clients (%.3f cores)",
+				ph.ServerCPUCores, fmtMicros(ph.ServerCPUPerSnapshotUS), ph.ServerPacketsInPerSnapshot, ph.ServerPacketsOutPerSnapshot,
+				ph.Ticks, ph.TicksExpected, 100*ph.Delivered, ph.ClientsCPUCores)})
+		}
+		kept := "clients kept up"
+		if !p.ClientsKeptUp {
+			kept = "clients did NOT keep up"
+		}
+		rows = append(rows, []string{fmt.Sprintf("projected server CPU at %d Hz", r.Params.Hz), fmt.Sprintf(
+			"%.3f cores (idle %.3f, %s per snapshot; %s)", p.ServerCPUCores, p.IdleCores, fmtMicros(p.MarginalCPUPerSnapshotUS), kept)})
+	}
+	return rows
 }
 
 func (r *ccuReport) writeHTML(w io.Writer) error {

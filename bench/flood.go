@@ -52,6 +52,13 @@ type floodReport struct {
 
 var floodKinds = map[string]flood.Kind{"mixed": flood.Mixed, "random": flood.Random, "stun": flood.STUN, "clienthello": flood.ClientHello}
 
+func init() {
+	register(
+		subcommand{"flood", "players' round trip while the server's UDP port is flooded, against a dead port", cmdFlood},
+		subcommand{floodWorkerCommand, "", cmdFloodWorker},
+	)
+}
+
 func cmdFlood(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("flood", e)
 	rateList := fs.String("rates", "25000,50000,100000,200000", "comma-separated flood rates, packets a second")

@@ -35,6 +35,10 @@ type gridReport struct {
 	Cells    []gridCell `json:"cells"`
 }
 
+func init() {
+	register(subcommand{"grid", "loss over a grid of loss rates and delays", cmdGrid})
+}
+
 func cmdGrid(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("grid", e)
 	lossList := fs.String("losses", "0,0.01,0.02,0.05,0.1", "comma-separated loss fractions")

@@ -104,6 +104,10 @@ type lossReport struct {
 	Results  []lossResult `json:"results"`
 }
 
+func init() {
+	register(subcommand{"loss", "one-way latency of a steady stream over a lossy, delayed vnet", cmdLoss})
+}
+
 func cmdLoss(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("loss", e)
 	loss := fs.Float64("loss", 0.05, "fraction of packets dropped, each direction independently")

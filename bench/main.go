@@ -9,7 +9,11 @@
 //	go run ./bench ccu  [-clients 500] [-hz 30] [-size 200] [-duration 20s] [-cpuprofile FILE] [-json]
 //	go run ./bench flood [-rates 25000,50000,100000,200000] [-duration 3s] [-players 2] [-kind mixed] [-json]
 //	go run ./bench paths [-n 30] [-json]    (root: network namespaces)
-//	go run ./bench results [-o bench/RESULTS.md]
+//	go run ./bench browser [-n 1500] [-rounds 3] [-json] [-html FILE]    (chromium; make js first)
+//	go run ./bench idle [-sessions 100] [-duration 10s] [-rounds 2] [-json]
+//	go run ./bench connect [-n 50] [-chromium /usr/bin/chromium] [-json]
+//	go run ./bench compare -base REV [-runs 3] [-tool auto|head|own] [-json] SUBCOMMAND [flags]
+//	go run ./bench results [-o bench/RESULTS.md] [-base 907f4b3]
 //
 // Each prints an aligned table by default, one JSON object on stdout with
 // -json, and writes a self-contained HTML report with -html. Progress goes
@@ -24,6 +28,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 )
 
@@ -65,6 +70,35 @@ func newEnv(stdin io.Reader, stdout, stderr io.Writer) *env {
 	return e
 }
 
+// subcommand is one of the tool's subcommands. Each registers itself from
+// the file that implements it, so that main.go names none of them: compare
+// -tool head builds this tool against an older library and leaves out the
+// files that do not compile against it, and with them only their own
+// subcommands.
+type subcommand struct {
+	name string
+	// summary is the line usage prints; hidden subcommands (the worker
+	// processes the others start) have none.
+	summary string
+	run     func(ctx context.Context, args []string, e *env) error
+}
+
+// subcommands is filled by init functions and only read afterwards.
+var subcommands = map[string]subcommand{}
+
+func register(list ...subcommand) {
+	for _, s := range list {
+		if _, dup := subcommands[s.name]; dup {
+			panic("bench: subcommand " + s.name + " registered twice")
+		}
+		subcommands[s.name] = s
+	}
+}
+
+// usageOrder is the order usage lists subcommands in; any not named here
+// follow, by name.
+var usageOrder = []string{"rtt", "loss", "grid", "ccu", "flood", "paths", "browser", "idle", "connect", "compare", "results"}
+
 // run dispatches to a subcommand and returns the process exit code: 0, 1
 // for a failed measurement, 2 for bad usage.
 func run(ctx context.Context, args []string, e *env) int {
@@ -73,36 +107,18 @@ func run(ctx context.Context, args []string, e *env) int {
 		return 2
 	}
 	e.args = args
-	var err error
 	switch args[0] {
-	case "rtt":
-		err = cmdRTT(ctx, args[1:], e)
-	case "loss":
-		err = cmdLoss(ctx, args[1:], e)
-	case "grid":
-		err = cmdGrid(ctx, args[1:], e)
-	case "ccu":
-		err = cmdCCU(ctx, args[1:], e)
-	case "results":
-		err = cmdResults(ctx, args[1:], e)
-	case "flood":
-		err = cmdFlood(ctx, args[1:], e)
-	case workerCommand:
-		err = cmdWorker(ctx, args[1:], e)
-	case floodWorkerCommand:
-		err = cmdFloodWorker(ctx, args[1:], e)
-	case "paths":
-		err = cmdPaths(ctx, args[1:], e)
-	case pathPlayerCommand:
-		err = cmdPathPlayer(ctx, args[1:], e)
 	case "help", "-h", "-help", "--help":
 		usage(e.stdout)
 		return 0
-	default:
+	}
+	sc, ok := subcommands[args[0]]
+	if !ok {
 		fmt.Fprintf(e.stderr, "bench: unknown subcommand %q\n", args[0])
 		usage(e.stderr)
 		return 2
 	}
+	err := sc.run(ctx, args[1:], e)
 	switch {
 	case err == nil:
 		return 0
@@ -120,19 +136,26 @@ func run(ctx context.Context, args []string, e *env) int {
 var errUsage = errors.New("usage")
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: go run ./bench SUBCOMMAND [flags]
-
-subcommands:
-  rtt      echo round trip on loopback: udp, websocket, dc-reliable, dc-unreliable, netcode
-  loss     one-way latency of a steady stream over a lossy, delayed vnet
-  grid     loss over a grid of loss rates and delays
-  ccu      one netcode server, many clients in other processes
-  flood    players' round trip while the server's UDP port is flooded, against a dead port
-  paths    match to channels open by path (UDP, NAT, ICE-TCP, TURN over UDP/TCP/TLS); root, Linux
-  results  run the standard set and write bench/RESULTS.md
-
-Run "go run ./bench SUBCOMMAND -h" for a subcommand's flags.
-`)
+	fmt.Fprint(w, "usage: go run ./bench SUBCOMMAND [flags]\n\nsubcommands:\n")
+	var names []string
+	for _, name := range usageOrder {
+		if _, ok := subcommands[name]; ok {
+			names = append(names, name)
+		}
+	}
+	var rest []string
+	for name := range subcommands {
+		if !slices.Contains(usageOrder, name) {
+			rest = append(rest, name)
+		}
+	}
+	slices.Sort(rest)
+	for _, name := range append(names, rest...) {
+		if s := subcommands[name]; s.summary != "" {
+			fmt.Fprintf(w, "  %-8s %s\n", name, s.summary)
+		}
+	}
+	fmt.Fprint(w, "\nRun \"go run ./bench SUBCOMMAND -h\" for a subcommand's flags.\n")
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting.
@@ -174,4 +197,14 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// String is what was written, where w keeps it (a strings.Builder).
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s, ok := l.w.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return ""
 }

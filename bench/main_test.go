@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -96,12 +97,19 @@ func TestRTTSmoke(t *testing.T) {
 
 func checkHTML(t *testing.T, path string, names []string) {
 	t.Helper()
+	checkHTMLTables(t, path, append([]string{"<svg", "<polyline"}, names...))
+}
+
+// checkHTMLTables checks a report with or without charts: complete, self
+// contained, and naming names.
+func checkHTMLTables(t *testing.T, path string, names []string) {
+	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	page := string(b)
-	for _, s := range append([]string{"<svg", "<polyline", "</html>"}, names...) {
+	for _, s := range append([]string{"<table", "</html>"}, names...) {
 		if !strings.Contains(page, s) {
 			t.Errorf("HTML report lacks %q", s)
 		}
@@ -174,7 +182,7 @@ func TestCCUSmoke(t *testing.T) {
 	prof := filepath.Join(t.TempDir(), "ccu.pprof")
 	var r ccuReport
 	decodeOne(t, runBench(t, "ccu", "-clients", "4", "-per-worker", "2", "-duration", "2s", "-warmup", "200ms",
-		"-cpuprofile", prof, "-json", "-html", html), &r)
+		"-project", "10,20", "-worker-nice", "5", "-cpuprofile", prof, "-json", "-html", html), &r)
 	if r.Scenario != "ccu" || r.Params.Clients != 4 || r.Params.Workers != 2 {
 		t.Errorf("scenario %q params %+v", r.Scenario, r.Params)
 	}
@@ -190,8 +198,31 @@ func TestCCUSmoke(t *testing.T) {
 	if !(0 < r.SnapshotP50US && r.SnapshotP50US <= r.SnapshotP99US && r.SnapshotP99US <= r.SnapshotMaxUS) {
 		t.Errorf("snapshot percentiles out of order: %v %v %v", r.SnapshotP50US, r.SnapshotP99US, r.SnapshotMaxUS)
 	}
-	if r.ServerCPUCores <= 0 || r.ServerHeapBytesPerClient <= 0 || r.ServerGoroutinesPerClient <= 0 || r.ConnectP50MS <= 0 {
+	if r.ServerCPUCores <= 0 || r.ServerCPUPerSnapshotUS <= 0 || r.ServerHeapBytesPerClient <= 0 || r.ServerGoroutinesPerClient <= 0 || r.ConnectP50MS <= 0 {
 		t.Errorf("server figures missing: %+v", r)
+	}
+	if r.Params.WorkerProcs != 1 || r.Params.WorkerNice != 5 {
+		t.Errorf("worker params %+v", r.Params)
+	}
+	// Linux counts the workers' CPU; root counts the server's packets.
+	if runtime.GOOS == "linux" && (r.ClientsCPUCores < 0 || r.ClientCPUPerSnapshotUS < 0) {
+		t.Errorf("clients' CPU missing: %v cores, %v per snapshot", r.ClientsCPUCores, r.ClientCPUPerSnapshotUS)
+	}
+	if runtime.GOOS == "linux" && os.Geteuid() == 0 && (r.ServerPacketsInPerSnapshot <= 0 || r.ServerPacketsOutPerSnapshot < 1 || r.ServerCPUPerPacketUS <= 0) {
+		// Every snapshot sent is a packet out at least.
+		t.Errorf("server packets per snapshot: %v in, %v out", r.ServerPacketsInPerSnapshot, r.ServerPacketsOutPerSnapshot)
+	}
+	if p := r.Projection; p == nil || len(p.Phases) != 2 || p.Phases[0].Hz != 10 || p.Phases[1].Hz != 20 {
+		t.Errorf("projection %+v, want phases at 10 and 20 Hz", p)
+	} else {
+		for _, ph := range p.Phases {
+			if ph.Ticks < 1 || ph.ServerCPUCores <= 0 || ph.Delivered <= 0 || ph.Delivered > 1 {
+				t.Errorf("projection phase %+v", ph)
+			}
+		}
+		if p.ServerCPUCores <= 0 {
+			t.Errorf("projected %v cores", p.ServerCPUCores)
+		}
 	}
 	if fi, err := os.Stat(prof); err != nil || fi.Size() == 0 {
 		t.Errorf("CPU profile not written: %v", err)
@@ -208,6 +239,14 @@ func TestUsage(t *testing.T) {
 		{"loss", "-loss", "1"},
 		{"grid", "-delays", "fast"},
 		{"ccu", "-clients", "0"},
+		{"ccu", "-project", "30"},
+		{"ccu", "-worker-nice", "20"},
+		{"idle", "-rounds", "0"},
+		{"connect", "-n", "0"},
+		{"compare", "rtt"},
+		{"compare", "-base", "HEAD"},
+		{"compare", "-base", "HEAD", "-tool", "mine", "rtt"},
+		{"compare", "-base", "HEAD", "results"},
 	} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), args, newEnv(strings.NewReader(""), &stdout, &stderr)); code != 2 {

@@ -67,6 +67,13 @@ func pathCases() []pathCase {
 	}
 }
 
+func init() {
+	register(
+		subcommand{"paths", "match to channels open by path (UDP, NAT, ICE-TCP, TURN over UDP/TCP/TLS); root, Linux", cmdPaths},
+		subcommand{pathPlayerCommand, "", cmdPathPlayer},
+	)
+}
+
 // cmdPaths measures, for each way a player can reach a game server, the
 // time from a match to both channels open, in network namespaces with real
 // NATs (internal/nattest; root, ip and nft).
@@ -128,7 +135,12 @@ func (l *pathLab) run(ctx context.Context, pc pathCase, n int, e *env) pathResul
 		return fail(err)
 	}
 	defer ns.Close()
-	ls, err := lobby.NewServer(&lobby.Config{TURN: lobby.TURNConfig{URLs: pc.turn(l.ts.URLs()), Secret: pathsTURNSecret}})
+	// One player creates a room per connection, faster than the lobby's
+	// default budgets for a real player allow.
+	ls, err := lobby.NewServer(&lobby.Config{
+		TURN:           lobby.TURNConfig{URLs: pc.turn(l.ts.URLs()), Secret: pathsTURNSecret},
+		RoomCreateRate: 1000, RoomCreateBurst: 1000, IPRoomCreateRate: 1000, IPRoomCreateBurst: 1000,
+	})
 	if err != nil {
 		return fail(err)
 	}

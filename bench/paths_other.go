@@ -9,6 +9,13 @@ import (
 
 const pathPlayerCommand = "path-player"
 
+func init() {
+	register(
+		subcommand{"paths", "match to channels open by path (UDP, NAT, ICE-TCP, TURN over UDP/TCP/TLS); root, Linux", cmdPaths},
+		subcommand{pathPlayerCommand, "", cmdPathPlayer},
+	)
+}
+
 func cmdPaths(context.Context, []string, *env) error {
 	return errors.New("paths needs Linux network namespaces")
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"strconv"
 	"text/tabwriter"
 	"time"
 )
@@ -46,8 +45,6 @@ func (r *pathsReport) writeTable(w io.Writer) error {
 	}
 	return tw.Flush()
 }
-
-func fmtMS(ms float64) string { return strconv.FormatFloat(ms, 'f', 1, 64) + " ms" }
 
 func (r *pathsReport) writeHTML(w io.Writer) error {
 	var rows [][]string

@@ -25,6 +25,11 @@ func quietLogs() logging.LoggerFactory {
 // netcode, so that the bare channels and netcode ride the same path: detached
 // channels, no mDNS, and either the machine's loopback or a vnet.
 func bareAPI(n transport.Net) *webrtc.API {
+	return webrtc.NewAPI(webrtc.WithSettingEngine(bareSettingEngine(n)))
+}
+
+// bareSettingEngine is bareAPI's configuration.
+func bareSettingEngine(n transport.Net) webrtc.SettingEngine {
 	var se webrtc.SettingEngine
 	se.DetachDataChannels()
 	// mDNS would add sockets and goroutines and resolves nothing here.
@@ -42,7 +47,7 @@ func bareAPI(n transport.Net) *webrtc.API {
 			return err == nil && ifi.Flags&net.FlagLoopback != 0
 		})
 	}
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	return se
 }
 
 func reliableInit() *webrtc.DataChannelInit { return &webrtc.DataChannelInit{} }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -89,6 +90,9 @@ func fmtMicros(us float64) string {
 	}
 }
 
+// fmtMS prints milliseconds to a tenth.
+func fmtMS(ms float64) string { return strconv.FormatFloat(ms, 'f', 1, 64) + " ms" }
+
 // outputFlags are the flags every measuring subcommand shares.
 type outputFlags struct {
 	json bool
@@ -156,6 +160,11 @@ func writeResults(w io.Writer, results []result, extraHead []string, extra func(
 		}
 	}
 	return nil
+}
+
+// tabwriterFor aligns a table's columns to the right, as every table here.
+func tabwriterFor(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 }
 
 func writeRow(tw *tabwriter.Writer, cells []string) {

@@ -16,6 +16,10 @@ import (
 	"time"
 )
 
+func init() {
+	register(subcommand{"results", "run the standard set and write bench/RESULTS.md", cmdResults})
+}
+
 // cmdResults runs the standard set of measurements, each in its own
 // process exactly as a user would run it, and writes them up in Markdown
 // with the machine they ran on. `make bench` runs it.
@@ -31,7 +35,9 @@ func cmdResults(ctx context.Context, args []string, e *env) error {
 	ccuClients := fs.Int("ccu-clients", 500, "ccu: the goal's client count, profiled")
 	ccuSweep := fs.String("ccu-sweep", "100,250,350,400,500,750,1000,1500", "ccu: client counts to try, ascending, stopping at the first that breaks past -ccu-clients")
 	ccuDuration := fs.Duration("ccu-duration", 20*time.Second, "ccu: measured phase")
-	goTool := fs.String("go", "go", "go command, for `go tool pprof`")
+	goTool := fs.String("go", "go", "go command, for `go tool pprof` and compare's builds")
+	base := fs.String("base", "907f4b3", "issue 16: the `revision` to compare netcode with (bench compare); empty to skip that section, which takes about ten minutes")
+	compareRuns := fs.Int("compare-runs", 1, "issue 16: runs of each side of each compare")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -56,11 +62,16 @@ func cmdResults(ctx context.Context, args []string, e *env) error {
 	// measure runs one subcommand in a child process and decodes its JSON.
 	var commands []string
 	measure := func(v any, args ...string) error {
-		args = append(args, "-json")
+		// -json right after the subcommand: compare passes what follows its
+		// own flags to the subcommand it runs.
+		args = append([]string{args[0], "-json"}, args[1:]...)
 		// The temporary directory means nothing in the write-up.
 		shown := "go run ./bench " + strings.ReplaceAll(strings.Join(args, " "), tmp+string(filepath.Separator), "")
-		commands = append(commands, shown)
 		fmt.Fprintf(e.stderr, "results: %s\n", shown)
+		start := time.Now()
+		defer func() {
+			commands = append(commands, fmt.Sprintf("%s    # %s", shown, time.Since(start).Round(time.Second)))
+		}()
 		cmd := exec.CommandContext(ctx, exe, args...)
 		var stdout bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, e.stderr
@@ -129,13 +140,28 @@ func cmdResults(ctx context.Context, args []string, e *env) error {
 		}
 	}
 
+	issue16 := newIssue16Doc(*base, *compareRuns, *ccuDuration, *goTool)
+	if *base == "" {
+		issue16.skipped = "-base is empty"
+	} else {
+		for _, run := range issue16.all() {
+			start := time.Now()
+			run.r = &compareReport{}
+			if run.err = measure(run.r, run.args...); run.err != nil {
+				run.r = nil
+				fmt.Fprintf(e.stderr, "results: %v\n", run.err)
+			}
+			run.took = time.Since(start)
+		}
+	}
+
 	var md bytes.Buffer
 	writeResultsMarkdown(&md, resultsDoc{
 		started: started, took: time.Since(started), commands: commands,
 		loadBefore: loadBefore, loadAfter: loadAverage(),
 		rtt: &rtt, loss: &loss, grid: &grid, ccus: ccus, goalClients: *ccuClients,
 		profileTop: profileTop, profileCum: profileCum,
-		flood: &flood, paths: paths, pathsSkipped: pathsSkipped,
+		flood: &flood, paths: paths, pathsSkipped: pathsSkipped, issue16: issue16,
 	})
 	if err := os.WriteFile(*outPath, md.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", *outPath, err)
@@ -189,6 +215,7 @@ type resultsDoc struct {
 	flood                  *floodReport
 	paths                  *pathsReport
 	pathsSkipped           string
+	issue16                *issue16Doc
 }
 
 func writeResultsMarkdown(w io.Writer, d resultsDoc) {
@@ -304,7 +331,9 @@ func writeResultsMarkdown(w io.Writer, d resultsDoc) {
 		}
 	}
 
-	p("\n## Commands\n\n```\n")
+	writeIssue16Markdown(w, d.issue16)
+
+	p("\n## Commands\n\nEach with how long it took.\n\n```\n")
 	for _, c := range d.commands {
 		p("%s\n", c)
 	}
@@ -360,6 +389,7 @@ func goals(d resultsDoc) []goal {
 		out = append(out, goal{"flood at the game port: players' median RTT within 2× of the same flood at a dead port",
 			fmt.Sprintf("worst %.2f× (at %d/s)", worst, at), worst > 0 && worst <= 2})
 	}
+	out = append(out, issue16Goals(d.issue16)...)
 	if d.paths != nil {
 		for _, r := range d.paths.Results {
 			limit := 300.0

@@ -74,6 +74,10 @@ type rttReport struct {
 	Results  []result `json:"results"`
 }
 
+func init() {
+	register(subcommand{"rtt", "echo round trip on loopback: udp, websocket, dc-reliable, dc-unreliable, netcode", cmdRTT})
+}
+
 func cmdRTT(ctx context.Context, args []string, e *env) error {
 	fs := newFlagSet("rtt", e)
 	n := fs.Int("n", 20000, "round trips per transport")
@@ -471,7 +475,18 @@ func openNetcodeEcho(ctx context.Context) (*echoer, error) {
 
 // connectNetcode dials srv over an in-memory signal pipe.
 func connectNetcode(ctx context.Context, srv *netcode.Server, cfg *netcode.Config) (*netcode.Client, *netcode.Session, error) {
+	client, sess, _, err := connectNetcodeVia(ctx, srv, cfg, nil)
+	return client, sess, err
+}
+
+// connectNetcodeVia is connectNetcode with the client's end of the pipe
+// wrapped by wrap (unless nil); dialed is when Dial returned.
+func connectNetcodeVia(ctx context.Context, srv *netcode.Server, cfg *netcode.Config, wrap func(netcode.Signaler) netcode.Signaler) (
+	client *netcode.Client, sess *netcode.Session, dialed time.Time, err error) {
 	csig, ssig := netcode.SignalPipe()
+	if wrap != nil {
+		csig = wrap(csig)
+	}
 	type accepted struct {
 		sess *netcode.Session
 		err  error
@@ -481,7 +496,8 @@ func connectNetcode(ctx context.Context, srv *netcode.Server, cfg *netcode.Confi
 		sess, err := srv.Accept(ctx, ssig)
 		done <- accepted{sess, err}
 	}()
-	client, err := netcode.Dial(ctx, csig, cfg)
+	client, err = netcode.Dial(ctx, csig, cfg)
+	dialed = time.Now()
 	a := <-done
 	if err != nil || a.err != nil {
 		if client != nil {
@@ -490,9 +506,9 @@ func connectNetcode(ctx context.Context, srv *netcode.Server, cfg *netcode.Confi
 		if a.sess != nil {
 			_ = a.sess.Close("")
 		}
-		return nil, nil, fmt.Errorf("connect netcode: %w", errors.Join(labelErr("dial", err), labelErr("accept", a.err)))
+		return nil, nil, dialed, fmt.Errorf("connect netcode: %w", errors.Join(labelErr("dial", err), labelErr("accept", a.err)))
 	}
-	return client, a.sess, nil
+	return client, a.sess, dialed, nil
 }
 
 // labelErr prefixes err with what failed, keeping nil nil for errors.Join.

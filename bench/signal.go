@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -50,6 +52,47 @@ func (s *wsSignaler) ReadSignal(ctx context.Context) (netcode.Signal, error) {
 func (s *wsSignaler) Close() error {
 	_ = s.c.CloseNow()
 	return nil
+}
+
+// serveSignaling serves WebSocket signaling on loopback, each connection
+// to handle, which owns the signaler it gets; stop closes the server and
+// waits for the handlers.
+func serveSignaling(handle func(sig *wsSignaler)) (url string, stop func(), err error) {
+	var handlers tracker
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if !handlers.enter() {
+			return
+		}
+		defer handlers.exit()
+		c, err := websocket.Accept(w, req, nil)
+		if err != nil {
+			return
+		}
+		handle(newWSSignaler(c))
+	})}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, fmt.Errorf("signaling listen: %w", err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = hs.Serve(ln)
+	}()
+	return "ws://" + ln.Addr().String() + "/", func() {
+		_ = hs.Close()
+		<-served
+		handlers.closeAndWait()
+	}, nil
+}
+
+// dialSignaling opens a WebSocket signaling connection to url.
+func dialSignaling(ctx context.Context, url string) (*wsSignaler, error) {
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		return nil, fmt.Errorf("signaling dial: %w", err)
+	}
+	return newWSSignaler(c), nil
 }
 
 // tracker counts running HTTP handlers so that shutdown can wait for them:

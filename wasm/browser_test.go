@@ -66,83 +66,6 @@ func (m btMain) Run() int {
 // ---------------------------------------------------------------------------
 // The tests
 
-// TestBrowserWASMClient: two tabs load the wasm, queue for a two-player
-// mode, are matched into one room, open both channels to the Go game server,
-// receive snapshots, send inputs and events that the server decodes, get
-// their event echoed, and report the channels as the browser's
-// RTCDataChannel has them.
-func TestBrowserWASMClient(t *testing.T) {
-	h, browser := btSetup(t, &lobby.Config{
-		Modes:        map[string]lobby.Mode{"duo": {MinPlayers: 2, MaxPlayers: 2}},
-		TickInterval: 20 * time.Millisecond,
-	})
-
-	names := []string{"alice", "bob"}
-	pages := make([]*btPage, len(names))
-	for i, name := range names {
-		pages[i] = btOpenPage(t, browser, name, h.url+"/static/client.html?mode=duo&how=queue&settle=2500&name="+name)
-	}
-	results := make([]*btResult, len(pages))
-	errs := make([]error, len(pages))
-	var wg sync.WaitGroup
-	for i, p := range pages {
-		wg.Go(func() { results[i], errs[i] = p.result(30 * time.Second) })
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("page %s: %v", names[i], err)
-		}
-	}
-
-	room := results[0].Match.Room
-	if room == "" || results[1].Match.Room != room {
-		t.Fatalf("pages matched into rooms %q and %q, want one room", room, results[1].Match.Room)
-	}
-	for i, r := range results {
-		name := names[i]
-		btLogFigures(t, "wasm_client", name, r)
-		if r.Name != name || r.Player == "" {
-			t.Errorf("%s: lobby player %q named %q", name, r.Player, r.Name)
-		}
-		if r.Match.Mode != "duo" || len(r.Match.Players) != 2 {
-			t.Errorf("%s: match of mode %q with %d players, want duo with 2: %+v", name, r.Match.Mode, len(r.Match.Players), r.Match)
-		}
-		if r.Version.Lobby == 0 || r.Version.Wire == 0 {
-			t.Errorf("%s: version %+v", name, r.Version)
-		}
-		btCheckPlay(t, name, r, h.game)
-		btCheckChannels(t, name, r)
-		if len(r.PingRTTs) != 20 {
-			t.Errorf("%s: %d ping round trips, want 20", name, len(r.PingRTTs))
-		}
-		if n := h.game.pings(r.Player); n != 20 {
-			t.Errorf("%s: the server saw %d pings, want 20", name, n)
-		}
-	}
-
-	// The server saw exactly these two players, in the room the pages report.
-	players := h.game.snapshot()
-	if len(players) != 2 {
-		t.Errorf("the game server accepted %d players, want 2", len(players))
-	}
-	for _, r := range results {
-		if p := players[r.Player]; p == nil || p.room != room {
-			t.Errorf("the game server has player %s in room %v, want %q", r.Player, p, room)
-		}
-	}
-
-	// Closing the game in the page ends the session on the server.
-	for i, p := range pages {
-		if err := p.eval(`window.__close()`); err != nil {
-			t.Errorf("%s: __close: %v", names[i], err)
-		}
-	}
-	for _, r := range results {
-		h.game.waitClosed(t, r.Player, 10*time.Second)
-	}
-}
-
 // TestBrowserGoAPI: a Go program compiled to WebAssembly, using the lobby
 // and netcode packages as a native client would (testdata/goapi), gets a
 // guest token through fetch, joins through the browser's WebSocket, plays
@@ -219,286 +142,8 @@ func TestWASMSize(t *testing.T) {
 	}
 }
 
-// TestBrowserServerICERestart: the game server asks the browser's client
-// to restart ICE (Session.RestartICE, as a server whose network changed
-// would); the page sees onState "reconnecting" then "connected", keeps
-// the same RTCPeerConnection with a new ICE username fragment, and events
-// flow both ways afterwards.
-func TestBrowserServerICERestart(t *testing.T) {
-	h, browser := btSetup(t, btSolo())
-	page := btOpenPage(t, browser, "carol", h.url+"/static/client.html?mode=solo&how=queue&pings=5&name=carol")
-	r, err := page.result(30 * time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bp := h.game.player(r.Player)
-	if bp == nil {
-		t.Fatalf("no session for player %s", r.Player)
-	}
-	before, err := page.evalString(`window.__ufrag()`)
-	if err != nil || before == "" {
-		t.Fatalf("ICE ufrag before: %q, %v", before, err)
-	}
-
-	from, err := page.evalString(`window.__stateCount()`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	asked := time.Now()
-	if err := bp.session.RestartICE(); err != nil {
-		t.Fatal(err)
-	}
-	text, err := page.evalString(`window.__afterRestart(` + from + `)`)
-	if err != nil {
-		t.Fatalf("after the restart: %v", err)
-	}
-	took := time.Since(asked)
-	var out struct {
-		States []struct {
-			State  string `json:"state"`
-			Reason string `json:"reason"`
-		} `json:"states"`
-		Stats           map[string]any `json:"stats"`
-		EchoMs          float64        `json:"echoMs"`
-		Ufrag           string         `json:"ufrag"`
-		PeerConnections int            `json:"peerConnections"`
-		ConnectionState string         `json:"connectionState"`
-	}
-	if err := json.Unmarshal([]byte(text), &out); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("page states after the request: %+v", out.States)
-	t.Logf("BROWSER test=server_ice_restart recovered_ms=%d echo_after_ms=%.1f", took.Milliseconds(), out.EchoMs)
-	if out.Ufrag == "" || out.Ufrag == before {
-		t.Errorf("ICE ufrag %q before, %q after: no ICE restart happened", before, out.Ufrag)
-	}
-	if out.PeerConnections != 1 || out.ConnectionState != "connected" {
-		t.Errorf("%d RTCPeerConnections, the last %q: want the same one, connected", out.PeerConnections, out.ConnectionState)
-	}
-	if n, _ := out.Stats["restarts"].(float64); n != 1 {
-		t.Errorf("stats().restarts = %v, want 1", out.Stats["restarts"])
-	}
-	if n, _ := out.Stats["resumes"].(float64); n != 0 {
-		t.Errorf("stats().resumes = %v, want 0: the restart should keep the connection", out.Stats["resumes"])
-	}
-	if err := bp.session.Err(); err != nil {
-		t.Fatalf("the server session ended: %v", err)
-	}
-	if err := page.eval(`window.__close()`); err != nil {
-		t.Errorf("__close: %v", err)
-	}
-	h.game.waitClosed(t, r.Player, 10*time.Second)
-}
-
-// TestBrowserRelayOnlyTURN: with relayOnly the browser connects only
-// through a TURN relay, here coturn started by the test and then the
-// embedded pion/turn server, both with REST credentials that the lobby
-// issues, and exchanges snapshots and events with the game server.
-func TestBrowserRelayOnlyTURN(t *testing.T) {
-	chromium := btChromium(t)
-	assets := btAssets(t)
-	browser := btStartBrowser(t, chromium)
-
-	relayTest := func(t *testing.T, turnURL, secret string) {
-		h := btNewHarness(t, assets, &lobby.Config{
-			Modes:        map[string]lobby.Mode{"duo": {MinPlayers: 2, MaxPlayers: 2}},
-			TickInterval: 20 * time.Millisecond,
-			TURN:         lobby.TURNConfig{URLs: []string{turnURL}, Secret: secret},
-		})
-		name := "relay-" + strings.ReplaceAll(t.Name()[strings.LastIndex(t.Name(), "/")+1:], "_", "-")
-		p := btOpenPage(t, browser, name, h.url+"/static/client.html?mode=duo&how=room&relay=1&pings=10&name="+name)
-		r, err := p.result(30 * time.Second)
-		if err != nil {
-			t.Fatalf("page: %v", err)
-		}
-		btLogFigures(t, "relay_"+t.Name()[strings.LastIndex(t.Name(), "/")+1:], name, r)
-
-		var turn *btICEServer
-		for i, s := range r.Match.ICEServers {
-			if slices.Contains(s.URLs, turnURL) {
-				turn = &r.Match.ICEServers[i]
-			}
-		}
-		if turn == nil || turn.Username == "" || turn.Credential == "" {
-			t.Errorf("the match's ICE servers %+v have no credentials for %s", r.Match.ICEServers, turnURL)
-		}
-		if r.ICE.Policy != "relay" {
-			t.Errorf("the RTCPeerConnection has iceTransportPolicy %q, want relay", r.ICE.Policy)
-		}
-		if r.ICE.Local.Type != "relay" {
-			t.Errorf("the selected candidate pair's local candidate is %+v, want a relay candidate", r.ICE.Local)
-		}
-		if hostPort := strings.TrimPrefix(strings.Split(turnURL, "?")[0], "turn:"); !strings.Contains(r.ICE.Local.URL, hostPort) {
-			t.Errorf("the relay candidate %+v is not from the TURN server at %s", r.ICE.Local, hostPort)
-		}
-		btCheckPlay(t, name, r, h.game)
-		btCheckChannels(t, name, r)
-	}
-
-	t.Run("coturn", func(t *testing.T) {
-		secret := btRandomHex(16)
-		turnURL := btStartCoturn(t, secret)
-		relayTest(t, turnURL, secret)
-	})
-	t.Run("pion", func(t *testing.T) {
-		secret := btRandomHex(16)
-		ts, err := lobby.NewTURNServer(lobby.TURNServerConfig{Addr: "127.0.0.1:0", Secret: secret})
-		if err != nil {
-			t.Fatalf("NewTURNServer: %v", err)
-		}
-		t.Cleanup(func() { _ = ts.Close() })
-		relayTest(t, ts.URLs()[0], secret) // ?transport=udp
-	})
-}
-
 // ---------------------------------------------------------------------------
 // What a page reports (testdata/client.js)
-
-// TestBrowserPlayAbandoned: plays cut short by a timeout of 1 to 130 ms,
-// at every stage of the connection, must each settle (opened, or rejected
-// with "timeout") and leave nothing open. Chromium never settles the
-// promises of an RTCPeerConnection closed while they are pending; a close
-// that waited for them hung play() for good.
-func TestBrowserPlayAbandoned(t *testing.T) {
-	cfg := btSolo()
-	// Three lobby messages a round, and a room created, as fast as the
-	// page can.
-	cfg.MessageRate, cfg.MessageBurst = 1000, 1000
-	cfg.RoomCreateRate, cfg.RoomCreateBurst, cfg.IPRoomCreateRate, cfg.IPRoomCreateBurst = 1000, 1000, 1000, 1000
-	h, browser := btSetup(t, cfg)
-	const rounds = 24
-	p := btOpenPage(t, browser, "abandon", h.url+"/static/abandon.html?rounds="+strconv.Itoa(rounds))
-	var out struct {
-		Opened   int      `json:"opened"`
-		Timeouts int      `json:"timeouts"`
-		Hung     []string `json:"hung"`
-		Errors   []string `json:"errors"`
-		Handles  struct {
-			Lobbies int `json:"lobbies"`
-			Games   int `json:"games"`
-		} `json:"handles"`
-	}
-	p.pageResult(4*time.Minute, &out)
-	t.Logf("%d plays: %d opened, %d timed out", rounds, out.Opened, out.Timeouts)
-	if len(out.Hung) > 0 {
-		t.Errorf("plays that never settled: %v", out.Hung)
-	}
-	if len(out.Errors) > 0 {
-		t.Errorf("plays rejected other than with timeout: %v", out.Errors)
-	}
-	if out.Opened+out.Timeouts != rounds {
-		t.Errorf("%d opened and %d timed out, want %d in all", out.Opened, out.Timeouts, rounds)
-	}
-	if out.Timeouts == 0 {
-		t.Errorf("no play timed out: the test cut none short")
-	}
-	if out.Handles.Lobbies != 0 || out.Handles.Games != 0 {
-		t.Errorf("open after the rounds: %+v", out.Handles)
-	}
-}
-
-// TestBrowserErrorCodes: what the JS API rejects or throws with carries
-// the code tickwire.d.ts documents, in a real browser (an Error without a
-// code would be a bug); a game closed by the page reports "closed" once;
-// and a game with codec "raw" passes bytes both ways untouched.
-func TestBrowserErrorCodes(t *testing.T) {
-	h, browser := btSetup(t, btSolo())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedPort := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	p := btOpenPage(t, browser, "errors", h.url+"/static/errors.html?closed="+strconv.Itoa(closedPort))
-	var out struct {
-		Codes             map[string]string `json:"codes"`
-		NoticesAfterClose []string          `json:"noticesAfterClose"`
-		Delivery          struct {
-			Order      []string `json:"order"`
-			LateEvents []string `json:"lateEvents"`
-		} `json:"delivery"`
-		Raw struct {
-			Player        string `json:"player"`
-			SnapshotBytes int    `json:"snapshotBytes"`
-			Echo          any    `json:"echo"` // bytes as numbers
-		} `json:"raw"`
-		States    []string `json:"states"`
-		CloseInfo struct {
-			Code   string `json:"code"`
-			Remote bool   `json:"remote"`
-		} `json:"closeInfo"`
-	}
-	p.pageResult(time.Minute, &out)
-	want := map[string]string{
-		"connect to no lobby":                         "network",
-		"connect with a forged token":                 "token_invalid",
-		"connect without a token":                     "bad_request",
-		"queue for an unknown mode":                   "unknown_mode",
-		"queue without options":                       "bad_request",
-		"join an unknown room":                        "room_not_found",
-		"create a second room":                        "busy",
-		"play with an unknown codec":                  "bad_argument",
-		"play a forged match":                         "timeout",
-		"send a function":                             "bad_argument",
-		"send a symbol":                               "bad_argument",
-		"send a cyclic object":                        "bad_argument",
-		"play with a TURN server without credentials": "bad_argument",
-		"send an input over 1200 bytes":               "too_large",
-		"send an event over 16 KiB":                   "too_large",
-		"send an event after close":                   "closed",
-		"send an input after close":                   "closed",
-		"channels after close":                        "closed",
-		"rooms after close":                           "closed",
-		"play after close":                            "closed",
-		"send an object with codec raw":               "bad_argument",
-	}
-	for name, code := range want {
-		got, ok := out.Codes[name]
-		switch {
-		case !ok:
-			t.Errorf("%s: not run", name)
-		case got != code:
-			t.Errorf("%s: code %q, want %q", name, got, code)
-		}
-	}
-	if want := []string{"onEvent returned", "event early"}; !slices.Equal(out.Delivery.Order, want) {
-		t.Errorf("a waiting event and onEvent(): %q, want %q", out.Delivery.Order, want)
-	}
-	if want := []string{"bye"}; !slices.Equal(out.Delivery.LateEvents, want) {
-		t.Errorf("onEvent set after the server closed: got %q, want the event that came before the close, %q", out.Delivery.LateEvents, want)
-	}
-	if want := []string{"closed"}; !slices.Equal(out.NoticesAfterClose, want) {
-		t.Errorf("onNotice set after the lobby closed: %q, want %q", out.NoticesAfterClose, want)
-	}
-	// codec "raw": the page got bytes, and the server decoded the bytes the
-	// page encoded by hand, as an event and as an input.
-	raw := out.Raw
-	wantRaw := map[string]any{"kind": "raw", "n": int8(7)}
-	var echo map[string]any
-	if nums, ok := raw.Echo.([]any); !ok {
-		t.Errorf("codec raw: the echo arrived as %v, want a Uint8Array", raw.Echo)
-	} else {
-		b := make([]byte, len(nums))
-		for i, n := range nums {
-			b[i] = byte(n.(float64))
-		}
-		if err := msgpack.Unmarshal(b, &echo); err != nil || !reflect.DeepEqual(echo["echo"], wantRaw) {
-			t.Errorf("codec raw: the echo's bytes decode to %#v (%v), want the event sent back", echo, err)
-		}
-	}
-	if raw.SnapshotBytes <= 0 {
-		t.Errorf("codec raw: no snapshot as a Uint8Array (%d bytes)", raw.SnapshotBytes)
-	}
-	if ev := h.game.events(raw.Player); len(ev) != 1 || !reflect.DeepEqual(ev[0], wantRaw) {
-		t.Errorf("codec raw: the server decoded the events %#v, want [%#v]", ev, wantRaw)
-	}
-	if in := h.game.inputs(raw.Player); len(in) != 1 || !reflect.DeepEqual(in[0], wantRaw) {
-		t.Errorf("codec raw: the server decoded the inputs %#v, want [%#v]", in, wantRaw)
-	}
-	if !slices.Equal(out.States, []string{"closed"}) || out.CloseInfo.Code != "normal" || out.CloseInfo.Remote {
-		t.Errorf("onState after game.close(): %v, info %+v; want only closed, normal, not remote", out.States, out.CloseInfo)
-	}
-}
 
 // btSetup finds chromium, builds the assets, serves them with a lobby of
 // cfg and its game server, and starts the browser.
@@ -881,7 +526,43 @@ func btBuildAssets() (string, error) {
 			copies[p] = filepath.Base(p)
 		}
 	}
-	return dir, btCopy(dir, copies)
+	if err := btCopy(dir, copies); err != nil {
+		return dir, err
+	}
+	return dir, btTSAssets(ctx, filepath.Join(dir, "ts"))
+}
+
+// btTSAssets puts the TypeScript client, js/dist/tickwire.js and its source
+// map, into dir, building it first when it is older than its sources and
+// js/node_modules is there to build it with (make js). Without a build it
+// leaves dir out: the tests of the TypeScript client then say what to run.
+func btTSAssets(ctx context.Context, dir string) error {
+	const js = "../js"
+	dist := filepath.Join(js, "dist", "tickwire.js")
+	built, err := os.Stat(dist)
+	stale := err != nil
+	_ = filepath.WalkDir(filepath.Join(js, "src"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil && built != nil && info.ModTime().After(built.ModTime()) {
+				stale = true
+			}
+		}
+		return nil
+	})
+	if stale {
+		if _, err := os.Stat(filepath.Join(js, "node_modules")); err != nil {
+			return nil
+		}
+		build := exec.CommandContext(ctx, "node", "build.mjs")
+		build.Dir = js
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("building js/ (node build.mjs): %w\n%s", err, out)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return btCopy(dir, map[string]string{dist: "tickwire.js", dist + ".map": "tickwire.js.map"})
 }
 
 // btCopy copies each file of files (source path: name) into dir.
@@ -1228,9 +909,40 @@ func btStartBrowser(t *testing.T, path string, extra ...chromedp.ExecAllocatorOp
 
 // btPage is one tab.
 type btPage struct {
-	t    *testing.T
-	name string
-	ctx  context.Context
+	t       *testing.T
+	name    string
+	browser string          // "chromium" or "firefox"
+	ctx     context.Context // the tab's chromedp context (Chromium only: clicks and keys)
+	// evalJSON evaluates a JS expression in the page, awaiting a promise,
+	// and returns its value as JSON.
+	evalJSON func(ctx context.Context, expr string) (json.RawMessage, error)
+}
+
+// btJSONExpr wraps expr so that the page returns its value, awaited, as
+// JSON text: one shape for both drivers.
+func btJSONExpr(expr string) string {
+	return `(async () => { const v = await (` + expr + `); return JSON.stringify(v === undefined ? null : v) ?? "null"; })()`
+}
+
+// poll evaluates expr every 50 ms until it gives something other than
+// null or false, for at most d.
+func (p *btPage) poll(expr string, d time.Duration) (json.RawMessage, error) {
+	deadline := time.Now().Add(d)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		v, err := p.evalJSON(ctx, expr)
+		cancel()
+		if err == nil && string(v) != "null" && string(v) != "false" {
+			return v, nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = errors.New("still " + string(v))
+			}
+			return nil, fmt.Errorf("waited %v for %s: %w", d, expr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // btOpenPage opens url in a new tab of browser and copies the page's console
@@ -1252,7 +964,20 @@ func btOpenPage(t *testing.T, browser context.Context, name, url string) *btPage
 	if err := chromedp.Do(nctx, chromedp.Navigate(url)); err != nil {
 		t.Fatalf("%s: navigate to %s: %v", name, url, err)
 	}
-	return &btPage{t: t, name: name, ctx: ctx}
+	p := &btPage{t: t, name: name, browser: "chromium", ctx: ctx}
+	p.evalJSON = func(ectx context.Context, expr string) (json.RawMessage, error) {
+		// Bounded by ectx, in the tab's own context.
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(ectx, cancel)
+		defer stop()
+		s, err := chromedp.Run(rctx, chromedp.Evaluate[string](btJSONExpr(expr), chromedp.EvalAwaitPromise))
+		if err != nil && ectx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ectx.Err(), err)
+		}
+		return json.RawMessage(s), err
+	}
+	return p
 }
 
 // result polls the page until it reports, for at most d.
@@ -1261,16 +986,14 @@ func (p *btPage) result(d time.Duration) (*btResult, error) {
 		Result json.RawMessage `json:"result"`
 		Error  string          `json:"error"`
 	}
-	ctx, cancel := context.WithTimeout(p.ctx, d+5*time.Second)
-	defer cancel()
-	o, err := chromedp.Run(ctx, chromedp.Poll[outcome](
-		`window.__result ? {result: window.__result} : (window.__error ? {error: String(window.__error)} : null)`,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
+	raw, err := p.poll(`window.__result ? {result: window.__result} : (window.__error ? {error: String(window.__error)} : null)`, d)
 	if err != nil {
-		ectx, ecancel := context.WithTimeout(p.ctx, 2*time.Second)
-		defer ecancel()
-		step, _ := chromedp.Run(ectx, chromedp.Evaluate[string](`"document " + document.readyState + ", step " + (window.__step ? window.__step.name : "none")`))
+		step := p.js(`"document " + document.readyState + ", step " + (window.__step ? window.__step.name : "none")`)
 		return nil, fmt.Errorf("no result from the page after %v (%s): %w", d, step, err)
+	}
+	var o outcome
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return nil, err
 	}
 	if o.Error != "" {
 		return nil, errors.New(o.Error)
@@ -1284,15 +1007,23 @@ func (p *btPage) result(d time.Duration) (*btResult, error) {
 
 // evalString evaluates expr, a string or a promise of one, in the page.
 func (p *btPage) evalString(expr string) (string, error) {
-	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
+	raw, err := p.evalJSON(ctx, expr)
+	if err != nil {
+		return "", err
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return string(raw), nil
+	}
+	return s, nil
 }
 
 func (p *btPage) eval(expr string) error {
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[any](expr))
+	_, err := p.evalJSON(ctx, expr)
 	return err
 }
 

@@ -4,7 +4,8 @@ package main
 
 // The demo that `make run` serves, played in Chromium the way a person
 // plays it: the lobby command itself, built and started as `make run`
-// starts it, serves the page of examples/web next to the wasm client; two
+// starts it, serves the page of examples/web next to the TypeScript client
+// (js/dist/tickwire.js); two
 // tabs press Quick play, meet in one room, and each moves its dot with the
 // arrow keys while the other tab watches it move. Then the README's
 // example, run as written, plays against the same command.
@@ -165,17 +166,18 @@ func btHoldAndWatch(t *testing.T, mover, watcher *btPage, dot, axis, less, more 
 	t.Logf("%s held %s: its dot went from %s=%v to %s=%s on %s's screen", mover.name, key, axis, from, axis, watcher.js(`String(`+at+`)`), watcher.name)
 }
 
-// btDemoWeb is build/web as `make run` fills it: the assets of `make wasm`
-// and the page of examples/web, plus readme.html, the README's example.
+// btDemoWeb is build/web as `make run` fills it: the TypeScript client
+// (make js) and the page of examples/web, plus readme.html, the README's
+// example.
 func btDemoWeb(t *testing.T) string {
 	t.Helper()
 	assets := btAssets(t)
+	btNeedTS(t, assets)
 	dir := t.TempDir()
-	copies := map[string]string{}
-	for _, f := range []string{"tickwire.wasm", "wasm_exec.js", "tickwire.js"} {
-		copies[filepath.Join(assets, f)] = f
+	copies := map[string]string{
+		filepath.Join(assets, "ts", "tickwire.js"):     "tickwire.js",
+		filepath.Join(assets, "ts", "tickwire.js.map"): "tickwire.js.map",
 	}
-	copies["tickwire.d.ts"] = "tickwire.d.ts"
 	demo, err := filepath.Glob("../examples/web/*")
 	if err != nil || len(demo) == 0 {
 		t.Fatalf("no demo page in ../examples/web (%v)", err)
@@ -239,6 +241,7 @@ window.__readme = { frames: 0 };
 addEventListener("error", (e) => { window.__readme.error = String(e.message || e.error); });
 addEventListener("unhandledrejection", (e) => { window.__readme.error = "unhandled: " + String(e.reason && (e.reason.code ? e.reason.code + ": " : "") + (e.reason && e.reason.message || e.reason)); });
 </script>
+<script type="importmap">{"imports": {"@tickwire/client": "./tickwire.js"}}</script>
 <script type="module">
 function draw(players, me) {
   window.__readme.frames++;
@@ -335,11 +338,7 @@ func (c *btCommand) stop() {
 // for at most d, and fails the test with what the page shows otherwise.
 func (p *btPage) waitJS(expr string, d time.Duration) {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, d+5*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](`(() => { try { return !!(`+expr+`); } catch { return false; } })()`,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(d)))
-	if err != nil {
+	if _, err := p.poll(`(() => { try { return !!(`+expr+`); } catch { return false; } })()`, d); err != nil {
 		state := p.js(`JSON.stringify({phase: window.dots && dots.phase, me: window.dots && dots.me, dots: window.dots && dots.dots, readme: window.__readme && {error: window.__readme.error, me: window.__readme.me, frames: window.__readme.frames, queued: window.__readme.queued}, log: [...document.querySelectorAll("#log li")].slice(0, 8).map((li) => li.textContent)})`)
 		p.t.Fatalf("%s: waited %v for %s: %v\npage: %s", p.name, d, expr, err, state)
 	}
@@ -360,9 +359,13 @@ func (p *btPage) pageResult(d time.Duration, out any) {
 
 // js evaluates expr, which gives a string, in the page ("" on error).
 func (p *btPage) js(expr string) string {
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const v = (`+expr+`); return v == null ? "" : String(v); })()`))
+	raw, err := p.evalJSON(ctx, `(() => { const v = (`+expr+`); return v == null ? "" : String(v); })()`)
+	var s string
+	if err == nil {
+		err = json.Unmarshal(raw, &s)
+	}
 	if err != nil {
 		p.t.Logf("%s: evaluating %s: %v", p.name, expr, err)
 		return ""
@@ -372,9 +375,13 @@ func (p *btPage) js(expr string) string {
 
 func (p *btPage) jsFloat(expr string) float64 {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	f, err := chromedp.Run(ctx, chromedp.Evaluate[float64](expr))
+	raw, err := p.evalJSON(ctx, expr)
+	var f float64
+	if err == nil {
+		err = json.Unmarshal(raw, &f)
+	}
 	if err != nil {
 		p.t.Fatalf("%s: evaluating %s: %v", p.name, expr, err)
 	}
@@ -428,4 +435,53 @@ func (p *btPage) key(typ input.DispatchKeyEventType, code string, repeat bool) {
 	if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, ev); err != nil {
 		p.t.Fatalf("%s: key %s %s: %v", p.name, typ, code, err)
 	}
+}
+
+// TestBrowserGoCanvas: the browser game written in Go (examples/godots),
+// served by the lobby command as `make run` serves it at /go/, creates a
+// room, plays in it through the lobby and netcode Go API, draws its dot on
+// the canvas, and moves it with the arrow keys.
+func TestBrowserGoCanvas(t *testing.T) {
+	chromium := btChromium(t)
+	web := t.TempDir()
+	goDir := filepath.Join(web, "go")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(goDir, "godots.wasm"), "../examples/godots")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("GOOS=js GOARCH=wasm go build ../examples/godots: %v\n%s", err, out)
+	}
+	if err := btCopy(goDir, map[string]string{
+		"../examples/godots/index.html":            "index.html",
+		filepath.Join(btAssets(t), "wasm_exec.js"): "wasm_exec.js",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lc := btStartLobbyCommand(t, btBuildLobbyCommand(t), "-addr", "127.0.0.1:0", "-web", web)
+	browser := btStartBrowser(t, chromium)
+	p := btOpenPage(t, browser, "gopher", lc.base+"/go/?name=Gopher")
+	p.waitJS(`window.__godots && __godots.phase === "playing" && __godots.me > 0 && __godots.dots.length === 1`, 30*time.Second)
+	// The canvas shows the dot: pixels other than the background.
+	drawn := p.jsFloat(`(() => {
+		const c = document.getElementById("arena");
+		const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+		let n = 0;
+		for (let i = 0; i < d.length; i += 4) if (d[i] > 40 || d[i + 1] > 40 || d[i + 2] > 40) n++;
+		return n;
+	})()`)
+	if drawn < 50 {
+		t.Errorf("the canvas has %v lit pixels: no dot drawn", drawn)
+	}
+	x0 := p.jsFloat(`__godots.dots[0][1]`)
+	key, cmp, want := "ArrowRight", ">=", x0+5
+	if x0 > 0 {
+		key, cmp, want = "ArrowLeft", "<=", x0-5
+	}
+	p.front()
+	p.key(input.DispatchKeyEventTypeKeyDown, key, false)
+	time.Sleep(700 * time.Millisecond)
+	p.key(input.DispatchKeyEventTypeKeyUp, key, false)
+	p.waitJS(fmt.Sprintf(`__godots.dots[0][1] %s %v`, cmp, want), 10*time.Second)
+	t.Logf("held %s: the Go game's dot went from x=%v to x=%s", key, x0, p.js(`__godots.dots[0][1]`))
 }

@@ -2,8 +2,8 @@
 //
 // The Go lobby command (lobby/cmd/lobby) runs the lobby and an embedded,
 // authoritative game server; `make run` serves this page next to them. The
-// page loads the Tickwire client (Go compiled to WebAssembly, tickwire.js),
-// gets a guest token, is matched into a room, opens the WebRTC channels to
+// page loads the Tickwire client (@tickwire/client from js/, built into
+// tickwire.js: about 12 KB gzipped, nothing to start), gets a guest token, is matched into a room, opens the WebRTC channels to
 // the game server and then:
 //   - draws every dot of each snapshot (30 a second), its own with a ring;
 //   - sends a Move input {dx, dy} 30 times a second while a key is held;
@@ -640,7 +640,7 @@ async function main() {
   } catch (err) {
     status("failed to load", "bad");
     ui.loadText.textContent = `Could not load the Tickwire client: ${describe(err)}. ` +
-      "Build and serve it with `make run` (which runs `make wasm` and serves build/web), then reload.";
+      "Build and serve it with `make run` (which builds js/ and serves build/web), then reload.";
     log(`load: ${describe(err)}`, "bad");
     return;
   }

@@ -3,9 +3,20 @@
 // milliseconds, so that the timeout closes the RTCPeerConnection while an
 // offer, the answer or a candidate is still being applied. Every play must
 // settle, opened or rejected with "timeout", and nothing may stay open.
-import { load } from "./tickwire.js";
-
+// With client=ts it runs @tickwire/client (ts/tickwire.js), else the wasm
+// client.
 const q = new URLSearchParams(location.search);
+const { load } = await import(q.get("client") === "ts" ? "./ts/tickwire.js" : "./tickwire.js");
+
+// Every RTCPeerConnection made, to count those left open.
+const pcs = [];
+const NativePC = window.RTCPeerConnection;
+window.RTCPeerConnection = class extends NativePC {
+  constructor(...args) {
+    super(...args);
+    pcs.push(this);
+  }
+};
 const rounds = Number(q.get("rounds") || 24);
 const out = { opened: 0, timeouts: 0, hung: [], errors: [] };
 
@@ -31,7 +42,10 @@ try {
     await lobby.leave();
   }
   await lobby.close();
-  out.handles = globalThis.__tickwire.handles();
+  await new Promise((r) => setTimeout(r, 100));
+  const open = pcs.filter((pc) => pc.connectionState !== "closed" && pc.signalingState !== "closed").length;
+  out.handles = globalThis.__tickwire ? globalThis.__tickwire.handles() : { lobbies: 0, games: 0 };
+  out.openPeerConnections = open;
   window.__result = out;
 } catch (e) {
   window.__error = `${e.code || ""} ${e.message || e}`;

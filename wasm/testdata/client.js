@@ -1,5 +1,6 @@
-// The browser side of browser_test.go, written against tickwire.d.ts: load
-// the wasm, get a guest token from the lobby this page is served with, get
+// The browser side of the conformance suite (conformance_test.go), written
+// against tickwire.d.ts: load the client (the wasm one, or with client=ts
+// the TypeScript one, @tickwire/client), get a guest token from the lobby this page is served with, get
 // matched (queue) or create a room, open both channels to the game server,
 // then check snapshots, inputs, events and the channels the browser reports.
 // The page ends by setting window.__result (a JSON-safe object) or
@@ -11,9 +12,10 @@
 //   pings  how many event round trips to time  (default 20)
 //   settle keep the game open at least this many ms before reporting, to
 //          see stats().rttMs settle                        (default 0)
-import { load } from "./tickwire.js";
-
+//   client "ts" for @tickwire/client (ts/tickwire.js), else the wasm client
 const q = new URLSearchParams(location.search);
+const { load } = await import(q.get("client") === "ts" ? "./ts/tickwire.js" : "./tickwire.js");
+
 const name = q.get("name") || "page";
 const mode = q.get("mode") || "duo";
 const how = q.get("how") || "queue";
@@ -162,6 +164,9 @@ async function main() {
   });
   const states = [];
   game.onState((state, reason) => states.push({ state, reason }));
+  window.__game = game;
+  window.__states = states;
+  window.__events = events;
   // stats().rttMs every 250 ms from the open on: how the smoothed RTT settles.
   const rttTrace = [];
   const traceTimer = setInterval(() => rttTrace.push(Math.round(game.stats().rttMs * 100) / 100), 250);
@@ -252,6 +257,33 @@ async function main() {
     });
   };
 }
+
+// The resume test: __break closes the RTCPeerConnection under the client,
+// as a network that dies would leave it, and sends n events ({kind: "seq",
+// i}) into the outage; __afterResume waits for the client to resume the
+// session on a new connection, sends n more, and reports how often each
+// echo came back and which server events (kind "server", sent by the test
+// during the outage) arrived: exactly once each, in order, is the contract.
+window.__break = (n) => {
+  pcs[pcs.length - 1].close();
+  for (let i = 0; i < n; i++) window.__game.sendEvent({ kind: "seq", i });
+  return true;
+};
+window.__afterResume = async (from, n, serverEvents) => {
+  const game = window.__game;
+  const states = window.__states;
+  await until(() => states.slice(from).some((s) => s.state === "resuming"), 20000, "onState(\"resuming\")");
+  await until(() => states.length > from && states[states.length - 1].state === "connected", 20000, "onState(\"connected\") after resuming");
+  for (let i = n; i < 2 * n; i++) game.sendEvent({ kind: "seq", i });
+  const echoes = () => window.__events.filter((e) => e && e.echo && e.echo.kind === "seq").map((e) => e.echo.i);
+  const server = () => window.__events.filter((e) => e && e.kind === "server").map((e) => e.i);
+  await until(() => echoes().length >= 2 * n && server().length >= serverEvents, 10000, "the echoes and the server's events").catch(() => {});
+  await sleep(300); // anything doubled would come now
+  return JSON.stringify({
+    states: states.slice(from), stats: game.stats(), echoes: echoes(), server: server(),
+    channels: game.channels(), peerConnections: pcs.length, connectionState: pcs[pcs.length - 1].connectionState,
+  });
+};
 
 main().catch((err) => {
   const text = String(err && err.stack || err).split("\n").slice(0, 4).join("\n"); // the Go frames below say little

@@ -1,8 +1,9 @@
 // The codes of the errors the JS API rejects or throws with
 // (TestBrowserErrorCodes): each case records the code it got, "" for an
 // Error without one, or "no error"; window.__result.codes maps case to
-// code. Then a game with codec "raw" (window.__result.raw).
-import { load } from "./tickwire.js";
+// code. Then a game with codec "raw" (window.__result.raw). With client=ts
+// it runs @tickwire/client (ts/tickwire.js), else the wasm client.
+const { load } = await import(new URLSearchParams(location.search).get("client") === "ts" ? "./ts/tickwire.js" : "./tickwire.js");
 
 const codes = {};
 async function rejects(name, f) {

@@ -1,0 +1,208 @@
+// A game session against a stand-in RTCPeerConnection, with the test
+// playing the lobby and the game server: the offer and its channels, the
+// answer's resume token, snapshots newest-first, pings, events exactly
+// once across a resume on a new PeerConnection, and the ways a game ends.
+import assert from "node:assert/strict";
+import { beforeEach, test } from "node:test";
+import { connect } from "../src/index.js";
+import type { Game } from "../src/game.js";
+import { timing } from "../src/game.js";
+import { encode as mp, decode as unmp } from "../src/msgpack.js";
+import { Kind, decode, encode } from "../src/wire.js";
+import { FakePeerConnection, FakeWebSocket, tick, until } from "./fakes.js";
+
+(globalThis as any).RTCPeerConnection = FakePeerConnection;
+const WebSocket = FakeWebSocket as unknown as typeof globalThis.WebSocket;
+Object.assign(timing, { tick: 10, silence: 200, restartInterval: 20, maxRestartInterval: 40, restartTimeout: 100, resumeAttempt: 300, reconnectTimeout: 3000 });
+
+beforeEach(() => {
+  FakeWebSocket.instances = [];
+  FakePeerConnection.instances = [];
+});
+
+const match = { room: "r-1", mode: "solo", server: "s-1", seat: "seat1", players: [], iceServers: [{ urls: ["stun:127.0.0.1:3478"] }], expires: 0 };
+
+/** signals is what the client signaled for its room, in order. */
+const signals = (ws: FakeWebSocket): any[] => ws.sent.filter((m) => m.type === "signal").map((m) => {
+  assert.equal(m.room, "r-1");
+  assert.equal(m.seat, "seat1");
+  return m.signal;
+});
+
+/** play connects a lobby and plays the match through to both channels open. */
+async function play(codec?: "raw"): Promise<{ game: Game; ws: FakeWebSocket; pc: FakePeerConnection }> {
+  const lp = connect("http://lobby.test", "t1", { WebSocket });
+  await until(() => FakeWebSocket.last?.sent.length);
+  const ws = FakeWebSocket.last;
+  ws.reply({ type: "welcome", id: "hello", v: 1, player: "g-ada", token: "t2" });
+  const lobby = await lp;
+  const gp = lobby.play(match, codec ? { codec } : undefined);
+  await until(() => FakePeerConnection.last);
+  const pc = FakePeerConnection.last;
+  pc.onicecandidate?.({ candidate: { candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host", toJSON: () => ({ candidate: "candidate:1 1 udp 1 127.0.0.1 5000 typ host", sdpMid: "0" }) } });
+  await until(() => signals(ws).length >= 2);
+  const [offer, cand] = signals(ws);
+  assert.equal(offer.type, "offer");
+  assert.equal(offer.gen, undefined);
+  assert.equal(cand.type, "candidate", "a candidate gathered before the offer went out follows it");
+  ws.reply({ type: "signal", room: "r-1", signal: { type: "answer", sdp: "v=0 answer", resume: "token-1" } });
+  ws.reply({ type: "signal", room: "r-1", signal: { type: "candidate", candidate: { candidate: "candidate:2 1 udp 1 127.0.0.1 7000 typ host", sdpMid: "0" } } });
+  await until(() => pc.candidates.length === 1);
+  assert.deepEqual(pc.remote, [{ type: "answer", sdp: "v=0 answer" }]);
+  pc.connect();
+  return { game: await gp, ws, pc };
+}
+
+/** serverEvent is an event message from the server. */
+const serverEvent = (seq: number, ack: number, v: unknown): Uint8Array => encode({ kind: Kind.event, seq, ack, payload: mp(v) });
+
+/** eventsSent decodes what the client sent on the events channel. */
+function eventsSent(pc: FakePeerConnection): any[] {
+  return pc.channel("events").sent.map((b) => {
+    const m = decode(b);
+    return m.kind === Kind.event ? { seq: m.seq, v: unmp(m.payload) } : m;
+  });
+}
+
+test("the channels, snapshots (newest only), inputs and pings", async () => {
+  const { game, pc } = await play();
+  assert.deepEqual(pc.config, { iceServers: match.iceServers, iceTransportPolicy: "all" });
+  assert.deepEqual(game.channels(), [
+    { label: "snapshots", protocol: "tickwire.v1", ordered: false, maxRetransmits: 0 },
+    { label: "events", protocol: "tickwire.v1", ordered: true, maxRetransmits: null },
+  ]);
+  const u = pc.channel("snapshots");
+  assert.equal(u.binaryType, "arraybuffer");
+  // Snapshots before onSnapshot: only the newest is kept.
+  u.deliver(encode({ kind: Kind.snapshot, seq: 1, payload: mp({ tick: 1 }) }));
+  u.deliver(encode({ kind: Kind.snapshot, seq: 3, payload: mp({ tick: 3 }) }));
+  u.deliver(encode({ kind: Kind.snapshot, seq: 2, payload: mp({ tick: 2 }) }));
+  const got: [unknown, number][] = [];
+  game.onSnapshot((s, { seq }) => got.push([s, seq]));
+  assert.equal(got.length, 0, "never inside onSnapshot()");
+  await tick();
+  u.deliver(encode({ kind: Kind.snapshot, seq: 4, payload: mp({ tick: 4 }) }));
+  assert.deepEqual(got, [[{ tick: 3 }, 3], [{ tick: 4 }, 4]]);
+  const s = game.stats();
+  assert.equal(s.snapshotsReceived, 3);
+  assert.equal(s.snapshotsStale, 1);
+  assert.equal(s.snapshotsLost, 1); // seq 2 came too late: counted lost, then stale
+
+  assert.equal(game.sendInput({ dx: 1 }), true);
+  const input = decode(u.sent[u.sent.length - 1]!);
+  assert.deepEqual(input, { kind: Kind.input, seq: 1, payload: mp({ dx: 1 }) });
+  assert.throws(() => game.sendInput(new Uint8Array(1300)), { code: "too_large" });
+  u.bufferedAmount = 64 << 10;
+  assert.equal(game.sendInput({ dx: 1 }), false, "congested");
+  u.bufferedAmount = 0;
+  assert.equal(game.stats().congested, 1);
+
+  // The server's ping is answered at once; ours come back as RTT samples.
+  u.deliver(encode({ kind: Kind.ping, id: 9, time: 12345 }));
+  assert.deepEqual(decode(u.sent[u.sent.length - 1]!), { kind: Kind.pong, id: 9, time: 12345 });
+  await until(() => u.sent.some((b) => decode(b).kind === Kind.ping));
+  const ping = decode(u.sent.find((b) => decode(b).kind === Kind.ping)!);
+  assert.equal(ping.kind, Kind.ping);
+  if (ping.kind === Kind.ping) u.deliver(encode({ kind: Kind.pong, id: ping.id, time: ping.time }));
+  assert.ok(game.stats().rttMs > 0);
+  await game.close();
+});
+
+test("events: in order, acked, and exactly once across a resume on a new PeerConnection", async () => {
+  const { game, ws, pc } = await play();
+  const r = pc.channel("events");
+  const got: unknown[] = [];
+  const states: string[] = [];
+  game.onEvent((e) => got.push(e));
+  game.onState((s, why) => states.push(`${s}: ${why}`));
+  game.sendEvent({ n: 1 });
+  game.sendEvent({ n: 2 });
+  r.deliver(serverEvent(1, 1, "s1")); // acks our first
+  await until(() => r.sent.some((b) => decode(b).kind === Kind.ack));
+  assert.deepEqual(decode(r.sent.find((b) => decode(b).kind === Kind.ack)!), { kind: Kind.ack, ack: 1 });
+
+  // The events channel fails: the client resumes at once on a new
+  // PeerConnection (gen 1) with the token of the answer.
+  r.fail();
+  game.sendEvent({ n: 3 }); // while down: kept for the next connection
+  await until(() => FakePeerConnection.instances.length === 2);
+  assert.ok(pc.closed);
+  const pc2 = FakePeerConnection.last;
+  await until(() => signals(ws).some((s) => s.gen === 1));
+  const offer = signals(ws).find((s) => s.gen === 1);
+  assert.equal(offer.type, "offer");
+  assert.equal(offer.resume, "token-1");
+  ws.reply({ type: "signal", room: "r-1", signal: { type: "answer", sdp: "v=0 answer 2", gen: 1, resume: "token-2" } });
+  ws.reply({ type: "signal", room: "r-1", signal: { type: "answer", sdp: "late", gen: 0 } }); // for the old one: dropped
+  await until(() => pc2.remote.length === 1);
+  pc2.connect();
+  // Our unacknowledged events go first, once each; the server's resend of
+  // event 1 is dropped, its event 2 delivered.
+  assert.deepEqual(eventsSent(pc2).map((e) => e.v), [{ n: 2 }, { n: 3 }]);
+  pc2.channel("events").deliver(serverEvent(1, 1, "s1"));
+  pc2.channel("events").deliver(serverEvent(2, 3, "s2"));
+  await tick(5);
+  assert.deepEqual(got, ["s1", "s2"]);
+  const s = game.stats();
+  assert.equal(s.resumes, 1);
+  assert.equal(s.eventsResent, 2);
+  assert.equal(s.eventsUnacked, 0);
+  assert.deepEqual(states, ["resuming: connection failed", "connected: resumed on a new connection"]);
+
+  // The next resume presents the token of the last answer.
+  pc2.channel("snapshots").fail();
+  await until(() => signals(ws).some((s) => s.gen === 2));
+  assert.equal(signals(ws).find((s) => s.gen === 2).resume, "token-2");
+  ws.reply({ type: "signal", room: "r-1", signal: { type: "refused", gen: 2, error: "resume token already used" } });
+  await until(() => states.some((x) => x.startsWith("closed")));
+  assert.throws(() => game.sendEvent(1), { code: "resume_rejected" });
+});
+
+test("silence restarts ICE on the same PeerConnection, and the path comes back", async () => {
+  const { game, ws, pc } = await play();
+  const states: string[] = [];
+  game.onState((s, why) => states.push(`${s}: ${why}`));
+  await until(() => signals(ws).some((s) => s.type === "offer" && s.sdp.includes("restart")), 2000);
+  assert.equal(FakePeerConnection.instances.length, 1);
+  ws.reply({ type: "signal", room: "r-1", signal: { type: "answer", sdp: "v=0 restart answer" } });
+  await until(() => pc.remote.length === 2);
+  pc.channel("snapshots").deliver(encode({ kind: Kind.snapshot, seq: 1, payload: mp(1) }));
+  await until(() => states.length === 2);
+  assert.match(states[0]!, /^reconnecting: nothing received for/);
+  assert.equal(states[1], "connected: path back");
+  assert.ok(game.stats().restarts >= 1);
+  assert.equal(game.stats().resumes, 0);
+  await game.close();
+});
+
+test("close tells the server; a server's close ends the game with its code", async () => {
+  const { game, pc } = await play();
+  const states: unknown[] = [];
+  game.onState((...a) => states.push(a));
+  await game.close();
+  assert.deepEqual(decode(pc.channel("events").sent.at(-1)!), { kind: Kind.close, code: 0, reason: "client closed" });
+  assert.deepEqual(states, [["closed", "normal: client closed", { code: "normal", remote: false }]]);
+  assert.throws(() => game.channels(), { code: "closed" });
+  assert.throws(() => game.sendInput(1), { code: "closed" });
+
+  const b = await play();
+  const held: unknown[] = [];
+  b.pc.channel("events").deliver(serverEvent(1, 0, "game over"));
+  b.pc.channel("events").deliver(encode({ kind: Kind.close, code: 1, reason: "bye" }));
+  const late: unknown[] = [];
+  b.game.onState((...a) => late.push(a));
+  b.game.onEvent((e) => held.push(e)); // set after the close: still hears what came before
+  await tick();
+  assert.deepEqual(late, [["closed", "shutdown: bye", { code: "shutdown", remote: true }]]);
+  assert.deepEqual(held, ["game over"]);
+});
+
+test("a malformed message closes with protocol error and tells the server", async () => {
+  const { game, pc } = await play("raw");
+  const states: unknown[] = [];
+  game.onState((...a) => states.push(a));
+  pc.channel("events").deliver(new Uint8Array([0x95, 0x01, 0x10, 0x05, 0x00, 0xc4, 0x00])); // event seq 5 first
+  await until(() => states.length);
+  assert.deepEqual(decode(pc.channel("events").sent.at(-1)!), { kind: Kind.close, code: 2, reason: "event seq 5 after 0" });
+  assert.equal((states[0] as any[])[2].code, "protocol error");
+});
