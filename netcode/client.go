@@ -191,3 +191,13 @@ func (c *Client) Err() error { return c.p.Err() }
 // goroutine the client started. It is idempotent and unblocks every waiting
 // call.
 func (c *Client) Close() error { return c.p.close(CloseNormal, "client closed", true) }
+
+// CloseWithError closes the client as Close does, with the game's own code,
+// which the server sees in the session's CloseError: from
+// CloseApplicationMin to CloseApplicationMax, or ErrCloseCode.
+func (c *Client) CloseWithError(code CloseCode, reason string) error {
+	if err := checkAppCode(code); err != nil {
+		return err
+	}
+	return c.p.close(code, reason, true)
+}

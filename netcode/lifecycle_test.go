@@ -5,6 +5,7 @@ package netcode
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -248,6 +249,63 @@ func TestConfigValidation(t *testing.T) {
 			csig, _ := SignalPipe()
 			if _, err := Dial(context.Background(), csig, &tt.cfg); !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("Dial = %v, want ErrInvalidConfig", err)
+			}
+		})
+	}
+}
+
+// TestCloseWithError: the game's own close code and reason reach the other
+// end as sent, from either end; codes outside the applications' range are
+// refused and close nothing.
+func TestCloseWithError(t *testing.T) {
+	srv := newTestServer(t, nil)
+	tests := []struct {
+		name       string
+		fromClient bool
+		code       CloseCode
+		wantErr    error
+	}{
+		{"server, lowest code", false, CloseApplicationMin, nil},
+		{"client, highest code", true, CloseApplicationMax, nil},
+		{"server, a library code", false, CloseShutdown, ErrCloseCode},
+		{"client, past the range", true, CloseApplicationMax + 1, ErrCloseCode},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, s := connect(t, srv, nil)
+			ctx := ctxTimeout(t, 10*time.Second)
+			var err error
+			var closer, other interface {
+				Done() <-chan struct{}
+				Err() error
+			}
+			if tt.fromClient {
+				err = c.CloseWithError(tt.code, "kicked for cheating")
+				closer, other = c, s
+			} else {
+				err = s.CloseWithError(tt.code, "kicked for cheating")
+				closer, other = s, c
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("CloseWithError(%d) = %v, want %v", tt.code, err, tt.wantErr)
+			}
+			if tt.wantErr != nil {
+				if closer.Err() != nil {
+					t.Fatalf("closed by a refused code: %v", closer.Err())
+				}
+				return
+			}
+			select {
+			case <-other.Done():
+			case <-ctx.Done():
+				t.Fatal("the other end did not close")
+			}
+			var ce *CloseError
+			if !errors.As(other.Err(), &ce) || ce.Code != tt.code || ce.Reason != "kicked for cheating" || !ce.Remote {
+				t.Fatalf("other end's error = %#v", other.Err())
+			}
+			if got := ce.Error(); got != fmt.Sprintf("netcode: closed by peer: application code %d: kicked for cheating", tt.code) {
+				t.Fatalf("Error() = %q", got)
 			}
 		})
 	}

@@ -217,7 +217,9 @@ func (p *peer) awaitOpen(ctx context.Context) error {
 		if err == nil {
 			return nil
 		}
-		p.closeWith(&CloseError{Code: CloseProtocolError, Reason: "handshake failed", Err: err}, false)
+		// A server tells the client why (see teardown); a client has
+		// nothing to tell a server that failed it.
+		p.closeWith(&CloseError{Code: CloseProtocolError, Reason: truncate("handshake failed: "+err.Error(), wire.MaxReasonLen), Err: err}, p.role == roleServer)
 		<-p.done
 		return err
 	case <-p.closing:

@@ -170,8 +170,14 @@ func (p *peer) writeControl(ch *rtcChannel, b []byte) {
 // the signal reader and writer, and for links still closing.
 func (p *peer) teardown() {
 	l := p.link.Load()
-	if p.sendCloseMsg && l != nil && l.open.Load() {
+	switch {
+	case p.sendCloseMsg && l != nil && l.open.Load():
 		p.flushClose(l)
+	case p.sendCloseMsg && p.role == roleServer && !p.started.Load():
+		// A session refused before it opened has no channel to say why
+		// on: the signaling says it, so that the client learns more
+		// than that its channels closed.
+		p.refuse()
 	}
 	p.outMu.Lock()
 	p.outShut = true
@@ -200,6 +206,27 @@ func (p *peer) flushClose(l *link) {
 	}
 	deadline := time.Now().Add(closeFlushTimeout)
 	for l.r.bufferedAmount() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// refuse tells a client whose session never opened why, over the
+// signaling, and gives the signal a bounded moment to leave.
+func (p *peer) refuse() {
+	ce := p.Err().(*CloseError)
+	gen := uint32(0)
+	if l := p.link.Load(); l != nil {
+		gen = l.gen
+	}
+	p.queueSignal(Signal{Type: SignalRefused, Gen: gen, Code: uint16(ce.Code), Error: truncate(ce.Reason, wire.MaxReasonLen)})
+	deadline := time.Now().Add(closeFlushTimeout)
+	for time.Now().Before(deadline) {
+		p.outMu.Lock()
+		busy := p.writing
+		p.outMu.Unlock()
+		if !busy {
+			return
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }

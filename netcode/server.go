@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -270,6 +269,7 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	sess := &Session{id: newSessionID()}
 	s.live.Add(1)
 	p := newPeer(s.cfg, roleServer, sig, func() {
+		sess.leaveRooms()
 		s.remove(sess)
 		s.live.Done()
 	})
@@ -308,7 +308,7 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	}
 	// Until the run loop starts, the handshake's failures are released here.
 	fail := func(err error) (*Session, error) {
-		p.closeWith(&CloseError{Code: CloseProtocolError, Reason: "handshake failed", Err: err}, false)
+		p.closeWith(&CloseError{Code: CloseProtocolError, Reason: truncate("handshake failed: "+err.Error(), wire.MaxReasonLen), Err: err}, true)
 		p.release()
 		return nil, err
 	}
@@ -414,9 +414,10 @@ func (s *Server) Sessions() []*Session {
 	return out
 }
 
-// Broadcast sends the same snapshot to every session. It never blocks: a
-// session that is congested or closing misses this one, which its Stats
-// show. The error is ErrTooLarge or ErrServerClosed, else nil.
+// Broadcast sends the same snapshot to every session (Room.Broadcast sends
+// to one match's). It never blocks: a session that is congested or closing
+// misses this one, which its Stats show. The error is ErrTooLarge or
+// ErrServerClosed, else nil.
 func (s *Server) Broadcast(payload []byte) error {
 	if len(payload) > s.cfg.MaxUnreliableSize {
 		return fmt.Errorf("%w: snapshot payload of %d bytes, limit %d", ErrTooLarge, len(payload), s.cfg.MaxUnreliableSize)
@@ -427,12 +428,7 @@ func (s *Server) Broadcast(payload []byte) error {
 	if closed {
 		return ErrServerClosed
 	}
-	for _, sess := range s.Sessions() {
-		if err := sess.SendSnapshot(payload); errors.Is(err, ErrTooLarge) {
-			return err
-		}
-	}
-	return nil
+	return broadcast(s.Sessions(), payload)
 }
 
 // Shutdown stops accepting, tells every client the server is shutting down,

@@ -131,6 +131,12 @@ func (p *peer) onSignal(s Signal) {
 		if err := p.answerRestart(l, s.SDP); err != nil {
 			p.logRate.Do(func() { p.log.Warn("ICE restart offer refused", "err", err) })
 		}
+	case s.Type == SignalRefused && p.role == roleClient && s.Gen == 0:
+		// The server will not take this session at all (a resume is
+		// never of generation 0). It may come just after our channels
+		// opened: they open on our side before the server has seen them.
+		reason := truncate(s.Error, wire.MaxReasonLen)
+		p.closeWith(&CloseError{Code: CloseCode(s.Code), Reason: reason, Remote: true, Err: fmt.Errorf("%w: %s", ErrRefused, reason)}, false)
 	case s.Type == SignalRefused && p.role == roleClient:
 		p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: "resume refused: " + truncate(s.Error, wire.MaxReasonLen),
 			Err: fmt.Errorf("%w: %s", ErrResumeRejected, truncate(s.Error, wire.MaxReasonLen))}, false)
