@@ -7,7 +7,7 @@
 // PeerConnection's event handlers.
 
 import type { Codec } from "./codec.js";
-import { TickwireError, fail, report } from "./errors.js";
+import { TickwireError, badArgument, fail, report } from "./errors.js";
 import { EventLog } from "./events.js";
 import { Link, type LinkHandler } from "./link.js";
 import { Loss, RTT } from "./rtt.js";
@@ -389,6 +389,14 @@ export class Game {
         return;
       case "refused": {
         const why = truncate(s.error ?? "", 256);
+        if ((s.gen ?? 0) === 0) {
+          // The server will not take this session at all (WIRE.md, "Refusal"); it
+          // may come just after our channels opened, as they open before the server sees them.
+          const code = s.code ?? CloseCode.protocolError;
+          if (this.#state === "connecting") this.#abort(fail("refused", `netcode: closed by peer: ${closeName(code)}: ${why}`));
+          else this.#closeWith({ code, reason: why, remote: true, errCode: "refused" }, false);
+          return;
+        }
         this.#closeWith({ code: CloseCode.connectionLost, reason: "resume refused: " + why, remote: false, errCode: "resume_rejected" }, false);
         return;
       }
@@ -768,6 +776,17 @@ export class Game {
   /** Tells the server and releases the connection; resolves after onState("closed"). */
   close(): Promise<void> {
     this.#closeWith({ code: CloseCode.normal, reason: "client closed", remote: false }, true);
+    return this.#closedDone;
+  }
+
+  /**
+   * Closes as close does, with the game's own code, which the server sees in the
+   * session's CloseError: from CloseCode.applicationMin to applicationMax (4000-4999).
+   */
+  closeWithError(code: number, reason: string): Promise<void> {
+    if (!Number.isInteger(code) || code < CloseCode.applicationMin || code > CloseCode.applicationMax)
+      throw badArgument(`close code ${code} not in the applications' range ${CloseCode.applicationMin}-${CloseCode.applicationMax}`);
+    this.#closeWith({ code, reason: truncate(reason, 256), remote: false }, true);
     return this.#closedDone;
   }
 }
