@@ -49,6 +49,9 @@ func (c *rtcChannel) info() ChannelInfo {
 	return info
 }
 
+// ready says whether the channel takes sends: from its open event on.
+func (c *rtcChannel) ready() bool { return c.dc.Get("readyState").String() == "open" }
+
 func (c *rtcChannel) bufferedAmount() uint64 {
 	if n := c.dc.Get("bufferedAmount"); n.Type() == js.TypeNumber {
 		return uint64(n.Float())

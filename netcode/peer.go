@@ -93,6 +93,7 @@ type peer struct {
 	sigEnd   atomic.Bool // the signaling is gone: no restart, no resume
 	watching atomic.Bool // the run loop wants to hear of every message (reconnecting, probing)
 	ackDue   atomic.Bool // an event arrived (or a duplicate) and wants an ack
+	quiet    atomic.Bool // no snapshot, input or event for a while: no pings (run.go)
 
 	// Connection state (recovery.go). rec is the run loop's; state is
 	// written under stateMu.

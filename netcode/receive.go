@@ -42,6 +42,7 @@ func (p *peer) onUnreliable(l *link, ch *rtcChannel, b []byte) {
 		}
 		p.stats.lost.Add(res.gap)
 		p.stats.unrelRecv.Add(1)
+		p.stir()
 	case wire.KindPing:
 		if b, err := l.encU.Encode(&wire.Message{Kind: wire.KindPong, Seq: m.Seq, Time: m.Time}); err == nil {
 			p.writeControl(ch, b)
@@ -105,6 +106,7 @@ func (p *peer) onReliable(l *link, b []byte) {
 		}
 		p.recvAck.Store(m.Seq)
 		p.stats.eventsRecv.Add(1)
+		p.stir()
 		p.wantAck()
 	case wire.KindAck:
 		if err := p.checkAck(m.Ack); err != nil {
@@ -123,6 +125,16 @@ func (p *peer) received(n int) {
 	p.lastRecv.Store(p.now())
 	p.stats.bytesIn.Add(uint64(n))
 	if p.watching.Load() {
+		p.wake()
+	}
+}
+
+// stir ends a quiet spell (run.go) at the first snapshot, input or event
+// either way: one atomic load while the session is busy.
+func (p *peer) stir() {
+	if p.quiet.Load() && p.quiet.CompareAndSwap(true, false) {
+		// Silence counts from now: the peer was quiet too.
+		p.lastRecv.Store(p.now())
 		p.wake()
 	}
 }

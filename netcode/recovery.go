@@ -202,7 +202,7 @@ func (r *recovery) step(p *peer, now time.Time) time.Time {
 			}
 		case iceLost:
 			r.lose(p, "ICE "+ice.String())
-		case since > p.cfg.SilenceTimeout:
+		case since > p.cfg.SilenceTimeout && !p.quiet.Load():
 			r.lose(p, fmt.Sprintf("nothing received for %v", since.Round(time.Millisecond)))
 		case r.probeAt != 0 && last <= r.probeAt && time.Duration(p.now()-r.probeAt) > p.probeTimeout():
 			r.lose(p, "no answer to a path check")
@@ -219,7 +219,9 @@ func (r *recovery) step(p *peer, now time.Time) time.Time {
 		}
 		if r.lostAt.IsZero() {
 			// Watch the clock for silence, and for the probe's answer.
-			soonest(p.epoch.Add(time.Duration(last) + p.cfg.SilenceTimeout + time.Millisecond))
+			if !p.quiet.Load() {
+				soonest(p.epoch.Add(time.Duration(last) + p.cfg.SilenceTimeout + time.Millisecond))
+			}
 			if r.probeAt != 0 {
 				soonest(p.epoch.Add(time.Duration(r.probeAt) + p.probeTimeout() + time.Millisecond))
 			}

@@ -85,7 +85,7 @@ func (c *rtcConn) createChannel(info ChannelInfo) (*rtcChannel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rtcChannel{dc: dc}, nil
+	return &rtcChannel{dc: dc, local: true}, nil
 }
 
 // path reads the selected candidate pair. pion's ICECandidate has no relay

@@ -11,11 +11,25 @@ import (
 // fills its resend buffer (Config.EventBuffer).
 const ackDelay = 100 * time.Millisecond
 
+// settleDelay is how long the run loop waits before it looks again at a
+// link whose channels were dialed but do not take sends yet: pion marks a
+// channel open just after it reports the dial.
+const settleDelay = time.Millisecond
+
+// quietAfter is how long a session goes without a snapshot, input or event
+// either way before it goes quiet: it stops pinging and stops counting
+// silence, and leaves watching the path to ICE's keepalives, as a bare
+// PeerConnection does (WIRE.md, "Quiet sessions"). An idle session then
+// costs a server what a bare PeerConnection does, where pings both ways
+// every PingInterval, each with its SCTP acknowledgement, cost several
+// times that. The first snapshot, input or event either way ends it.
+func (p *peer) quietAfter() time.Duration { return p.cfg.SilenceTimeout }
+
 // run is the session's one goroutine: it owns the links (making, adopting
 // and dropping them), applies the signaling, runs recovery, sends pings and
 // acks on time, and tears everything down once closing starts. It sleeps
-// on one timer set to its next deadline: a connected, idle session wakes
-// for its pings, and for nothing else.
+// on one timer set to its next deadline: a connected session wakes for its
+// pings, and a quiet one for nothing.
 func (p *peer) run() {
 	defer close(p.done)
 	defer p.teardown()
@@ -27,6 +41,10 @@ func (p *peer) run() {
 		nextPing time.Time
 		nextAck  time.Time
 		pingID   uint64
+		// The game's traffic as last seen, and when it last changed.
+		activity uint64
+		activeAt time.Time
+		quiet    bool
 	)
 	for {
 		// What to wait for: the current link's opening, while it opens.
@@ -36,6 +54,8 @@ func (p *peer) run() {
 		if !l.open.Load() && !l.isDown() {
 			opened, failed = l.opened, l.failed
 		}
+		// Both channels dialed, one not yet taking sends: a moment more.
+		settling := l.u != nil && l.r != nil && !l.open.Load() && !l.isDown()
 
 		// The next deadline.
 		now := time.Now()
@@ -55,6 +75,9 @@ func (p *peer) run() {
 			}
 			soonest(nextPing)
 			soonest(nextAck)
+		}
+		if settling {
+			soonest(now.Add(settleDelay))
 		}
 		if next.IsZero() {
 			next = now.Add(time.Hour)
@@ -84,22 +107,6 @@ func (p *peer) run() {
 			} else {
 				l.r = ch
 			}
-			if l.u == nil || l.r == nil {
-				continue
-			}
-			if !p.started.Load() {
-				if !p.adopt(l, false) {
-					continue
-				}
-				p.started.Store(true)
-				p.setState(StateConnected, "channels open")
-				p.reportOpen(nil)
-				nextPing = time.Now()
-				continue
-			}
-			if p.adopt(l, l.gen > 0) {
-				rec.resumed(p, l)
-			}
 		case err := <-failed:
 			if !p.started.Load() {
 				p.reportOpen(err)
@@ -111,9 +118,31 @@ func (p *peer) run() {
 		if p.isClosing() {
 			return
 		}
+		if l.u != nil && l.r != nil && !l.open.Load() && !l.isDown() && l.u.ready() && l.r.ready() {
+			if !p.started.Load() {
+				if p.adopt(l, false) {
+					p.started.Store(true)
+					p.setState(StateConnected, "channels open")
+					p.reportOpen(nil)
+					nextPing = time.Now()
+				}
+			} else if p.adopt(l, l.gen > 0) {
+				rec.resumed(p, l)
+			}
+		}
+
+		// A quiet spell ends with the game's first message either way
+		// (stir), or when the path is in doubt: recovery needs pings to
+		// tell that it is back.
+		now = time.Now()
+		if quiet && (!p.quiet.Load() || !rec.lostAt.IsZero()) {
+			quiet = false
+			p.quiet.Store(false)
+			activeAt = now
+			nextPing = now
+		}
 
 		// Pings and acks that are due.
-		now = time.Now()
 		l = p.link.Load()
 		if !nextPing.IsZero() && !now.Before(nextPing) {
 			if l.open.Load() {
@@ -127,6 +156,13 @@ func (p *peer) run() {
 			p.resend.trim(p.peerAck.Load())
 			p.evMu.Unlock()
 			nextPing = now.Add(p.cfg.PingInterval)
+			if a := p.stats.activity(); a != activity || activeAt.IsZero() {
+				activity, activeAt = a, now
+			} else if rec.lostAt.IsZero() && l.open.Load() && now.Sub(activeAt) >= p.quietAfter() {
+				quiet, nextPing = true, time.Time{}
+				p.quiet.Store(true)
+				p.log.Debug("quiet: no pings until the game sends again")
+			}
 		}
 		if !nextAck.IsZero() && !now.Before(nextAck) {
 			nextAck = time.Time{}

@@ -44,6 +44,7 @@ func (p *peer) sendUnreliable(payload []byte) error {
 	}
 	p.unrelSeq++
 	p.stats.unrelSent.Add(1)
+	p.stir()
 	p.stats.bytesOut.Add(uint64(len(b)))
 	return nil
 }
@@ -103,6 +104,7 @@ func (p *peer) sendEvent(payload []byte) error {
 	}
 	p.evMu.Unlock()
 	p.stats.eventsSent.Add(1)
+	p.stir()
 	return nil
 }
 

@@ -113,7 +113,7 @@ func NewServer(cfg *Config) (*Server, error) {
 			return nil, fmt.Errorf("netcode: listen TCP %s: %w", c.TCPAddr, err)
 		}
 		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
-			Listener: s.tcp, Logger: log.NewLogger("tcpmux"), ReadBufferSize: 8, WriteBufferSize: 4 << 20,
+			Listener: holdListener{Listener: s.tcp, hold: tcpHold}, Logger: log.NewLogger("tcpmux"), ReadBufferSize: 8, WriteBufferSize: 4 << 20,
 		})
 		se.SetICETCPMux(s.tcpMux)
 		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
@@ -133,7 +133,7 @@ func NewServer(cfg *Config) (*Server, error) {
 		_ = s.udpMux.Close()
 		return nil, err
 	}
-	s.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	s.api = newAPI(se)
 	return s, nil
 }
 

@@ -62,16 +62,6 @@ const sctpMinCwnd = 4380
 // through.
 const clientRelayWait = 100 * time.Millisecond
 
-// clientHostWait holds direct pairs back as long, so that UDP wins over
-// ICE-TCP: pion nominates the best pair that has succeeded at the moment
-// it looks, and a TCP pair that happens to succeed first would be kept for
-// the whole connection, head-of-line blocking and all (seen in about one
-// connect in ten on a loaded machine). By then the UDP pair, checked
-// first, has succeeded wherever UDP works. Below pion's 200 ms check
-// tick, on which most connections are nominated anyway, it costs nothing
-// there.
-const clientHostWait = 150 * time.Millisecond
-
 func newClientAPI(cfg *Config) *webrtc.API {
 	se := newSettingEngine(cfg)
 	if len(cfg.NetworkTypes) == 0 {
@@ -81,11 +71,21 @@ func newClientAPI(cfg *Config) *webrtc.API {
 		se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4, webrtc.NetworkTypeUDP6, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6})
 	}
 	if !cfg.RelayOnly {
+		// UDP wins over ICE-TCP because the server holds ICE-TCP back
+		// (tcphold.go), not because the client waits.
 		se.SetRelayAcceptanceMinWait(clientRelayWait)
-		se.SetHostAcceptanceMinWait(clientHostWait)
 	}
 	// Lets a client reach a server on the same machine, the first thing a
 	// newcomer tries; the extra candidate costs nothing elsewhere.
-	se.SetIncludeLoopbackCandidate(true)
-	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	if cfg.Net == nil {
+		se.SetIncludeLoopbackCandidate(true)
+	}
+	return newAPI(se)
+}
+
+// newAPI is pion for data channels alone: no codecs and no RTP
+// interceptors, which pion otherwise sets up for every PeerConnection
+// (NACK buffers, RTCP report timers) though a game sends no media.
+func newAPI(se webrtc.SettingEngine) *webrtc.API {
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se), webrtc.WithMediaEngine(nil), webrtc.WithInterceptorRegistry(nil))
 }
