@@ -14,7 +14,7 @@ import (
 
 // rtcConn is one PeerConnection as a link uses it: pion's here, the
 // browser's RTCPeerConnection in rtc_js.go. The session logic (link.go,
-// peer.go, restart.go) sees only this much of WebRTC, so that the browser
+// run.go, recovery.go) sees only this much of WebRTC, so that the browser
 // build carries no WebRTC stack of its own.
 type rtcConn struct {
 	pc *webrtc.PeerConnection

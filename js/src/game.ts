@@ -69,7 +69,7 @@ export class Game {
   #heldEvents: unknown[] | null = []; // until the first onEvent; null after
   #warnings = 0;
 
-  // Supervision (netcode/restart.go).
+  // Supervision (netcode/recovery.go; WIRE.md, "Reconnection").
   #timer: ReturnType<typeof setInterval> | undefined;
   #ticks = 0;
   #lastRecv = now();
@@ -467,7 +467,7 @@ export class Game {
     this.#setState("connected", reason);
   }
 
-  /** #supervise decides about reconnection, as netcode's supervisor does (restart.go). */
+  /** #supervise decides about reconnection, as netcode's recovery does (netcode/recovery.go). */
   #supervise(): void {
     if (this.#closed || this.#state === "connecting" || this.#state === "closed") return;
     const l = this.#link;
