@@ -40,6 +40,12 @@ func newSettingEngine(cfg *Config) webrtc.SettingEngine {
 	// wait seconds more once it is back. Capped, they go out within
 	// MaxRetransmitTimeout of the path's return.
 	se.SetSCTPRTOMax(cfg.MaxRetransmitTimeout)
+	// SNAP (draft-hancke-tsvwg-snap) carries SCTP's INIT in the offer and
+	// answer (a=sctp-init), so the association is up as soon as DTLS is,
+	// one round trip sooner (measured: go run ./bench connect -delay 25ms).
+	// It applies only when both descriptions carry the attribute; with a
+	// peer that does not (browsers today) the usual handshake runs.
+	se.EnableSctpSnap(true)
 	if cfg.RelayOnly {
 		// ICE holds relayed pairs back for 2 s in case a direct one turns
 		// up; with only relays allowed, none will.
