@@ -46,6 +46,11 @@ func newSettingEngine(cfg *Config) webrtc.SettingEngine {
 	// It applies only when both descriptions carry the attribute; with a
 	// peer that does not (browsers today) the usual handshake runs.
 	se.EnableSctpSnap(true)
+	// RFC 9653: DTLS already protects every packet, so SCTP's CRC32c is
+	// work for nothing. Each side only offers to accept unchecked packets;
+	// packets go out unchecked only to a peer that offered the same (pion
+	// does; a browser may not, and then both keep the checksum).
+	se.EnableSCTPZeroChecksum(true)
 	if cfg.RelayOnly {
 		// ICE holds relayed pairs back for 2 s in case a direct one turns
 		// up; with only relays allowed, none will.
