@@ -137,6 +137,7 @@ func (pg *playground) watch(d time.Duration) pgWindow {
 // worked; at 90% the check failed on a busy 2-core machine (a test's 30 Hz
 // tick loop shares its process and the CPU with the attack).
 const keptRate = 2.0 / 3
+
 func (pg *playground) kept(before, during pgWindow) {
 	pg.t.Helper()
 	after := pg.watch(time.Second)
