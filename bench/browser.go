@@ -358,7 +358,7 @@ func startBrowserServers(dir string) (string, func(), error) {
 }
 
 // startChromium starts headless Chromium with the flags WebRTC on loopback
-// needs (FIELD-NOTES.md) and returns its context and version.
+// needs (docs/webrtc-facts.md) and returns its context and version.
 func startChromium(ctx context.Context, path string) (context.Context, string, func(), error) {
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),

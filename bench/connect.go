@@ -556,7 +556,7 @@ func startConnectBrowser(ctx context.Context, path string, extra []string, url s
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		// WebRTC on loopback (FIELD-NOTES.md, "Real browser").
+		// WebRTC on loopback (docs/webrtc-facts.md, "Chromium on loopback").
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
 		chromedp.CombinedOutput(out),

@@ -378,9 +378,14 @@ const netcodePrefix = "github.com/tickwire/tickwire/netcode"
 // goroutine dump.
 var stackArgs = regexp.MustCompile(`\([^()]*\)$`)
 
-// netcodeGoroutines counts this process's goroutines with a frame in
-// netcode's packages, and groups them by the outermost such frame: the
-// function the goroutine was started in, or the netcode call that holds it.
+// netcodeGoroutines counts this process's goroutines that netcode started
+// and runs, and groups them by the outermost netcode frame: the function
+// the goroutine was started in, or the netcode call that holds it. A
+// goroutine pion started is pion's even when it blocks in netcode's code
+// (ICE's read loop reads through netcode's port mux; a bare pion
+// PeerConnection has the same goroutine reading pion's own mux), and one
+// netcode started that runs only pion's code (a channel's read loop) is
+// pion's too.
 func netcodeGoroutines() (total int, groups map[string]int) {
 	var buf bytes.Buffer
 	_ = pprof.Lookup("goroutine").WriteTo(&buf, 2)
@@ -391,21 +396,26 @@ func countNetcodeGoroutines(dump io.Reader) (total int, groups map[string]int) {
 	groups = map[string]int{}
 	sc := bufio.NewScanner(dump)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	outer := ""
+	outer, creator := "", ""
+	isNetcode := func(fn string) bool {
+		return strings.HasPrefix(fn, netcodePrefix+".") || strings.HasPrefix(fn, netcodePrefix+"/")
+	}
 	flush := func() {
-		if outer != "" {
+		if outer != "" && (creator == "" || isNetcode(creator)) {
 			total++
 			groups[outer]++
 		}
-		outer = ""
+		outer, creator = "", ""
 	}
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
 		case strings.HasPrefix(line, "goroutine "):
 			flush()
-		case line == "", strings.HasPrefix(line, "\t"), strings.HasPrefix(line, "created by "):
-		case strings.HasPrefix(line, netcodePrefix+".") || strings.HasPrefix(line, netcodePrefix+"/"):
+		case strings.HasPrefix(line, "created by "):
+			creator = strings.TrimPrefix(line, "created by ")
+		case line == "", strings.HasPrefix(line, "\t"):
+		case isNetcode(line):
 			outer = stackArgs.ReplaceAllString(line, "")
 		}
 	}

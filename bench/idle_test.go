@@ -66,6 +66,8 @@ github.com/tickwire/tickwire/netcode/internal/icemux.(*handle).ReadFromAddrPort(
 	/src/netcode/internal/icemux/conn.go:1
 github.com/pion/ice/v4.(*candidateBase).recvLoop(0xc0002)
 	/mod/ice/candidate_base.go:1 +0x5
+created by github.com/pion/ice/v4.(*candidateBase).start in goroutine 5
+	/mod/ice/candidate_base.go:2 +0x6
 
 goroutine 9 [chan receive]:
 github.com/pion/webrtc/v4.(*DataChannel).readLoop(0xc0003)
@@ -81,12 +83,11 @@ github.com/tickwire/tickwire/netcode.(*peer).pingLoop(0xc0004)
 `
 	total, groups := countNetcodeGoroutines(strings.NewReader(dump))
 	want := map[string]int{
-		netcodePrefix + ".(*peer).readUnreliable":                     1,
-		netcodePrefix + "/internal/icemux.(*handle).ReadFromAddrPort": 1,
-		netcodePrefix + ".(*peer).pingLoop":                           1,
+		netcodePrefix + ".(*peer).readUnreliable": 1,
+		netcodePrefix + ".(*peer).pingLoop":       1,
 	}
-	if total != 3 || len(groups) != len(want) {
-		t.Fatalf("total %d, groups %v; want 3, %v (a goroutine netcode only created is not its own)", total, groups, want)
+	if total != 2 || len(groups) != len(want) {
+		t.Fatalf("total %d, groups %v; want 2, %v (a goroutine netcode only created, or one pion created that blocks in netcode, is not its own)", total, groups, want)
 	}
 	for fn, n := range want {
 		if groups[fn] != n {

@@ -67,7 +67,7 @@ type pionPair struct {
 
 // openPionPair connects two PeerConnections and opens one in-band (DCEP)
 // channel with init: a pre-negotiated channel would silently stay reliable
-// (FIELD-NOTES.md, "pion traps"). Both ends must then be read continuously,
+// (docs/webrtc-facts.md). Both ends must then be read continuously,
 // for the same reason; the caller owns that.
 func openPionPair(ctx context.Context, clientAPI, serverAPI *webrtc.API, init *webrtc.DataChannelInit) (_ *pionPair, err error) {
 	p := &pionPair{}

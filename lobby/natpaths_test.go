@@ -219,7 +219,7 @@ func TestNATUDPBlocked(t *testing.T) {
 // natPlayerEnv makes the test binary a player (TestMain) of the lobby at
 // its URL: a process of its own in a player's namespace, as pion's active
 // ICE-TCP dials with the operating system's network rather than
-// netcode.Config.Net (ice v4.4.8, active_tcp.go), so that no in-process
+// netcode.Config.Net (pion/ice v4.4.8), so that no in-process
 // player can use ICE-TCP from another namespace.
 const natPlayerEnv = "TICKWIRE_NAT_PLAYER"
 

@@ -69,11 +69,11 @@ func TestBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c, s := connect(t, srv, nil)
 			ctx := ctxTimeout(t, 15*time.Second)
-			w := c.p.link.Load().u.rw
+			w := c.p.link.Load().u
 			if tt.reliable {
-				w = c.p.link.Load().r.rw
+				w = c.p.link.Load().r
 			}
-			if _, err := w.Write(tt.msg); err != nil {
+			if err := w.send(tt.msg); err != nil {
 				t.Fatalf("raw write: %v", err)
 			}
 			if tt.want == open || tt.want == benign {
@@ -139,7 +139,7 @@ func TestDuplicateEventDropped(t *testing.T) {
 	c, s := connect(t, srv, nil)
 	ctx := ctxTimeout(t, 10*time.Second)
 	for _, seq := range []int{1, 1, 2, 1, 3} {
-		if _, err := c.p.link.Load().r.rw.Write(mp(t, 1, 16, seq, 0, []byte{byte(seq)})); err != nil {
+		if err := c.p.link.Load().r.send(mp(t, 1, 16, seq, 0, []byte{byte(seq)})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -151,6 +151,36 @@ func TestDuplicateEventDropped(t *testing.T) {
 	}
 	if extra := s.ReadEvents(nil); len(extra) != 0 {
 		t.Fatalf("duplicates delivered: %v", extra)
+	}
+}
+
+// TestDuplicateEventReacked: a duplicate is acknowledged again, at once,
+// as its sender resent it because it never saw our ack (WIRE.md, "Events
+// and acks"); without that, its resend buffer would wait for our next
+// event.
+func TestDuplicateEventReacked(t *testing.T) {
+	srv := newTestServer(t, nil)
+	c, s := connect(t, srv, nil)
+	ctx := ctxTimeout(t, 10*time.Second)
+	for i := range 3 {
+		if err := c.SendEvent([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 {
+		if _, err := s.ReadEvent(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, ctx, func() bool { return c.p.peerAck.Load() == 3 }, "the ack of three events")
+	// The ack is lost: the client forgets it and resends the first event.
+	c.p.peerAck.Store(0)
+	if err := c.p.link.Load().r.send(mp(t, 1, 16, 1, 0, []byte{0})); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, func() bool { return c.p.peerAck.Load() == 3 }, "the ack again after a duplicate")
+	if extra := s.ReadEvents(nil); len(extra) != 0 {
+		t.Fatalf("duplicate delivered: %v", extra)
 	}
 }
 
@@ -210,11 +240,12 @@ func TestServerRefusesMisconfiguredChannels(t *testing.T) {
 		name      string
 		snapshots ChannelInfo
 		events    ChannelInfo
+		reason    string // what the client is told
 	}{
-		{"reliable snapshots", with(eventsInit(), labelSnapshots, protocolName), eventsInit()},
-		{"unreliable events", snapshotsInit(), with(snapshotsInit(), labelEvents, protocolName)},
-		{"other protocol", with(snapshotsInit(), labelSnapshots, "other.v9"), eventsInit()},
-		{"unknown label", snapshotsInit(), with(eventsInit(), "chat", protocolName)},
+		{"reliable snapshots", with(eventsInit(), labelSnapshots, protocolName), eventsInit(), `"snapshots" channel must be unordered`},
+		{"unreliable events", snapshotsInit(), with(snapshotsInit(), labelEvents, protocolName), `"events" channel must be ordered and reliable`},
+		{"other protocol", with(snapshotsInit(), labelSnapshots, "other.v9"), eventsInit(), `speaks "other.v9"`},
+		{"unknown label", snapshotsInit(), with(eventsInit(), "chat", protocolName), `unknown channel "chat"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -227,8 +258,22 @@ func TestServerRefusesMisconfiguredChannels(t *testing.T) {
 			}()
 			dialCtx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()
-			if c, err := dialWith(dialCtx, csig, nil, tt.snapshots, tt.events); err == nil {
+			c, err := dialWith(dialCtx, csig, nil, tt.snapshots, tt.events)
+			if err == nil {
+				// Our channels open before the server sees them: the
+				// refusal may come just after.
+				select {
+				case <-c.p.done:
+				case <-dialCtx.Done():
+				}
+				err = c.Err()
 				_ = c.Close()
+			}
+			// The client learns why, over the signaling, rather than see
+			// its channels open and close.
+			var ce *CloseError
+			if !errors.Is(err, ErrRefused) || !errors.As(err, &ce) || ce.Code != CloseProtocolError || !ce.Remote || !strings.Contains(ce.Reason, tt.reason) {
+				t.Errorf("Dial = %v, want ErrRefused with code 2 and %q", err, tt.reason)
 			}
 			if err := <-accepted; !errors.Is(err, ErrProtocol) {
 				t.Errorf("Accept = %v, want ErrProtocol", err)

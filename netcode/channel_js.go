@@ -5,26 +5,37 @@ package netcode
 import (
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 	"syscall/js"
 
 	"github.com/tickwire/tickwire/internal/browser"
 )
 
-// maxQueuedMessages bounds what a browser channel holds for its read loop.
-// The read loop drains it continuously; a backlog this long means the Go
-// side has stalled, and the channel fails rather than grow without bound.
-const maxQueuedMessages = 1 << 14
-
 // rtcChannel is the browser's RTCDataChannel (channel.go is pion's twin).
 type rtcChannel struct {
 	dc   js.Value
 	conn *rtcConn
 
-	mu sync.Mutex
-	r  *jsChannel // once open
+	once   sync.Once
+	closed func(error) // the handler, set by handle
+	mu     sync.Mutex
+	shut   bool
 }
+
+// channelHandlers receive a channel's events, on the browser's event loop,
+// one at a time and in order: they must not block.
+type channelHandlers struct {
+	open func()
+	// message gets each message, a slice of its own.
+	message func([]byte)
+	// closed is called once when the channel fails or closes.
+	closed func(error)
+}
+
+// errTooBig is a message over what the stack accepts.
+var errTooBig = errors.New("netcode: message over the size limit")
+
+var errClosedChannel = errors.New("netcode: data channel closed")
 
 func (c *rtcChannel) label() string { return c.dc.Get("label").String() }
 
@@ -38,6 +49,9 @@ func (c *rtcChannel) info() ChannelInfo {
 	return info
 }
 
+// ready says whether the channel takes sends: from its open event on.
+func (c *rtcChannel) ready() bool { return c.dc.Get("readyState").String() == "open" }
+
 func (c *rtcChannel) bufferedAmount() uint64 {
 	if n := c.dc.Get("bufferedAmount"); n.Type() == js.TypeNumber {
 		return uint64(n.Float())
@@ -45,91 +59,46 @@ func (c *rtcChannel) bufferedAmount() uint64 {
 	return 0
 }
 
-// onOpen calls f once the channel is open, with a blocking reader and
-// writer on it. The message handler only copies the message into a queue
-// and returns: the browser's event loop never waits for the Go reader.
-func (c *rtcChannel) onOpen(f func(io.ReadWriteCloser, error)) {
-	c.conn.on.On(c.dc, "onopen", func(js.Value) {
-		r := &jsChannel{ch: c, in: browser.NewInbox(maxQueuedMessages), closed: make(chan struct{})}
-		c.mu.Lock()
-		c.r = r
-		c.mu.Unlock()
-		c.conn.on.On(c.dc, "onmessage", func(ev js.Value) { r.push(browser.Bytes(ev.Get("data"))) })
-		c.conn.on.On(c.dc, "onclose", func(js.Value) { r.in.Fail(io.EOF) })
-		c.conn.on.On(c.dc, "onerror", func(ev js.Value) {
-			err := errors.New("channel error")
-			if e := ev.Get("error"); e.Type() == js.TypeObject {
-				err = browser.Error(e)
-			}
-			r.in.Fail(fmt.Errorf("netcode: %s channel: %w", c.label(), err))
-		})
-		f(r, nil)
+// handle registers h on the RTCDataChannel's events. A message is copied out
+// of its ArrayBuffer in the handler itself, so that messages keep their
+// order.
+func (c *rtcChannel) handle(h channelHandlers) {
+	c.closed = h.closed
+	var failed error
+	c.conn.on.On(c.dc, "onopen", func(js.Value) { h.open() })
+	c.conn.on.On(c.dc, "onmessage", func(ev js.Value) { h.message(browser.Bytes(ev.Get("data"))) })
+	c.conn.on.On(c.dc, "onerror", func(ev js.Value) {
+		failed = errors.New("channel error")
+		if e := ev.Get("error"); e.Type() == js.TypeObject {
+			failed = fmt.Errorf("netcode: %s channel: %w", c.label(), browser.Error(e))
+		}
+	})
+	c.conn.on.On(c.dc, "onclose", func(js.Value) { c.fail(failed) })
+}
+
+// fail reports the channel closed, once.
+func (c *rtcChannel) fail(err error) {
+	c.mu.Lock()
+	c.shut = true
+	c.mu.Unlock()
+	c.once.Do(func() {
+		if c.closed != nil {
+			c.closed(err)
+		}
 	})
 }
 
-// shut fails the reader's pending and future reads: the PeerConnection is
-// closed, and the browser says nothing more about the channel.
-func (c *rtcChannel) shut() {
+// send queues b as one message. It never blocks: the browser queues it,
+// and bufferedAmount says how much waits.
+func (c *rtcChannel) send(b []byte) error {
 	c.mu.Lock()
-	r := c.r
+	shut := c.shut
 	c.mu.Unlock()
-	if r != nil {
-		r.shut()
+	if shut {
+		return errClosedChannel
 	}
-}
-
-// jsChannel is an open RTCDataChannel as a blocking reader and writer, for
-// the link's read loops.
-type jsChannel struct {
-	ch     *rtcChannel
-	in     *browser.Inbox
-	once   sync.Once
-	closed chan struct{}
-}
-
-// push queues a message for the read loop; a backlog fails the channel.
-func (c *jsChannel) push(msg []byte) {
-	if err := c.in.Push(msg); errors.Is(err, browser.ErrBacklog) {
-		c.in.Fail(fmt.Errorf("netcode: %s channel: %w", c.ch.label(), err))
+	if _, err := browser.Call(c.dc, "send", browser.Uint8Array(b)); err != nil {
+		return fmt.Errorf("netcode: %s channel: %w", c.label(), err)
 	}
-}
-
-// Read returns the next message, io.ErrShortBuffer (and drops the message)
-// when it does not fit p, like pion's detached channel.
-func (c *jsChannel) Read(p []byte) (int, error) {
-	m, err := c.in.Next(c.closed)
-	switch {
-	case errors.Is(err, browser.ErrDone):
-		return 0, errClosedChannel
-	case err != nil:
-		return 0, err
-	case len(m) > len(p):
-		return 0, io.ErrShortBuffer
-	}
-	return copy(p, m), nil
-}
-
-var errClosedChannel = errors.New("netcode: data channel closed")
-
-// Write sends p as one message. It never blocks: the browser queues it,
-// and bufferedAmount says how much is queued.
-func (c *jsChannel) Write(p []byte) (int, error) {
-	select {
-	case <-c.closed:
-		return 0, errClosedChannel
-	default:
-	}
-	if _, err := browser.Call(c.ch.dc, "send", browser.Uint8Array(p)); err != nil {
-		return 0, fmt.Errorf("netcode: %s channel: %w", c.ch.label(), err)
-	}
-	return len(p), nil
-}
-
-func (c *jsChannel) shut() { c.once.Do(func() { close(c.closed) }) }
-
-// Close closes the channel; pending and later reads fail.
-func (c *jsChannel) Close() error {
-	c.shut()
-	_, err := browser.Call(c.ch.dc, "close")
-	return err
+	return nil
 }

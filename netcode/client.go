@@ -54,32 +54,28 @@ func dialWith(ctx context.Context, sig Signaler, cfg *Config, snapshots, events 
 				_ = rc.close()
 				return nil, fmt.Errorf("netcode: create %s channel: %w", info.Label, err)
 			}
-			l.watchChannel(ch)
+			p.watch(l, ch)
 		}
 		return l, nil
 	}
-	err = dial(ctx, p)
+	l, err := p.mkLink(0)
 	if err != nil {
-		p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: "dial failed", Err: err}, false)
-		p.wg.Wait()
+		_ = sig.Close()
+		return nil, err
+	}
+	p.setLink(l)
+	offer, err := l.rc.offer(false)
+	if err != nil {
+		_ = l.rc.close()
+		_ = sig.Close()
+		return nil, fmt.Errorf("netcode: offer: %w", err)
+	}
+	p.start()
+	p.queueSDP(l, Signal{Type: SignalOffer, SDP: offer})
+	if err := p.awaitOpen(ctx); err != nil {
 		return nil, err
 	}
 	return &Client{p: p}, nil
-}
-
-func dial(ctx context.Context, p *peer) error {
-	l, err := p.mkLink(0)
-	if err != nil {
-		return err
-	}
-	p.setLink(l)
-	p.startReading()
-	offer, err := l.rc.offer(false)
-	if err != nil {
-		return fmt.Errorf("netcode: offer: %w", err)
-	}
-	p.queueSDP(l, Signal{Type: SignalOffer, SDP: offer})
-	return p.open(ctx, l)
 }
 
 // snapshotsInit is the unreliable channel: unordered, never retransmitted.
@@ -144,7 +140,7 @@ func (c *Client) Channels() []ChannelInfo {
 	if l == nil || !l.open.Load() {
 		return out
 	}
-	for _, ch := range []*rtcChannel{l.u.ch, l.r.ch} {
+	for _, ch := range []*rtcChannel{l.u, l.r} {
 		if ch != nil {
 			out = append(out, ch.info())
 		}
@@ -194,4 +190,14 @@ func (c *Client) Err() error { return c.p.Err() }
 // Close tells the server, releases the connection and waits for every
 // goroutine the client started. It is idempotent and unblocks every waiting
 // call.
-func (c *Client) Close() error { return c.p.close(CloseNormal, "client closed") }
+func (c *Client) Close() error { return c.p.close(CloseNormal, "client closed", true) }
+
+// CloseWithError closes the client as Close does, with the game's own code,
+// which the server sees in the session's CloseError: from
+// CloseApplicationMin to CloseApplicationMax, or ErrCloseCode.
+func (c *Client) CloseWithError(code CloseCode, reason string) error {
+	if err := checkAppCode(code); err != nil {
+		return err
+	}
+	return c.p.close(code, reason, true)
+}

@@ -59,16 +59,19 @@ type Config struct {
 	// must not reveal their address, and to test TURN. Client only.
 	RelayOnly bool
 	// ICEDisconnectedTimeout, ICEFailedTimeout and ICEKeepaliveInterval are
-	// pion's ICE timers. Defaults: 2 s, 10 s and 500 ms, so that a game sees
-	// trouble within about 2 s rather than pion's 5 s and 25 s. Not
-	// applicable in the browser, which has its own.
+	// pion's ICE timers. Defaults: 5 s, 10 s and 2 s. They watch the path
+	// of a quiet session (WIRE.md, "Quiet sessions"), at what a bare
+	// PeerConnection costs; while the game sends, SilenceTimeout notices
+	// trouble sooner. Not applicable in the browser, which has its own.
 	ICEDisconnectedTimeout time.Duration
 	ICEFailedTimeout       time.Duration
 	ICEKeepaliveInterval   time.Duration
-	// SilenceTimeout: nothing received on the snapshot channel for this
-	// long (both sides ping every PingInterval, so it is never quiet on a
-	// working path) counts as a lost path, as ICE disconnected does (2 s by
-	// default).
+	// SilenceTimeout: nothing received for this long (both sides ping
+	// every PingInterval, so a working path is never silent) counts as a
+	// lost path, as ICE disconnected does (2 s by default). A session in
+	// which neither side sent a snapshot, input or event for as long goes
+	// quiet: no pings, and ICE watches the path (WIRE.md, "Quiet
+	// sessions").
 	SilenceTimeout time.Duration
 	// RestartInterval is how long a Client waits for an ICE restart to find
 	// a path before it offers another, and later the wait between resume
@@ -210,9 +213,9 @@ const (
 	defaultInputQueue        = 128
 	defaultUDPBuffer         = 4 << 20
 	defaultPingInterval      = 500 * time.Millisecond
-	defaultICEDisconnected   = 2 * time.Second
+	defaultICEDisconnected   = 5 * time.Second
 	defaultICEFailed         = 10 * time.Second
-	defaultICEKeepalive      = 500 * time.Millisecond
+	defaultICEKeepalive      = 2 * time.Second
 	defaultSilence           = 2 * time.Second
 	defaultRestartTimeout    = 4 * time.Second
 	defaultMaxCandidates     = 32

@@ -52,6 +52,14 @@ var (
 	ErrNotConnected = errors.New("netcode: not connected")
 	// ErrInvalidConfig is returned for a Config that cannot work.
 	ErrInvalidConfig = errors.New("netcode: invalid config")
+	// ErrRefused means the server refused the session before it opened:
+	// its channels were not Tickwire's, it went past a limit, or its
+	// handshake failed on the server. The CloseError's code and reason are
+	// the server's.
+	ErrRefused = errors.New("netcode: session refused")
+	// ErrCloseCode is returned by CloseWithError for a code outside the
+	// applications' range, CloseApplicationMin to CloseApplicationMax.
+	ErrCloseCode = errors.New("netcode: close code not in the applications' range")
 )
 
 // CloseCode says why a session ended. It travels in the close message
@@ -69,6 +77,12 @@ const (
 	// CloseBufferOverflow: while reconnecting, more than Config.EventBuffer
 	// bytes of events waited for the peer's acknowledgement. Local only.
 	CloseBufferOverflow CloseCode = 7
+
+	// CloseApplicationMin to CloseApplicationMax are the game's own codes,
+	// for CloseWithError: Tickwire never uses them, and the peer sees them
+	// as sent (as WebSocket reserves 4000-4999 for applications).
+	CloseApplicationMin CloseCode = 4000
+	CloseApplicationMax CloseCode = 4999
 )
 
 func (c CloseCode) String() string {
@@ -90,7 +104,18 @@ func (c CloseCode) String() string {
 	case CloseBufferOverflow:
 		return "resend buffer overflow"
 	}
+	if c >= CloseApplicationMin && c <= CloseApplicationMax {
+		return fmt.Sprintf("application code %d", uint16(c))
+	}
 	return fmt.Sprintf("code %d", uint16(c))
+}
+
+// checkAppCode says whether code is the application's to send.
+func checkAppCode(code CloseCode) error {
+	if code < CloseApplicationMin || code > CloseApplicationMax {
+		return fmt.Errorf("%w: %d", ErrCloseCode, uint16(code))
+	}
+	return nil
 }
 
 // CloseError tells why a Client or Session ended.

@@ -149,7 +149,7 @@ func fuzzCandidate(cand, mid string, flags uint8) *ICECandidate {
 // handshakeErr says whether err is one the handshake documents: a sentinel
 // of this package, or the context's end.
 func handshakeErr(err error) bool {
-	for _, want := range []error{ErrSignaling, ErrResumeRejected, ErrProtocol, ErrConnectionLost, context.DeadlineExceeded} {
+	for _, want := range []error{ErrSignaling, ErrResumeRejected, ErrRefused, ErrProtocol, ErrConnectionLost, context.DeadlineExceeded} {
 		if errors.Is(err, want) {
 			return true
 		}
@@ -241,7 +241,15 @@ func FuzzAccept(f *testing.F) {
 				answered.Store(true)
 			case SignalCandidate:
 			case SignalRefused:
-				if !isResume || s.Gen != gen || s.Error == "" || len(s.Error) > wire.MaxReasonLen {
+				// A resume is refused for its token; a new client whose
+				// handshake failed is told why, with a close code.
+				ok := s.Error != "" && len(s.Error) <= wire.MaxReasonLen
+				if isResume {
+					ok = ok && s.Gen == gen && s.Code == 0
+				} else {
+					ok = ok && s.Gen == 0 && s.Code == uint16(CloseProtocolError)
+				}
+				if !ok {
 					t.Fatalf("refusal %+v to %+v", s, first)
 				}
 				refused = true

@@ -28,7 +28,7 @@ import (
 
 // The hostile-client suite, netcode's half (the lobby's is in
 // lobby/hostile_test.go): each test attacks a server as a player could,
-// with others playing beside, and checks that they keep 90% of their
+// with others playing beside, and checks that they keep two thirds of their
 // snapshot rate and their connection, that the attacker gets what
 // SECURITY.md says, and that the server gives back what the attack took.
 

@@ -5,6 +5,7 @@ package netcode
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -232,7 +233,7 @@ func TestConfigValidation(t *testing.T) {
 		{"event buffer under one event", Config{MaxEventSize: 1000, EventBuffer: 10}},
 		{"negative queue", Config{EventQueue: -1}},
 		{"negative UDP buffer", Config{UDPBuffer: -1}},
-		{"keepalive not shorter than disconnect", Config{ICEKeepaliveInterval: 3 * time.Second}},
+		{"keepalive not shorter than disconnect", Config{ICEKeepaliveInterval: 6 * time.Second}},
 		{"bad UDP address", Config{UDPAddr: "nope"}},
 		{"unknown network type", Config{NetworkTypes: []NetworkType{"udp5"}}},
 		{"ICE server without URLs", Config{ICEServers: []ICEServer{{Username: "u"}}}},
@@ -250,5 +251,121 @@ func TestConfigValidation(t *testing.T) {
 				t.Fatalf("Dial = %v, want ErrInvalidConfig", err)
 			}
 		})
+	}
+}
+
+// TestCloseWithError: the game's own close code and reason reach the other
+// end as sent, from either end; codes outside the applications' range are
+// refused and close nothing.
+func TestCloseWithError(t *testing.T) {
+	srv := newTestServer(t, nil)
+	tests := []struct {
+		name       string
+		fromClient bool
+		code       CloseCode
+		wantErr    error
+	}{
+		{"server, lowest code", false, CloseApplicationMin, nil},
+		{"client, highest code", true, CloseApplicationMax, nil},
+		{"server, a library code", false, CloseShutdown, ErrCloseCode},
+		{"client, past the range", true, CloseApplicationMax + 1, ErrCloseCode},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, s := connect(t, srv, nil)
+			ctx := ctxTimeout(t, 10*time.Second)
+			var err error
+			var closer, other interface {
+				Done() <-chan struct{}
+				Err() error
+			}
+			if tt.fromClient {
+				err = c.CloseWithError(tt.code, "kicked for cheating")
+				closer, other = c, s
+			} else {
+				err = s.CloseWithError(tt.code, "kicked for cheating")
+				closer, other = s, c
+			}
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("CloseWithError(%d) = %v, want %v", tt.code, err, tt.wantErr)
+			}
+			if tt.wantErr != nil {
+				if closer.Err() != nil {
+					t.Fatalf("closed by a refused code: %v", closer.Err())
+				}
+				return
+			}
+			select {
+			case <-other.Done():
+			case <-ctx.Done():
+				t.Fatal("the other end did not close")
+			}
+			var ce *CloseError
+			if !errors.As(other.Err(), &ce) || ce.Code != tt.code || ce.Reason != "kicked for cheating" || !ce.Remote {
+				t.Fatalf("other end's error = %#v", other.Err())
+			}
+			if got := ce.Error(); got != fmt.Sprintf("netcode: closed by peer: application code %d: kicked for cheating", tt.code) {
+				t.Fatalf("Error() = %q", got)
+			}
+		})
+	}
+}
+
+// TestQuietSession: a session in which the game sends nothing stops
+// pinging on both sides (it costs what a bare PeerConnection does); the
+// game's first message ends that, pings resume, and nothing is lost; a
+// path that dies while quiet is still noticed, by ICE, and recovered.
+func TestQuietSession(t *testing.T) {
+	ln := newLossyNet(t, 2*time.Millisecond, 50)
+	for _, cfg := range []*Config{ln.server, ln.client} {
+		cfg.PingInterval = 100 * time.Millisecond
+		cfg.SilenceTimeout = 500 * time.Millisecond
+		cfg.ICEKeepaliveInterval = 300 * time.Millisecond
+		cfg.ICEDisconnectedTimeout = time.Second
+	}
+	srv := newTestServer(t, ln.server)
+	c, s := connect(t, srv, ln.client)
+	ctx := ctxTimeout(t, 30*time.Second)
+
+	quiet := func() bool { return c.p.quiet.Load() && s.p.quiet.Load() }
+	waitFor(t, ctx, quiet, "both sides to go quiet")
+	// A ping sent just before its sender went quiet is still answered:
+	// let it cross the 2 ms path before counting.
+	time.Sleep(100 * time.Millisecond)
+	out := c.Stats().BytesOut + s.Stats().BytesOut
+	time.Sleep(600 * time.Millisecond) // longer than several ping intervals
+	if !quiet() {
+		t.Fatal("a quiet session woke up by itself")
+	}
+	if now := c.Stats().BytesOut + s.Stats().BytesOut; now != out {
+		t.Fatalf("a quiet session sent %d bytes", now-out)
+	}
+	if st := c.State(); st != StateConnected {
+		t.Fatalf("quiet client is %v", st)
+	}
+
+	// The game speaks: both wake, the snapshot arrives, pings resume.
+	if err := s.SendSnapshot([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if snap, err := c.ReadSnapshot(ctx); err != nil || string(snap.Payload) != "hello" {
+		t.Fatalf("ReadSnapshot = %q, %v", snap.Payload, err)
+	}
+	waitFor(t, ctx, func() bool { return !c.p.quiet.Load() && !s.p.quiet.Load() }, "both sides to wake")
+	out = c.Stats().BytesOut
+	waitFor(t, ctx, func() bool { return c.Stats().BytesOut > out }, "the client to ping again")
+
+	// Quiet again, then the path dies: ICE notices, and the session comes
+	// back when the path does.
+	waitFor(t, ctx, quiet, "both sides to go quiet again")
+	ln.setLoss(1)
+	waitState(t, ctx, c.StateChanges(), StateReconnecting)
+	ln.setLoss(0)
+	waitState(t, ctx, c.StateChanges(), StateConnected)
+	if err := c.SendEvent([]byte("back")); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := s.ReadEvent(ctx); err != nil || string(ev) != "back" {
+		t.Fatalf("ReadEvent = %q, %v", ev, err)
 	}
 }

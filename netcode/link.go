@@ -1,35 +1,40 @@
 package netcode
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/tickwire/tickwire/netcode/internal/wire"
 )
 
 // link is one PeerConnection with its two channels: the part of a session
-// that a resume replaces. The session (peer) outlives its links; everything
-// the game sees (queues, sequence numbers, the resend buffer, the state)
-// belongs to the session.
+// that a resume replaces. The session (peer) outlives its links;
+// everything the game sees (queues, sequence numbers, the resend buffer,
+// the state) belongs to the session.
 //
-// A link is created by Dial or Accept (generation 0), by the client's
-// supervisor for each resume attempt, or by the server's signal reader when
-// a resume offer arrives; it becomes current at once, so that its signals
-// find it. It is adopted (open set, read loops started) once both channels
-// are open, and dropped when it is replaced, fails for good or the session
-// closes.
+// A link is made by Dial or Accept (generation 0), by the client's run
+// loop for each resume attempt, or by the server's when a resume offer
+// arrives; it becomes current at once, so that its signals find it. It is
+// adopted (open set, messages taken) once both channels are open, and
+// dropped when it is replaced, fails for good or the session closes.
 type link struct {
-	gen uint32 // 0 for the first, then the client's count of resume attempts
-	rc  *rtcConn
+	gen   uint32 // 0 for the first, then the client's count of resume attempts
+	rc    *rtcConn
+	since time.Time   // when it became current
+	u, r  *rtcChannel // the snapshot and event channels once open (run loop)
 
-	detached chan detachedChannel // from OnOpen, both channels
-	failed   chan error           // a handshake failure, once
-	u, r     detachedChannel      // collected by whoever waits for the opening
+	// The message handlers' own codecs: each channel's handler runs on one
+	// goroutine at a time.
+	decU, decR *wire.Decoder
+	encU       *wire.Encoder
 
-	open     atomic.Bool  // adopted: sends go here, read loops run
-	broken   atomic.Bool  // the transport failed for good (PC failed, events channel gone)
-	iceState atomic.Int32 // the latest iceState
+	opened   chan *rtcChannel // a channel's open event, for the run loop
+	failed   chan error       // a handshake failure, once
+	open     atomic.Bool      // adopted: sends go here, messages are taken
+	broken   atomic.Bool      // the transport failed for good (PC failed, a channel closed)
+	iceState atomic.Int32     // the latest iceState
 
 	// Gathering starts inside SetLocalDescription, before the offer or
 	// answer is queued; candidates wait in early until it is.
@@ -38,18 +43,12 @@ type link struct {
 	early    []Signal
 	offering bool // an ICE restart offer waits for its answer (client)
 
-	// Owned by the signal reader.
+	// Owned by the run loop.
 	remoteSet bool
 	pending   []ICECandidate
 
 	downOnce sync.Once
 	down     chan struct{} // closed when dropped
-	wg       sync.WaitGroup
-}
-
-type detachedChannel struct {
-	ch *rtcChannel
-	rw io.ReadWriteCloser
 }
 
 // rtcHandlers receive a PeerConnection's events. They run on the stack's
@@ -102,11 +101,15 @@ func parseICEState(name string) iceState {
 // newLink wraps rc, whose callbacks report to p through the link.
 func (p *peer) newLink(rc *rtcConn, gen uint32) *link {
 	l := &link{
-		gen:      gen,
-		rc:       rc,
-		detached: make(chan detachedChannel, 2),
-		failed:   make(chan error, 1),
-		down:     make(chan struct{}),
+		gen:    gen,
+		rc:     rc,
+		opened: make(chan *rtcChannel, 2),
+		failed: make(chan error, 1),
+		down:   make(chan struct{}),
+		since:  time.Now(),
+		decU:   wire.NewDecoder(),
+		decR:   wire.NewDecoder(),
+		encU:   wire.NewEncoder(),
 	}
 	rc.handle(rtcHandlers{
 		candidate: func(c *ICECandidate) {
@@ -128,9 +131,8 @@ func (p *peer) newLink(rc *rtcConn, gen uint32) *link {
 			}
 		},
 		ice: func(s iceState) {
-			// A callback of the stack: record and wake the supervisor, which
-			// acts on the latest state, so a burst of transitions never
-			// loses the last.
+			// Recorded for the run loop, which acts on the latest state, so
+			// that a burst of transitions never loses the last.
 			l.iceState.Store(int32(s))
 			p.wake()
 		},
@@ -146,43 +148,27 @@ func (l *link) fail(err error) {
 	}
 }
 
-// watchChannel takes ch over when it opens (channel.go).
-func (l *link) watchChannel(ch *rtcChannel) {
-	ch.onOpen(func(rw io.ReadWriteCloser, err error) {
-		if err != nil {
-			l.fail(fmt.Errorf("netcode: open %s: %w", ch.label(), err))
-			return
-		}
-		l.detached <- detachedChannel{ch, rw}
-	})
-}
-
-// collect records an opened channel; true once both are.
-func (l *link) collect(d detachedChannel) bool {
-	if d.ch.label() == labelSnapshots {
-		l.u = d
-	} else {
-		l.r = d
-	}
-	return l.u.rw != nil && l.r.rw != nil
-}
-
-// waitOpen waits for both channels of the first link, for Dial and Accept.
-func (l *link) waitOpen(ctx context.Context, closing <-chan struct{}, closeErr func() error) error {
-	for {
-		select {
-		case d := <-l.detached:
-			if l.collect(d) {
-				return nil
+// watch takes a channel of l over: it opens for the run loop (which sets
+// l.u or l.r then), and from then its messages go to the session.
+func (p *peer) watch(l *link, ch *rtcChannel) {
+	unreliable := ch.label() == labelSnapshots
+	ch.handle(channelHandlers{
+		open: func() {
+			select {
+			case l.opened <- ch:
+			case <-l.down:
 			}
-		case err := <-l.failed:
-			return err
-		case <-closing:
-			return closeErr()
-		case <-ctx.Done():
-			return fmt.Errorf("netcode: waiting for data channels: %w", ctx.Err())
-		}
-	}
+			p.wake()
+		},
+		message: func(b []byte) {
+			if unreliable {
+				p.onUnreliable(l, ch, b)
+			} else {
+				p.onReliable(l, b)
+			}
+		},
+		closed: func(err error) { p.channelClosed(l, ch, err) },
+	})
 }
 
 // queueSDP queues our offer or answer, then the candidates gathered so far:
@@ -199,6 +185,12 @@ func (p *peer) queueSDP(l *link, s Signal) {
 	l.early, l.sdpSent = nil, true
 }
 
+func (l *link) isOffering() bool {
+	l.sdpMu.Lock()
+	defer l.sdpMu.Unlock()
+	return l.offering
+}
+
 func (l *link) isDown() bool {
 	select {
 	case <-l.down:
@@ -208,52 +200,61 @@ func (l *link) isDown() bool {
 	}
 }
 
-// close releases the link and waits for its read loops. Idempotent.
+// current says whether l is the session's link: messages from any other
+// are late ones of a replaced connection, and are dropped. A current link
+// is read before it is adopted: the peer may send as soon as it has
+// adopted its own end.
+func (p *peer) current(l *link) bool { return p.link.Load() == l && !l.isDown() }
+
+// close releases the link. Idempotent; pion's close can take a moment.
 func (l *link) close() {
 	l.downOnce.Do(func() { close(l.down) })
 	_ = l.rc.close()
-	l.wg.Wait()
 }
 
-// dropLink releases l without waiting for it: closing a PeerConnection can take a
-// moment, and neither the signal reader nor the supervisor may stall on it.
-// The session's Close waits for it.
+// dropLink releases l without waiting for it, so that the run loop never
+// stalls on pion; the session's teardown waits for it.
 func (p *peer) dropLink(l *link) {
 	if l == nil {
 		return
 	}
 	l.downOnce.Do(func() { close(l.down) })
-	p.wg.Add(1)
+	p.aux.Add(1)
 	go func() {
-		defer p.wg.Done()
+		defer p.aux.Done()
 		l.close()
 	}()
 }
 
-// setLink makes l current and drops the link it replaces.
+// setLink makes l current and drops the link it replaces. Run loop (or the
+// handshake before it starts).
 func (p *peer) setLink(l *link) {
-	p.sendMu.Lock()
-	old := p.link.Swap(l)
-	p.sendMu.Unlock()
-	if old != l {
+	if old := p.link.Swap(l); old != nil && old != l {
 		p.dropLink(old)
 	}
-	p.wake()
 }
 
 // adopt starts using l, whose channels are open: it resends the events the
 // peer has not acknowledged (the peer drops those it already has) before
-// any new one, and starts the read loops. False if l is no longer current.
+// any new one, and starts taking its messages. False if l is no longer
+// current. Run loop.
 func (p *peer) adopt(l *link, resumed bool) bool {
-	p.sendMu.Lock()
 	if p.link.Load() != l || l.isDown() || p.isClosing() {
-		p.sendMu.Unlock()
 		return false
 	}
-	p.trimResendLocked()
-	for _, e := range p.resend {
-		if _, err := l.r.rw.Write(e.b); err != nil {
-			break // the read loop will report the link
+	if resumed && p.role == roleClient {
+		// Fresh state at once: the snapshot held from before the outage is
+		// stale, and the next one the server sends is newer.
+		p.inbox.drainBefore(l.since)
+	}
+	p.lastRecv.Store(p.now())
+	// Under the event lock, so that no new event goes out before the old
+	// ones are resent. Snapshots do not wait for this.
+	p.evMu.Lock()
+	p.resend.trim(p.peerAck.Load())
+	for _, e := range p.resend.events {
+		if err := l.r.send(e.b); err != nil {
+			break // the channel's close reports the link
 		}
 		p.stats.bytesOut.Add(uint64(len(e.b)))
 		if resumed {
@@ -261,19 +262,6 @@ func (p *peer) adopt(l *link, resumed bool) bool {
 		}
 	}
 	l.open.Store(true)
-	p.sendMu.Unlock()
-	if resumed && p.role == roleClient {
-		// Fresh state at once: the snapshot held from before the outage is
-		// stale, and the next one the server sends is newer.
-		p.mu.Lock()
-		for p.dqLen > 0 {
-			p.popDatagramLocked()
-		}
-		p.mu.Unlock()
-	}
-	p.lastRecv.Store(p.now())
-	l.wg.Add(2)
-	go p.readUnreliable(l)
-	go p.readReliable(l)
+	p.evMu.Unlock()
 	return true
 }

@@ -36,7 +36,7 @@ func numbered(i int, size int) []byte {
 
 // TestSnapshotChannelDropsUnderLoss proves that the snapshot channel is
 // really unreliable (pion keeps a maxRetransmits=0 channel reliable if it is
-// misused, FIELD-NOTES.md) while events on the other channel stay exactly-once.
+// misused, docs/webrtc-facts.md) while events on the other channel stay exactly-once.
 func TestSnapshotChannelDropsUnderLoss(t *testing.T) {
 	const (
 		delay    = 25 * time.Millisecond

@@ -5,6 +5,7 @@ package netcode
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,9 @@ func TestResumeTokenRejected(t *testing.T) {
 		c2, s2 := connect(t, srv, &Config{Net: ln.client.Net})
 		closed := token(c2)
 		_ = s2.Close("game over")
+		// Close returns at once; the token is retired as the session is
+		// released, which is when the server stops listing it.
+		waitFor(t, ctx, func() bool { return !slices.Contains(srv.Sessions(), s2) }, "the closed session to be released")
 
 		// A live session, resumed once.
 		c3, _ := connect(t, srv, &Config{Net: ln.client.Net})

@@ -14,7 +14,7 @@ import (
 
 // rtcConn is one PeerConnection as a link uses it: pion's here, the
 // browser's RTCPeerConnection in rtc_js.go. The session logic (link.go,
-// peer.go, restart.go) sees only this much of WebRTC, so that the browser
+// run.go, recovery.go) sees only this much of WebRTC, so that the browser
 // build carries no WebRTC stack of its own.
 type rtcConn struct {
 	pc *webrtc.PeerConnection
@@ -85,7 +85,7 @@ func (c *rtcConn) createChannel(info ChannelInfo) (*rtcChannel, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rtcChannel{dc: dc}, nil
+	return &rtcChannel{dc: dc, local: true}, nil
 }
 
 // path reads the selected candidate pair. pion's ICECandidate has no relay

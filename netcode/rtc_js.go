@@ -141,7 +141,7 @@ func (c *rtcConn) close() error {
 	c.on.Release()
 	_, err := browser.Call(c.pc, "close")
 	for _, ch := range chans {
-		ch.shut()
+		ch.fail(errClosedChannel)
 	}
 	return err
 }

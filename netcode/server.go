@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -41,7 +40,8 @@ type Server struct {
 	closed   bool
 	sessions map[*Session]struct{}
 	accepts  sync.WaitGroup
-	closeMu  sync.Mutex // serialises Shutdown and Close
+	live     sync.WaitGroup // sessions not yet released, from their start
+	closeMu  sync.Mutex     // serialises Shutdown and Close
 	done     bool
 	tokens   *resumeTokens
 	policy   *candidatePolicy
@@ -113,7 +113,7 @@ func NewServer(cfg *Config) (*Server, error) {
 			return nil, fmt.Errorf("netcode: listen TCP %s: %w", c.TCPAddr, err)
 		}
 		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
-			Listener: s.tcp, Logger: log.NewLogger("tcpmux"), ReadBufferSize: 8, WriteBufferSize: 4 << 20,
+			Listener: holdListener{Listener: s.tcp, hold: tcpHold}, Logger: log.NewLogger("tcpmux"), ReadBufferSize: 8, WriteBufferSize: 4 << 20,
 		})
 		se.SetICETCPMux(s.tcpMux)
 		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
@@ -133,7 +133,7 @@ func NewServer(cfg *Config) (*Server, error) {
 		_ = s.udpMux.Close()
 		return nil, err
 	}
-	s.api = webrtc.NewAPI(webrtc.WithSettingEngine(se))
+	s.api = newAPI(se)
 	return s, nil
 }
 
@@ -267,7 +267,12 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	}
 
 	sess := &Session{id: newSessionID()}
-	p := newPeer(s.cfg, roleServer, sig, func() { s.remove(sess) })
+	s.live.Add(1)
+	p := newPeer(s.cfg, roleServer, sig, func() {
+		sess.leaveRooms()
+		s.remove(sess)
+		s.live.Done()
+	})
 	sess.p = p
 	p.tokens = s.tokens
 	scr := newScreen(s.cfg, s.policy, &p.stats.candidatesRefused)
@@ -297,13 +302,14 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 				p.closeWith(&CloseError{Code: CloseProtocolError, Reason: truncate(err.Error(), wire.MaxReasonLen), Err: err}, true)
 				return
 			}
-			l.watchChannel(&rtcChannel{dc: dc})
+			p.watch(l, &rtcChannel{dc: dc})
 		})
 		return l, nil
 	}
+	// Until the run loop starts, the handshake's failures are released here.
 	fail := func(err error) (*Session, error) {
-		p.closeWith(&CloseError{Code: CloseProtocolError, Reason: "handshake failed", Err: err}, false)
-		p.wg.Wait()
+		p.closeWith(&CloseError{Code: CloseProtocolError, Reason: truncate("handshake failed: "+err.Error(), wire.MaxReasonLen), Err: err}, true)
+		p.release()
 		return nil, err
 	}
 	sdp, err := scr.offer(offer.SDP)
@@ -321,16 +327,16 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	}
 	l.remoteSet = true
 	p.setLink(l)
-	p.startReading()
+	p.start()
 	p.queueSDP(l, Signal{Type: SignalAnswer, SDP: ans, Resume: p.tokens.issue(p)})
-	if err := p.open(ctx, l); err != nil {
-		return fail(err)
+	if err := p.awaitOpen(ctx); err != nil {
+		return nil, err
 	}
 
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		_ = p.close(CloseShutdown, "server shutting down")
+		_ = p.close(CloseShutdown, "server shutting down", true)
 		return nil, ErrServerClosed
 	}
 	s.sessions[sess] = struct{}{}
@@ -408,9 +414,10 @@ func (s *Server) Sessions() []*Session {
 	return out
 }
 
-// Broadcast sends the same snapshot to every session. It never blocks: a
-// session that is congested or closing misses this one, which its Stats
-// show. The error is ErrTooLarge or ErrServerClosed, else nil.
+// Broadcast sends the same snapshot to every session (Room.Broadcast sends
+// to one match's). It never blocks: a session that is congested or closing
+// misses this one, which its Stats show. The error is ErrTooLarge or
+// ErrServerClosed, else nil.
 func (s *Server) Broadcast(payload []byte) error {
 	if len(payload) > s.cfg.MaxUnreliableSize {
 		return fmt.Errorf("%w: snapshot payload of %d bytes, limit %d", ErrTooLarge, len(payload), s.cfg.MaxUnreliableSize)
@@ -421,12 +428,7 @@ func (s *Server) Broadcast(payload []byte) error {
 	if closed {
 		return ErrServerClosed
 	}
-	for _, sess := range s.Sessions() {
-		if err := sess.SendSnapshot(payload); errors.Is(err, ErrTooLarge) {
-			return err
-		}
-	}
-	return nil
+	return broadcast(s.Sessions(), payload)
 }
 
 // Shutdown stops accepting, tells every client the server is shutting down,
@@ -465,15 +467,13 @@ func (s *Server) shutdown() {
 	s.cancel()
 	s.accepts.Wait()
 
-	var wg sync.WaitGroup
 	for _, sess := range s.Sessions() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_ = sess.p.close(CloseShutdown, "server shutting down")
-		}()
+		_ = sess.p.close(CloseShutdown, "server shutting down", false)
 	}
-	wg.Wait()
+	// Every session's teardown, those that closed before included: each
+	// sends its close message and releases its PeerConnection in its own
+	// run loop, all at once.
+	s.live.Wait()
 	if s.tcpMux != nil {
 		_ = s.tcpMux.Close()
 	}

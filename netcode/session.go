@@ -5,6 +5,7 @@ package netcode
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -24,6 +25,41 @@ type Input struct {
 type Session struct {
 	p  *peer
 	id string
+
+	roomMu sync.Mutex
+	rooms  map[*Room]struct{}
+	left   bool // closed: in no room any more, and joins none
+}
+
+// join records that s is in r; false if it already was or has closed.
+func (s *Session) join(r *Room) bool {
+	s.roomMu.Lock()
+	defer s.roomMu.Unlock()
+	if _, in := s.rooms[r]; in || s.left || s.p.isClosing() {
+		return false
+	}
+	if s.rooms == nil {
+		s.rooms = map[*Room]struct{}{}
+	}
+	s.rooms[r] = struct{}{}
+	return true
+}
+
+func (s *Session) leave(r *Room) {
+	s.roomMu.Lock()
+	delete(s.rooms, r)
+	s.roomMu.Unlock()
+}
+
+// leaveRooms takes a closed session out of every room it was in.
+func (s *Session) leaveRooms() {
+	s.roomMu.Lock()
+	rooms := s.rooms
+	s.rooms, s.left = nil, true
+	s.roomMu.Unlock()
+	for r := range rooms {
+		r.drop(s)
+	}
 }
 
 // ID is a random identifier, unique within the server, for logs and maps.
@@ -42,10 +78,8 @@ func (s *Session) SendEvent(payload []byte) error { return s.p.sendEvent(payload
 // ReadInputs appends the inputs received since the last call to dst, oldest
 // first, without waiting: the tick loop's way in.
 func (s *Session) ReadInputs(dst []Input) []Input {
-	s.p.mu.Lock()
-	defer s.p.mu.Unlock()
 	for {
-		d, ok := s.p.popDatagramLocked()
+		d, ok, _ := s.p.inbox.pop()
 		if !ok {
 			return dst
 		}
@@ -106,6 +140,18 @@ func (s *Session) Done() <-chan struct{} { return s.p.closing }
 // Err returns nil while the session is open, then a *CloseError.
 func (s *Session) Err() error { return s.p.Err() }
 
-// Close disconnects the client, telling it reason, and waits for the
-// session's goroutines. It is idempotent.
-func (s *Session) Close(reason string) error { return s.p.close(CloseNormal, reason) }
+// Close disconnects the client, telling it reason. It returns at once: the
+// session sends its close message and releases its connection on its own
+// goroutine, and the Server's Shutdown or Close waits for that. It is
+// idempotent.
+func (s *Session) Close(reason string) error { return s.p.close(CloseNormal, reason, false) }
+
+// CloseWithError closes the session as Close does, with the game's own
+// code, which the client sees in its CloseError: from CloseApplicationMin
+// to CloseApplicationMax, or ErrCloseCode.
+func (s *Session) CloseWithError(code CloseCode, reason string) error {
+	if err := checkAppCode(code); err != nil {
+		return err
+	}
+	return s.p.close(code, reason, false)
+}

@@ -25,8 +25,12 @@ type Signal struct {
 	// resume its session on a new PeerConnection; on the server's answer to
 	// the first offer or to a resume, the token for the next resume.
 	Resume string `json:"resume,omitempty"`
-	// Error says, on type "refused", why the server refused a resume.
+	// Error says, on type "refused", why the server refused the session
+	// or its resume.
 	Error string `json:"error,omitempty"`
+	// Code is, on type "refused" for a session that never opened (gen 0),
+	// the close code the server ended it with (WIRE.md, "Close").
+	Code uint16 `json:"code,omitempty"`
 }
 
 // ICECandidate is a trickled ICE candidate in the shape of the browser's
@@ -48,8 +52,11 @@ const (
 	SignalOffer     = "offer"
 	SignalAnswer    = "answer"
 	SignalCandidate = "candidate"
-	// SignalRefused answers a resume offer the server cannot take (see
-	// Signal.Error); the client's session then ends with ErrResumeRejected.
+	// SignalRefused ends a session the server will not take: a resume
+	// offer it cannot take (the client's session then ends with
+	// ErrResumeRejected), or, before the session first opened, a client
+	// refused for its channels or past a limit (Dial fails with ErrRefused).
+	// Signal.Error says why.
 	SignalRefused = "refused"
 	// SignalRestart asks the client to restart ICE now (Session.RestartICE):
 	// the server never offers itself, so that offers never cross.

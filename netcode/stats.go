@@ -76,6 +76,12 @@ type counters struct {
 
 // updateLoss folds the interval since the previous call into the smoothed
 // loss estimate. Called from the ping loop only.
+// activity counts the snapshots, inputs and events sent and received: what
+// the game did, as against pings and acks.
+func (c *counters) activity() uint64 {
+	return c.unrelSent.Load() + c.unrelRecv.Load() + c.eventsSent.Load() + c.eventsRecv.Load()
+}
+
 func (c *counters) updateLoss() {
 	lost, recv := c.lost.Load(), c.unrelRecv.Load()
 	dl, dr := lost-c.prevLost, recv-c.prevRecv

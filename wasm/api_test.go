@@ -34,7 +34,9 @@ func TestClientAPITwins(t *testing.T) {
 			"Session.ReadEvent", "Session.ReadEvents", "Session.ReadInput",
 			"Session.ReadInputs", "Session.RestartICE", "Session.SendEvent",
 			"Session.SendSnapshot", "Session.State", "Session.StateChanges",
-			"Session.Stats", "Session.Path",
+			"Session.Stats", "Session.Path", "Session.CloseWithError",
+			"Room", "NewRoom", "Room.Add", "Room.Remove", "Room.Sessions",
+			"Room.Len", "Room.Broadcast",
 		},
 		"lobby": {
 			"Config", "Mode", "Server", "NewServer", "Stats", "Readiness",

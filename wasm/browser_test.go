@@ -871,7 +871,7 @@ func btStartBrowser(t *testing.T, path string, extra ...chromedp.ExecAllocatorOp
 		chromedp.Flag("disable-background-timer-throttling", true),
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		// WebRTC on loopback (FIELD-NOTES.md "Real browser"): without these,
+		// WebRTC on loopback (docs/webrtc-facts.md, "Chromium on loopback"): without these,
 		// a machine with only lo gathers no candidate at all.
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),

@@ -41,7 +41,7 @@ func btFirefoxPath(t *testing.T) string {
 }
 
 // btFirefoxPrefs are the preferences of the test profile. The first two
-// are what WebRTC on loopback needs (FIELD-NOTES.md, each checked by
+// are what WebRTC on loopback needs (docs/webrtc-facts.md, each checked by
 // removing it); the rest keep a headless test browser quiet and its
 // background windows at full speed.
 var btFirefoxPrefs = map[string]any{

@@ -93,7 +93,7 @@ func (n NAT) validate() error {
 // the rest is dropped. The router's own input drops new flows from the WAN
 // too: an unsolicited packet answered by the router itself would leave a
 // conntrack entry on the very address and port a later mapping needs, and
-// the NAT would then pick another port (FIELD-NOTES, "NATs in namespaces").
+// the NAT would then pick another port (docs/webrtc-facts.md, "NATs in network namespaces").
 // Drops are counted, for the failure log.
 func (n NAT) ruleset(wan, host netip.Addr) string {
 	var pre, post, fwd []string

@@ -14,6 +14,7 @@ export type ErrorCode =
   | "protocol"
   | "connection_lost"
   | "resume_rejected"
+  | "refused"
   | "slow_reader"
   | "network"
   | "forbidden"

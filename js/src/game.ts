@@ -7,7 +7,7 @@
 // PeerConnection's event handlers.
 
 import type { Codec } from "./codec.js";
-import { TickwireError, fail, report } from "./errors.js";
+import { TickwireError, badArgument, fail, report } from "./errors.js";
 import { EventLog } from "./events.js";
 import { Link, type LinkHandler } from "./link.js";
 import { Loss, RTT } from "./rtt.js";
@@ -69,7 +69,7 @@ export class Game {
   #heldEvents: unknown[] | null = []; // until the first onEvent; null after
   #warnings = 0;
 
-  // Supervision (netcode/restart.go).
+  // Supervision (netcode/recovery.go; WIRE.md, "Reconnection").
   #timer: ReturnType<typeof setInterval> | undefined;
   #ticks = 0;
   #lastRecv = now();
@@ -389,6 +389,14 @@ export class Game {
         return;
       case "refused": {
         const why = truncate(s.error ?? "", 256);
+        if ((s.gen ?? 0) === 0) {
+          // The server will not take this session at all (WIRE.md, "Refusal"); it
+          // may come just after our channels opened, as they open before the server sees them.
+          const code = s.code ?? CloseCode.protocolError;
+          if (this.#state === "connecting") this.#abort(fail("refused", `netcode: closed by peer: ${closeName(code)}: ${why}`));
+          else this.#closeWith({ code, reason: why, remote: true, errCode: "refused" }, false);
+          return;
+        }
         this.#closeWith({ code: CloseCode.connectionLost, reason: "resume refused: " + why, remote: false, errCode: "resume_rejected" }, false);
         return;
       }
@@ -459,7 +467,7 @@ export class Game {
     this.#setState("connected", reason);
   }
 
-  /** #supervise decides about reconnection, as netcode's supervisor does (restart.go). */
+  /** #supervise decides about reconnection, as netcode's recovery does (netcode/recovery.go). */
   #supervise(): void {
     if (this.#closed || this.#state === "connecting" || this.#state === "closed") return;
     const l = this.#link;
@@ -768,6 +776,17 @@ export class Game {
   /** Tells the server and releases the connection; resolves after onState("closed"). */
   close(): Promise<void> {
     this.#closeWith({ code: CloseCode.normal, reason: "client closed", remote: false }, true);
+    return this.#closedDone;
+  }
+
+  /**
+   * Closes as close does, with the game's own code, which the server sees in the
+   * session's CloseError: from CloseCode.applicationMin to applicationMax (4000-4999).
+   */
+  closeWithError(code: number, reason: string): Promise<void> {
+    if (!Number.isInteger(code) || code < CloseCode.applicationMin || code > CloseCode.applicationMax)
+      throw badArgument(`close code ${code} not in the applications' range ${CloseCode.applicationMin}-${CloseCode.applicationMax}`);
+    this.#closeWith({ code, reason: truncate(reason, 256), remote: false }, true);
     return this.#closedDone;
   }
 }

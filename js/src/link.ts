@@ -52,7 +52,7 @@ export class Link {
     const pc = new RTCPeerConnection(config);
     this.pc = pc;
     // In-band (DCEP), never pre-negotiated: pion applies partial
-    // reliability only to in-band channels (FIELD-NOTES.md).
+    // reliability only to in-band channels (docs/webrtc-facts.md).
     this.u = pc.createDataChannel("snapshots", { ordered: false, maxRetransmits: 0, protocol: protocolName });
     this.r = pc.createDataChannel("events", { ordered: true, protocol: protocolName });
     let opened = 0;

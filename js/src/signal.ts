@@ -10,8 +10,10 @@ export interface Signal {
   gen?: number;
   /** On an offer, the resume token presented; on the server's answer, the next one. */
   resume?: string;
-  /** Why the server refused a resume. */
+  /** Why the server refused the session (gen 0) or a resume. */
   error?: string;
+  /** On a refused of gen 0, the close code the server ended the session with. */
+  code?: number;
 }
 
 /** Signaler carries one room's signaling: the lobby gives one to each game. */

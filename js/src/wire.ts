@@ -43,12 +43,16 @@ export const CloseCode = {
   slowReader: 5,
   connectionLost: 6,
   bufferOverflow: 7,
+  /** The game's own codes (closeWithError) are applicationMin to applicationMax. */
+  applicationMin: 4000,
+  applicationMax: 4999,
 } as const;
 
 const closeNames = ["normal", "shutdown", "protocol error", "version mismatch", "message too large", "slow reader", "connection lost", "resend buffer overflow"];
 
 /** closeName is a close code's name, as the Go CloseCode.String has it. */
 export function closeName(code: number): string {
+  if (code >= CloseCode.applicationMin && code <= CloseCode.applicationMax) return `application code ${code}`;
   return closeNames[code] ?? `code ${code}`;
 }
 

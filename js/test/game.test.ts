@@ -206,3 +206,26 @@ test("a malformed message closes with protocol error and tells the server", asyn
   assert.deepEqual(decode(pc.channel("events").sent.at(-1)!), { kind: Kind.close, code: 2, reason: "event seq 5 after 0" });
   assert.equal((states[0] as any[])[2].code, "protocol error");
 });
+
+test("closeWithError sends the game's own code; codes outside 4000-4999 are refused", async () => {
+  const { game, pc } = await play();
+  assert.throws(() => game.closeWithError(1, "no"), { code: "bad_argument" });
+  assert.throws(() => game.closeWithError(5000, "no"), { code: "bad_argument" });
+  const states: unknown[] = [];
+  game.onState((...a) => states.push(a));
+  await game.closeWithError(4001, "rage quit");
+  assert.deepEqual(decode(pc.channel("events").sent.at(-1)!), { kind: Kind.close, code: 4001, reason: "rage quit" });
+  assert.deepEqual(states, [["closed", "application code 4001: rage quit", { code: "application code 4001", remote: false }]]);
+});
+
+test("a session refused before it opens fails play with the server's reason", async () => {
+  const lp = connect("http://lobby.test", "t1", { WebSocket });
+  await until(() => FakeWebSocket.last?.sent.length);
+  const ws = FakeWebSocket.last;
+  ws.reply({ type: "welcome", id: "hello", v: 1, player: "g-ada", token: "t2" });
+  const lobby = await lp;
+  const gp = lobby.play(match);
+  await until(() => signals(ws).length >= 1);
+  ws.reply({ type: "signal", room: "r-1", signal: { type: "refused", code: 2, error: "netcode: limit exceeded: more than 32 candidates" } });
+  await assert.rejects(gp, (err: any) => err.code === "refused" && /protocol error: netcode: limit exceeded/.test(err.message));
+});

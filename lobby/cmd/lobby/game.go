@@ -37,6 +37,9 @@ type room struct {
 	tick     uint32
 	nextID   uint16
 	members  []*member
+	// players is the members' sessions, for snapshots: a session leaves
+	// it by itself when it closes.
+	players *netcode.Room
 }
 
 type member struct {
@@ -107,7 +110,7 @@ func (g *game) loop(ctx context.Context) {
 func (g *game) join(p *lobby.Player) {
 	r := g.rooms[p.Room]
 	if r == nil {
-		r = &room{id: p.Room, mode: p.Mode}
+		r = &room{id: p.Room, mode: p.Mode, players: netcode.NewRoom()}
 		g.rooms[p.Room] = r
 		g.log.Info("game: room opened", "room", r.id, "mode", r.mode)
 	}
@@ -131,6 +134,7 @@ func (g *game) join(p *lobby.Player) {
 		g.send(m, dots.Event{Type: dots.EventJoined, Room: r.id, ID: o.state.ID, Player: o.p.ID, Name: o.p.Name})
 	}
 	r.members = append(r.members, m)
+	r.players.Add(p.Session)
 	g.log.Info("game: player joined", "room", r.id, "player", p.ID, "name", p.Name, "dot", m.state.ID, "players", len(r.members))
 }
 
@@ -181,12 +185,10 @@ func (g *game) step(r *room, inputs *[]netcode.Input, events *[][]byte, snap *do
 		g.log.Error("game: encode snapshot", "room", r.id, "err", err)
 		return
 	}
-	for _, m := range r.members {
-		// Never blocks: a congested player misses this snapshot and gets
-		// the next one.
-		if err := m.p.Session.SendSnapshot(b); err != nil && !errors.Is(err, netcode.ErrCongested) && !errors.Is(err, netcode.ErrClosed) {
-			g.log.Warn("game: snapshot", "room", r.id, "player", m.p.ID, "err", err)
-		}
+	// Never blocks: a congested player misses this snapshot and gets the
+	// next one, as its Stats show.
+	if err := r.players.Broadcast(b); err != nil {
+		g.log.Warn("game: snapshot", "room", r.id, "err", err)
 	}
 }
 

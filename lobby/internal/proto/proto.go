@@ -605,6 +605,9 @@ func validateSignal(s *netcode.Signal) error {
 	if s.Error != "" && s.Type != netcode.SignalRefused {
 		return fmt.Errorf("error on a %s", s.Type)
 	}
+	if s.Code != 0 && s.Type != netcode.SignalRefused {
+		return fmt.Errorf("code on a %s", s.Type)
+	}
 	if len(s.SDP) > MaxSDPSize {
 		return fmt.Errorf("sdp %w: %d bytes, limit %d", errSignalTooLarge, len(s.SDP), MaxSDPSize)
 	}

@@ -242,6 +242,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"error on an answer", FromServer, `{"type":"signal","id":"s","room":"r","player":"p","signal":{"type":"answer","sdp":"x","error":"no"}}`, CodeBadRequest, "s"},
 		{"error on a candidate", FromPlayer, sig(`{"type":"candidate","error":"no"}`), CodeBadRequest, "s"},
 		{"error on a restart", ToPlayer, `{"type":"signal","id":"s","room":"r","signal":{"type":"restart","error":"no"}}`, CodeBadRequest, "s"},
+		{"code on an offer", FromPlayer, sig(`{"type":"offer","sdp":"x","code":2}`), CodeBadRequest, "s"},
+		{"code out of range", FromServer, `{"type":"signal","id":"s","room":"r","player":"p","signal":{"type":"refused","error":"no","code":70000}}`, CodeMalformed, "s"},
 		{"seat too long", FromPlayer, `{"type":"signal","id":"s","room":"r","seat":"` + long(MaxIDLen+1) + `","signal":{"type":"offer","sdp":"x"}}`, CodeBadRequest, "s"},
 		{"register capacity 0", FromServer, `{"type":"register","id":"r","v":1}`, CodeBadRequest, "r"},
 		{"register capacity too large", FromServer, `{"type":"register","id":"r","v":1,"capacity":1048577}`, CodeBadRequest, "r"},

@@ -81,11 +81,8 @@ func (p *peer) setState(s State, reason string) {
 	}
 }
 
-// Supervision timing.
+// Recovery timing.
 const (
-	// superviseInterval is how often the supervisor looks at the clock:
-	// for silence, backoff and timeouts.
-	superviseInterval = 100 * time.Millisecond
 	// maxRestartInterval caps the backoff between ICE restart offers and
 	// between resume attempts.
 	maxRestartInterval = 4 * time.Second
@@ -101,181 +98,202 @@ const (
 // restarts do not all come back in the same millisecond.
 func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d) }
 
-// supervise watches the current link once the session is up, and is the
-// only goroutine that decides about reconnection:
+// recovery is the run loop's view of the session's path, and the only
+// place that decides about reconnection:
 //
-//   - trouble is ICE disconnected or failed, nothing on the snapshot channel
-//     for Config.SilenceTimeout (pings keep it busy both ways), a failed
+//   - trouble is ICE disconnected or failed, nothing received for
+//     Config.SilenceTimeout (pings keep it busy both ways), a failed
 //     channel or PeerConnection, or a CheckPath probe left unanswered;
 //   - the client then restarts ICE on the same PeerConnection, again after
 //     each RestartInterval (doubling, with jitter), and the server waits;
-//   - after Config.RestartTimeout, or at once when the PeerConnection or
-//     its events channel failed, the client resumes the session on a new
+//   - after Config.RestartTimeout, or at once when the PeerConnection or a
+//     channel failed, the client resumes the session on a new
 //     PeerConnection with its resume token; the server keeps the session
 //     for the client to do so;
 //   - after Config.ReconnectTimeout without a connection, either side
 //     closes the session with CloseConnectionLost.
 //
 // Only the client offers, so the two never offer at once (no glare).
-func (p *peer) supervise() {
-	defer p.wg.Done()
-	tick := time.NewTicker(superviseInterval)
-	defer tick.Stop()
-	var (
-		lostAt     time.Time // zero while connected
-		lostWhy    string
-		resuming   bool          // the client moved on to new PeerConnections
-		attempting bool          // a resume attempt is under way (client)
-		attemptAt  time.Time     // when it started
-		nextTry    time.Time     // the next restart offer or resume attempt (client)
-		backoff    time.Duration // the wait after the next restart or failed attempt
-		probeAt    int64         // p.now() when a CheckPath probe started, or 0
-	)
+type recovery struct {
+	lostAt     time.Time // zero while connected
+	lostWhy    string
+	resuming   bool          // the client moved on to new PeerConnections
+	attempting bool          // a resume attempt is under way (client)
+	attemptAt  time.Time     // when it started
+	nextTry    time.Time     // the next restart offer or resume attempt (client)
+	backoff    time.Duration // the wait after the next restart or failed attempt
+	probeAt    int64         // p.now() when a CheckPath probe started, or 0
+}
+
+func (r *recovery) lose(p *peer, why string) {
+	if r.lostAt.IsZero() {
+		r.lostAt, r.lostWhy = time.Now(), why
+		r.backoff = p.cfg.RestartInterval
+		p.log.Info("connection lost", "reason", why)
+	}
+}
+
+// resumeNow moves a client from ICE restarts to resuming.
+func (r *recovery) resumeNow(p *peer) {
+	r.resuming, r.nextTry, r.backoff = true, time.Time{}, p.cfg.RestartInterval
+}
+
+// probe is CheckPath.
+func (r *recovery) probe(p *peer, why string) {
 	client := p.role == roleClient
-	lose := func(why string) {
-		if lostAt.IsZero() {
-			lostAt, lostWhy = time.Now(), why
-			backoff = p.cfg.RestartInterval
-			p.log.Info("connection lost", "reason", why)
+	switch {
+	case r.lostAt.IsZero():
+		r.probeAt = p.now()
+		p.log.Debug("checking the path", "reason", why)
+	case client && !r.resuming:
+		r.resumeNow(p)
+		p.log.Info("resuming at once", "reason", why)
+	case client:
+		// Resuming: try again now, without waiting out the backoff (the last
+		// offer may have gone while the signaling was down).
+		r.attempting, r.nextTry = false, time.Time{}
+	}
+}
+
+// restartAsked: the server asked for an ICE restart.
+func (r *recovery) restartAsked(p *peer) {
+	if r.lostAt.IsZero() {
+		r.lose(p, "the server asked for an ICE restart")
+	}
+	if !r.resuming {
+		r.nextTry = time.Time{}
+	}
+}
+
+// resumed: a resume link opened and was adopted.
+func (r *recovery) resumed(p *peer, l *link) {
+	p.stats.resumes.Add(1)
+	p.log.Info("session resumed", "after", time.Since(r.lostAt), "gen", l.gen, "resent", p.stats.eventsResent.Load())
+	*r = recovery{}
+	p.setState(StateConnected, "resumed on a new connection")
+}
+
+// step looks at the path now and acts: it declares it lost or back,
+// restarts ICE, makes a resume attempt, or gives up. It returns when it
+// wants to look again (the zero Time: only when something happens).
+func (r *recovery) step(p *peer, now time.Time) time.Time {
+	l := p.link.Load()
+	client := p.role == roleClient
+	var next time.Time
+	soonest := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
 		}
 	}
-	for {
-		l := p.link.Load()
-		var opened chan detachedChannel
-		var failed chan error
-		if !l.open.Load() && !l.isDown() {
-			opened, failed = l.detached, l.failed
+	if !l.open.Load() {
+		// A link being resumed (the server learns of it from the client's
+		// offer) or a failed attempt (client).
+		r.lose(p, "client resuming")
+	} else {
+		ice := iceState(l.iceState.Load())
+		iceLost := ice == iceDisconnected || ice == iceFailed
+		last := p.lastRecv.Load()
+		since := time.Duration(p.now() - last)
+		switch {
+		case l.broken.Load():
+			r.lose(p, "connection failed")
+			if !r.resuming {
+				r.resumeNow(p)
+			}
+		case iceLost:
+			r.lose(p, "ICE "+ice.String())
+		case since > p.cfg.SilenceTimeout && !p.quiet.Load():
+			r.lose(p, fmt.Sprintf("nothing received for %v", since.Round(time.Millisecond)))
+		case r.probeAt != 0 && last <= r.probeAt && time.Duration(p.now()-r.probeAt) > p.probeTimeout():
+			r.lose(p, "no answer to a path check")
+		case !r.lostAt.IsZero() && (ice == iceConnected || ice == iceCompleted) &&
+			!l.isOffering() && last > int64(r.lostAt.Sub(p.epoch)):
+			// The same PeerConnection carries traffic again, and no restart
+			// is half done.
+			p.log.Info("path back", "after", now.Sub(r.lostAt))
+			*r = recovery{}
+			p.setState(StateConnected, "path back")
 		}
-		select {
-		case <-p.closing:
-			return
-		case <-p.wakeC:
-		case <-tick.C:
-		case why := <-p.probeReq:
-			switch {
-			case lostAt.IsZero():
-				probeAt = p.now()
-				p.log.Debug("checking the path", "reason", why)
-			case client && !resuming:
-				resuming, nextTry, backoff = true, time.Time{}, p.cfg.RestartInterval
-				p.log.Info("resuming at once", "reason", why)
-			case client:
-				// Resuming: try again now, without waiting out the backoff
-				// (the last offer may have gone while the signaling was down).
-				attempting, nextTry = false, time.Time{}
-			}
-		case <-p.restartReq:
-			if lostAt.IsZero() {
-				lose("the server asked for an ICE restart")
-			}
-			if !resuming {
-				nextTry = time.Time{}
-			}
-		case d := <-opened:
-			if !l.collect(d) || !p.adopt(l, l.gen > 0) {
-				continue
-			}
-			p.stats.resumes.Add(1)
-			p.log.Info("session resumed", "after", time.Since(lostAt), "gen", l.gen, "resent", p.stats.eventsResent.Load())
-			lostAt, resuming, attempting, probeAt = time.Time{}, false, false, 0
-			p.setState(StateConnected, "resumed on a new connection")
-			continue
-		case err := <-failed:
-			p.log.Info("resume attempt failed", "gen", l.gen, "err", err)
-			l.broken.Store(true)
+		if r.probeAt != 0 && last > r.probeAt {
+			r.probeAt = 0
 		}
-
-		now := time.Now()
-		if !l.open.Load() {
-			// A link being resumed (the server learns of it from the
-			// client's offer) or a failed attempt (client).
-			lose("client resuming")
-		} else {
-			ice := iceState(l.iceState.Load())
-			iceLost := ice == iceDisconnected || ice == iceFailed
-			since := time.Duration(p.now() - p.lastRecv.Load())
-			switch {
-			case l.broken.Load():
-				lose("connection failed")
-				if !resuming {
-					resuming, nextTry, backoff = true, time.Time{}, p.cfg.RestartInterval
-				}
-			case iceLost:
-				lose("ICE " + ice.String())
-			case since > p.cfg.SilenceTimeout:
-				lose(fmt.Sprintf("nothing received for %v", since.Round(time.Millisecond)))
-			case probeAt != 0 && p.lastRecv.Load() <= probeAt && time.Duration(p.now()-probeAt) > p.probeTimeout():
-				lose("no answer to a path check")
-			case !lostAt.IsZero() && (ice == iceConnected || ice == iceCompleted) &&
-				!l.isOffering() && p.lastRecv.Load() > int64(lostAt.Sub(p.epoch)):
-				// The same PeerConnection carries traffic again, and no
-				// restart is half done.
-				p.log.Info("path back", "after", now.Sub(lostAt))
-				lostAt, resuming, probeAt = time.Time{}, false, 0
-				p.setState(StateConnected, "path back")
-				continue
+		if r.lostAt.IsZero() {
+			// Watch the clock for silence, and for the probe's answer.
+			if !p.quiet.Load() {
+				soonest(p.epoch.Add(time.Duration(last) + p.cfg.SilenceTimeout + time.Millisecond))
 			}
-			if probeAt != 0 && p.lastRecv.Load() > probeAt {
-				probeAt = 0
+			if r.probeAt != 0 {
+				soonest(p.epoch.Add(time.Duration(r.probeAt) + p.probeTimeout() + time.Millisecond))
 			}
+			p.watching.Store(r.probeAt != 0)
+			return next
 		}
-		if lostAt.IsZero() {
-			continue
-		}
-
-		if now.Sub(lostAt) >= p.cfg.ReconnectTimeout {
-			reason := fmt.Sprintf("no connection for %v (%s)", p.cfg.ReconnectTimeout.Round(time.Millisecond), lostWhy)
-			if !client {
-				reason = fmt.Sprintf("client did not come back within %v (%s)", p.cfg.ReconnectTimeout.Round(time.Millisecond), lostWhy)
-			}
-			p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: reason, Err: ErrConnectionLost}, false)
-			return
-		}
+	}
+	// Lost: hear of every message (the path may be back), and of the clock.
+	p.watching.Store(true)
+	soonest(r.lostAt.Add(p.cfg.ReconnectTimeout))
+	if now.Sub(r.lostAt) >= p.cfg.ReconnectTimeout {
+		reason := fmt.Sprintf("no connection for %v (%s)", p.cfg.ReconnectTimeout.Round(time.Millisecond), r.lostWhy)
 		if !client {
-			if !l.open.Load() || l.broken.Load() {
-				p.setState(StateResuming, "waiting for the client to resume")
-			} else {
-				p.setState(StateReconnecting, lostWhy)
-			}
-			continue
+			reason = fmt.Sprintf("client did not come back within %v (%s)", p.cfg.ReconnectTimeout.Round(time.Millisecond), r.lostWhy)
 		}
-		if p.sigEnd.Load() {
-			p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: lostWhy + ", and the signaling to recover over is gone", Err: ErrConnectionLost}, false)
-			return
-		}
-		if !resuming && now.Sub(lostAt) >= p.cfg.RestartTimeout {
-			resuming, nextTry, backoff = true, time.Time{}, p.cfg.RestartInterval
-			p.log.Info("ICE restarts did not recover; resuming", "after", now.Sub(lostAt))
-		}
-		if !resuming {
-			p.setState(StateReconnecting, lostWhy)
-			if now.Before(nextTry) {
-				continue
-			}
-			if err := p.restartICE(l); err != nil {
-				p.log.Warn("ICE restart failed", "err", err)
-			} else {
-				p.stats.restarts.Add(1)
-			}
-			nextTry = now.Add(jitter(backoff))
-			backoff = min(backoff*2, maxRestartInterval)
-			continue
-		}
-		p.setState(StateResuming, lostWhy)
-		if attempting && (l.broken.Load() || now.Sub(attemptAt) >= resumeAttemptTimeout) {
-			attempting = false
-			nextTry = now.Add(jitter(backoff))
-			backoff = min(backoff*2, maxRestartInterval)
-		}
-		if attempting || now.Before(nextTry) {
-			continue
-		}
-		if err := p.resumeAttempt(l.gen + 1); err != nil {
-			p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: "cannot resume: " + err.Error(), Err: err}, false)
-			return
-		}
-		attempting, attemptAt = true, now
+		p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: reason, Err: ErrConnectionLost}, false)
+		return time.Time{}
 	}
+	if !client {
+		if !l.open.Load() || l.broken.Load() {
+			p.setState(StateResuming, "waiting for the client to resume")
+		} else {
+			p.setState(StateReconnecting, r.lostWhy)
+		}
+		return next
+	}
+	if p.sigEnd.Load() {
+		p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: r.lostWhy + ", and the signaling to recover over is gone", Err: ErrConnectionLost}, false)
+		return time.Time{}
+	}
+	if !r.resuming && now.Sub(r.lostAt) >= p.cfg.RestartTimeout {
+		r.resumeNow(p)
+		p.log.Info("ICE restarts did not recover; resuming", "after", now.Sub(r.lostAt))
+	}
+	if !r.resuming {
+		soonest(r.lostAt.Add(p.cfg.RestartTimeout))
+		p.setState(StateReconnecting, r.lostWhy)
+		if now.Before(r.nextTry) {
+			soonest(r.nextTry)
+			return next
+		}
+		if err := p.restartICE(l); err != nil {
+			p.log.Warn("ICE restart failed", "err", err)
+		} else {
+			p.stats.restarts.Add(1)
+		}
+		r.nextTry = now.Add(jitter(r.backoff))
+		r.backoff = min(r.backoff*2, maxRestartInterval)
+		soonest(r.nextTry)
+		return next
+	}
+	p.setState(StateResuming, r.lostWhy)
+	if r.attempting && (l.broken.Load() || now.Sub(r.attemptAt) >= resumeAttemptTimeout) {
+		r.attempting = false
+		r.nextTry = now.Add(jitter(r.backoff))
+		r.backoff = min(r.backoff*2, maxRestartInterval)
+	}
+	if r.attempting {
+		soonest(r.attemptAt.Add(resumeAttemptTimeout))
+		return next
+	}
+	if now.Before(r.nextTry) {
+		soonest(r.nextTry)
+		return next
+	}
+	if err := p.resumeAttempt(l.gen + 1); err != nil {
+		p.closeWith(&CloseError{Code: CloseConnectionLost, Reason: "cannot resume: " + err.Error(), Err: err}, false)
+		return time.Time{}
+	}
+	r.attempting, r.attemptAt = true, now
+	soonest(now.Add(resumeAttemptTimeout))
+	return next
 }
 
 // probeTimeout is how long a CheckPath probe waits for anything from the
@@ -314,10 +332,6 @@ func (p *peer) answerRestart(l *link, offer string) error {
 	if len(offer) > maxSDPSize {
 		return fmt.Errorf("%w: restart offer of %d bytes, limit %d", ErrSignaling, len(offer), maxSDPSize)
 	}
-	// The client lost its path, even if this side has not noticed yet: say
-	// so, and let the supervisor bound the outage here too.
-	l.iceState.Store(int32(iceDisconnected))
-	p.wake()
 	if p.screen != nil {
 		var err error
 		if offer, err = p.screen.offer(offer); err != nil {
@@ -325,6 +339,9 @@ func (p *peer) answerRestart(l *link, offer string) error {
 			return err
 		}
 	}
+	// The client lost its path, even if this side has not noticed yet: say
+	// so, and let recovery bound the outage here too.
+	p.rec.lose(p, "the client restarts ICE")
 	l.sdpMu.Lock()
 	l.sdpSent = false
 	l.sdpMu.Unlock()
@@ -352,6 +369,7 @@ func (p *peer) resumeAttempt(gen uint32) error {
 	offer, err := l.rc.offer(false)
 	if err != nil {
 		l.fail(fmt.Errorf("netcode: resume offer: %w", err))
+		l.broken.Store(true)
 		return nil // counted as a failed attempt
 	}
 	p.log.Info("resuming on a new connection", "gen", gen)
@@ -360,8 +378,8 @@ func (p *peer) resumeAttempt(gen uint32) error {
 }
 
 // resumeOffer handles a client's offer to resume this session on a new
-// PeerConnection (server, from the signal reader): the token must be the
-// session's current one. The answer carries the next token.
+// PeerConnection (server, from the run loop): the token must be the
+// session's current one.
 func (p *peer) resumeOffer(s Signal) {
 	refuse := func(why string) {
 		p.log.Info("resume refused", "reason", why)
