@@ -52,6 +52,12 @@ var (
 	ErrNotConnected = errors.New("netcode: not connected")
 	// ErrInvalidConfig is returned for a Config that cannot work.
 	ErrInvalidConfig = errors.New("netcode: invalid config")
+	// ErrSignalingClosed means WebSocket signaling (DialSignaler,
+	// SignalHandler) has no WebSocket to use: the other side closed it,
+	// with the status and reason the error carries (the session ended, or
+	// the server refused what it was sent), or it broke and is not back
+	// yet. SIGNALING.md lists the statuses.
+	ErrSignalingClosed = errors.New("netcode: signaling WebSocket closed")
 )
 
 // CloseCode says why a session ended. It travels in the close message

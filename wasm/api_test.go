@@ -35,6 +35,8 @@ func TestClientAPITwins(t *testing.T) {
 			"Session.ReadInputs", "Session.RestartICE", "Session.SendEvent",
 			"Session.SendSnapshot", "Session.State", "Session.StateChanges",
 			"Session.Stats", "Session.Path",
+			"SignalHandler", "NewSignalHandler", "SignalHandlerConfig",
+			"SignalHandler.ServeHTTP", "SignalHandler.Close",
 		},
 		"lobby": {
 			"Config", "Mode", "Server", "NewServer", "Stats", "Readiness",
