@@ -682,13 +682,23 @@ func TestSignalingDocExamples(t *testing.T) {
 			`{"type":"refused","gen":2,"error":"resume token already used"}`, false},
 		{Signal{Type: SignalRestart, Gen: 1}, `{"type":"restart","gen":1}`, false},
 	}
-	for _, tt := range tests {
+	// Every line of the document's JSON examples, in order, is one of
+	// these: none is left unchecked.
+	var shown []string
+	for _, block := range strings.Split(string(doc), "```json\n")[1:] {
+		body, _, _ := strings.Cut(block, "```")
+		shown = append(shown, strings.Split(strings.TrimRight(body, "\n"), "\n")...)
+	}
+	if len(shown) != len(tests) {
+		t.Errorf("SIGNALING.md shows %d example messages, the test checks %d", len(shown), len(tests))
+	}
+	for i, tt := range tests {
 		b, err := json.Marshal(tt.s)
 		if err != nil || string(b) != tt.want {
 			t.Errorf("%+v encodes as %s, %v; want %s", tt.s, b, err, tt.want)
 		}
-		if !bytes.Contains(doc, []byte(tt.want)) {
-			t.Errorf("SIGNALING.md does not show %s", tt.want)
+		if i >= len(shown) || shown[i] != tt.want {
+			t.Errorf("SIGNALING.md example %d is not %s", i+1, tt.want)
 		}
 		got, err := decodeSignal([]byte(tt.want), tt.fromClient)
 		if err != nil || !reflect.DeepEqual(got, tt.s) {
