@@ -18,7 +18,8 @@ type wsClientConn struct{ c *websocket.Conn }
 func dialSigConn(ctx context.Context, url string) (sigConn, error) {
 	c, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{Subprotocols: []string{signalSubprotocol}})
 	if err != nil {
-		return nil, fmt.Errorf("%w: websocket %s: %v", ErrSignaling, url, err)
+		// Both wrapped: a ctx that ended is told apart from a refusal.
+		return nil, fmt.Errorf("%w: websocket %s: %w", ErrSignaling, url, err)
 	}
 	if c.Subprotocol() != signalSubprotocol {
 		_ = c.Close(wsPolicy, "subprotocol "+signalSubprotocol+" required")

@@ -76,7 +76,7 @@ func dialSigConn(ctx context.Context, url string) (sigConn, error) {
 		return nil, fmt.Errorf("%w: websocket %s: %v", ErrSignaling, url, w.in.Err())
 	case <-ctx.Done():
 		w.close()
-		return nil, ctx.Err()
+		return nil, fmt.Errorf("%w: websocket %s: %w", ErrSignaling, url, ctx.Err())
 	}
 	if got := w.ws.Get("protocol").String(); got != signalSubprotocol {
 		w.close()

@@ -106,6 +106,9 @@ const (
 // return soon: Close waits for it. A nil accept leaves the sessions to
 // Server.Sessions.
 func NewSignalHandler(srv *Server, accept func(*Session, *http.Request), cfg *SignalHandlerConfig) (*SignalHandler, error) {
+	if srv == nil {
+		return nil, fmt.Errorf("%w: NewSignalHandler needs a Server", ErrInvalidConfig)
+	}
 	var c SignalHandlerConfig
 	if cfg != nil {
 		c = *cfg

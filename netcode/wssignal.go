@@ -180,8 +180,11 @@ type SignalerConfig struct {
 // WebSocket, since the old one may be silently dead after a network change
 // (SIGNALING.md). It ends when the server closes the WebSocket (the
 // session ended; ReadSignal then returns an error wrapping
-// ErrSignalingClosed), or when it is closed. Dial and a ctx that ends
-// early close it. In the browser it uses the browser's WebSocket.
+// ErrSignalingClosed), or when it is closed: Dial takes it over, and the
+// Client closes it when the session ends, as Dial does when it fails. ctx
+// bounds the opening of the first WebSocket only; its errors wrap
+// ErrSignaling, and ctx's error when that ended it. In the browser it uses
+// the browser's WebSocket.
 func DialSignaler(ctx context.Context, url string, cfg *SignalerConfig) (Signaler, error) {
 	u, err := signalURL(url)
 	if err != nil {

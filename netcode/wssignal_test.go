@@ -353,7 +353,45 @@ func TestWSSignalLimits(t *testing.T) {
 				t.Errorf("NewSignalHandler(%+v): %v, want ErrInvalidConfig", cfg, err)
 			}
 		}
+		if _, err := NewSignalHandler(nil, nil, nil); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("NewSignalHandler(nil server): %v, want ErrInvalidConfig", err)
+		}
 	})
+}
+
+// TestDialSignalerErrors: a URL that is not a signaling one, and a dial
+// whose ctx ends before the server answers, are errors that wrap
+// ErrSignaling and say why (wsconn_js.go gives the same).
+func TestDialSignalerErrors(t *testing.T) {
+	ctx := ctxTimeout(t, 10*time.Second)
+	for _, url := range []string{"ftp://nowhere", "nowhere", "ws://", ""} {
+		if _, err := DialSignaler(ctx, url, nil); !errors.Is(err, ErrSignaling) {
+			t.Errorf("DialSignaler(%q): %v, want ErrSignaling", url, err)
+		}
+	}
+	// A server that takes the connection and never answers the upgrade.
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		c, err := ln.Accept()
+		if err == nil {
+			_, _ = io.Copy(io.Discard, c) // until the client goes
+			_ = c.Close()
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		wg.Wait()
+	})
+	dctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = DialSignaler(dctx, "ws://"+ln.Addr().String(), nil)
+	if !errors.Is(err, ErrSignaling) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("DialSignaler past its ctx: %v, want ErrSignaling and context.DeadlineExceeded", err)
+	}
 }
 
 // TestWSSignalCloseUnblocks: closing either end ends the calls waiting on
