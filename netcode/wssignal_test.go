@@ -87,6 +87,23 @@ func (h *SignalHandler) routeCount() int {
 	return len(h.routes)
 }
 
+// attached says whether every session with a route has a WebSocket: its
+// client's reconnect was routed, and a signal the server sends reaches it.
+func (h *SignalHandler) attached() bool {
+	h.mu.Lock()
+	sigs := make([]*handlerSignaler, 0, len(h.routes))
+	for _, sig := range h.routes {
+		sigs = append(sigs, sig)
+	}
+	h.mu.Unlock()
+	for _, sig := range sigs {
+		if sig.current() == nil {
+			return false
+		}
+	}
+	return len(sigs) > 0
+}
+
 // killWebSockets closes the server's side of every signaling connection so
 // far, as a network that drops them would.
 func (g *wsGame) killWebSockets() {
@@ -645,7 +662,7 @@ func TestWSSignalReconnect(t *testing.T) {
 		waitFor(t, ctx, func() bool {
 			g.mu.Lock()
 			defer g.mu.Unlock()
-			return len(g.raw) == 1 && g.h.openConns() == 1
+			return len(g.raw) == 1 && g.h.openConns() == 1 && g.h.attached()
 		}, "the client to reconnect")
 		restarts := c.Stats().Restarts
 		if err := s.RestartICE(); err != nil {
