@@ -10,10 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,7 +26,7 @@ import (
 // session sees the client's close.
 func TestBrowserWSSignaler(t *testing.T) {
 	chromium := btChromium(t)
-	dir := wsgoAssets(t)
+	dir := btAssets(t)
 
 	srv, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0", Logger: btTestLogger(t, slog.LevelError)})
 	if err != nil {
@@ -194,43 +190,4 @@ func TestBrowserWSSignaler(t *testing.T) {
 		t.Errorf("the session ended with %v, want the client's normal close", err)
 	}
 	t.Logf("page: %+v; session: %v", r, sess.Err())
-}
-
-// wsgoAssets builds testdata/wsgo for the browser and puts it in a
-// directory with wasm_exec.js and a page that runs it.
-func wsgoAssets(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	goroot, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
-	if err != nil {
-		t.Fatalf("go env GOROOT: %v", err)
-	}
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", filepath.Join(dir, "wsgo.wasm"), "./testdata/wsgo")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("GOOS=js GOARCH=wasm go build ./testdata/wsgo: %v\n%s", err, out)
-	}
-	wasmExec, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	page := `<!doctype html>
-<meta charset="utf-8">
-<title>Tickwire WebSocket signaling from Go in the browser</title>
-<script src="wasm_exec.js"></script>
-<script>
-  const go = new Go();
-  WebAssembly.instantiateStreaming(fetch("wsgo.wasm"), go.importObject)
-    .then((r) => go.run(r.instance))
-    .catch((e) => { window.__wsgo = JSON.stringify({ error: String(e) }); });
-</script>
-`
-	for name, b := range map[string][]byte{"wasm_exec.js": wasmExec, "wsgo.html": []byte(page)} {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
 }
