@@ -92,6 +92,7 @@ FUZZ_TARGETS = \
 	./netcode/internal/wire:FuzzDecode \
 	./netcode:FuzzResumeToken \
 	./netcode:FuzzSignalJSON \
+	./netcode:FuzzSignalMessage \
 	./netcode:FuzzAccept \
 	./netcode:FuzzDialAnswer \
 	./netcode:FuzzCandidates \

@@ -60,6 +60,12 @@ var (
 	// ErrCloseCode is returned by CloseWithError for a code outside the
 	// applications' range, CloseApplicationMin to CloseApplicationMax.
 	ErrCloseCode = errors.New("netcode: close code not in the applications' range")
+	// ErrSignalingClosed means WebSocket signaling (DialSignaler,
+	// SignalHandler) has no WebSocket to use: the other side closed it,
+	// with the status and reason the error carries (the session ended, or
+	// the server refused what it was sent), or it broke and is not back
+	// yet. SIGNALING.md lists the statuses.
+	ErrSignalingClosed = errors.New("netcode: signaling WebSocket closed")
 )
 
 // CloseCode says why a session ended. It travels in the close message

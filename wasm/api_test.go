@@ -37,6 +37,8 @@ func TestClientAPITwins(t *testing.T) {
 			"Session.Stats", "Session.Path", "Session.CloseWithError",
 			"Room", "NewRoom", "Room.Add", "Room.Remove", "Room.Sessions",
 			"Room.Len", "Room.Broadcast",
+			"SignalHandler", "NewSignalHandler", "SignalHandlerConfig",
+			"SignalHandler.ServeHTTP", "SignalHandler.Close",
 		},
 		"lobby": {
 			"Config", "Mode", "Server", "NewServer", "Stats", "Readiness",

@@ -499,9 +499,9 @@ func btBuildAssets() (string, error) {
 		return dir, fmt.Errorf("go env GOROOT: %w", err)
 	}
 	goroot := strings.TrimSpace(string(gorootOut))
-	// tickwire.wasm behind tickwire.js, and a Go program using the Go API
-	// (TestBrowserGoAPI).
-	for pkg, out := range map[string]string{".": "tickwire.wasm", "./testdata/goapi": "goapi.wasm"} {
+	// tickwire.wasm behind tickwire.js, and Go programs using the Go API
+	// (TestBrowserGoAPI, TestBrowserWSSignaler).
+	for pkg, out := range map[string]string{".": "tickwire.wasm", "./testdata/goapi": "goapi.wasm", "./testdata/wsgo": "wsgo.wasm"} {
 		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, out), pkg)
 		build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm", "CGO_ENABLED=0")
 		if out, err := build.CombinedOutput(); err != nil {
