@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -53,14 +52,7 @@ func cmdGrid(ctx context.Context, args []string, e *env) error {
 	if err := sf.check(fs); err != nil {
 		return err
 	}
-	losses, err := parseList(*lossList, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) })
-	if err == nil {
-		for _, l := range losses {
-			if l < 0 || l >= 1 {
-				err = fmt.Errorf("loss %v not in [0, 1)", l)
-			}
-		}
-	}
+	losses, err := parseList(*lossList, parseLoss)
 	if err != nil {
 		return usageErrorf(fs, "-losses: %v", err)
 	}
@@ -83,7 +75,7 @@ func cmdGrid(ctx context.Context, args []string, e *env) error {
 			cfg := base
 			cfg.loss, cfg.delay = l, d
 			bar.relabel(fmt.Sprintf("grid %.3g%% %v", 100*l, d))
-			results, err := runStream(ctx, cfg, bar)
+			results, err := runStream(ctx, cfg, streamTransports(), bar)
 			if err != nil {
 				bar.finish()
 				return fmt.Errorf("loss %v, delay %v: %w", l, d, err)

@@ -95,6 +95,11 @@ type lossResult struct {
 	// (data, acknowledgements, retransmissions, keepalives, netcode's pings),
 	// dropped ones included, per message sent.
 	WirePacketsPerMsg float64 `json:"wire_packets_per_msg"`
+	// BackSent and Kinds are bench sctp's: messages the receiving end sent
+	// back (a game's inputs; WirePacketsPerMsg then counts them as messages
+	// too), and packets per message by direction and chunks carried.
+	BackSent int                `json:"back_sent,omitempty"`
+	Kinds    map[string]float64 `json:"kinds_per_msg,omitempty"`
 }
 
 type lossReport struct {
@@ -126,7 +131,7 @@ func cmdLoss(ctx context.Context, args []string, e *env) error {
 	cfg := streamConfig{loss: *loss, delay: *delay, jitter: sf.jitter, hz: sf.hz, duration: sf.duration,
 		drain: sf.drain, size: sf.size, seed: sf.seed}
 	bar := e.newProgress("loss", cfg.messages())
-	results, err := runStream(ctx, cfg, bar)
+	results, err := runStream(ctx, cfg, streamTransports(), bar)
 	bar.finish()
 	if err != nil {
 		return err
@@ -202,6 +207,9 @@ type streamer struct {
 	// refused it (netcode's ErrCongested): sent, but never delivered.
 	send  func(p []byte) (bool, error)
 	close func()
+	// finish, when set, adds to r what the transport measured itself, once
+	// the lab has stopped counting.
+	finish func(r *lossResult)
 }
 
 // recorder collects one stream's arrivals. Payloads carry a sequence number
@@ -255,10 +263,9 @@ func (r *recorder) takeSamples() []time.Duration {
 	return s
 }
 
-// runStream measures every stream transport at once on one lab: the same
-// delay, the same moments, each with its own loss draws.
-func runStream(ctx context.Context, cfg streamConfig, bar *progress) (results []lossResult, err error) {
-	transports := streamTransports()
+// runStream measures transports at once on one lab: the same delay, the
+// same moments, each with its own loss draws.
+func runStream(ctx context.Context, cfg streamConfig, transports []streamTransport, bar *progress) (results []lossResult, err error) {
 	l, err := newLab(len(transports), cfg.delay, cfg.jitter, cfg.seed)
 	if err != nil {
 		return nil, err
@@ -353,6 +360,9 @@ func runStream(ctx context.Context, cfg streamConfig, bar *progress) (results []
 		}
 		if errs[i] != nil {
 			r.Error = errs[i].Error()
+		}
+		if streams[i].finish != nil {
+			streams[i].finish(&r)
 		}
 		results = append(results, r)
 	}

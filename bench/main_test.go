@@ -238,6 +238,8 @@ func TestUsage(t *testing.T) {
 		{"rtt", "extra"},
 		{"loss", "-loss", "1"},
 		{"grid", "-delays", "fast"},
+		{"sctp", "-modes", "lossy"},
+		{"sctp", "-back-hz", "-1"},
 		{"ccu", "-clients", "0"},
 		{"ccu", "-project", "30"},
 		{"ccu", "-worker-nice", "20"},

@@ -27,8 +27,11 @@ type lab struct {
 
 // labLink is one transport's pair of hosts.
 type labLink struct {
-	server, client *vnet.Net
-	serverIP       string
+	server, client     *vnet.Net
+	serverIP, clientIP string
+	// inspect, when set before the lab starts, sees each packet the link
+	// counts, dropped or not, under lab.mu: bench sctp sorts them by kind.
+	inspect func(payload []byte, fromServer, dropped bool)
 
 	// Guarded by lab.mu.
 	rng              *rand.Rand
@@ -52,7 +55,7 @@ func newLab(n int, delay, jitter time.Duration, seed int64) (_ *lab, err error) 
 	l := &lab{router: router, byIP: make(map[string]*labLink)}
 	for i := range n {
 		serverIP, clientIP := fmt.Sprintf("10.0.0.%d", 2*i+1), fmt.Sprintf("10.0.0.%d", 2*i+2)
-		link := &labLink{serverIP: serverIP, rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)))}
+		link := &labLink{serverIP: serverIP, clientIP: clientIP, rng: rand.New(rand.NewPCG(uint64(seed), uint64(i)))}
 		if link.server, err = vnet.NewNet(&vnet.NetConfig{StaticIPs: []string{serverIP}}); err != nil {
 			return nil, fmt.Errorf("vnet host: %w", err)
 		}
@@ -90,11 +93,14 @@ func (l *lab) filter(c vnet.Chunk) bool {
 		return true
 	}
 	link.packets++
-	if l.loss > 0 && link.rng.Float64() < l.loss {
+	drop := l.loss > 0 && link.rng.Float64() < l.loss
+	if drop {
 		link.dropped++
-		return false
 	}
-	return true
+	if link.inspect != nil {
+		link.inspect(c.UserData(), src.IP.String() == link.serverIP, drop)
+	}
+	return !drop
 }
 
 // start applies loss, independently to each packet in each direction, and
