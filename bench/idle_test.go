@@ -45,7 +45,7 @@ func TestIdleSmoke(t *testing.T) {
 	if sum < nc.OwnGoroutinesPerSession-0.01 || sum > nc.OwnGoroutinesPerSession+0.01 {
 		t.Errorf("groups add up to %v, not %v", sum, nc.OwnGoroutinesPerSession)
 	}
-	checkHTMLTables(t, html, []string{"netcode/bare", "(*peer).pingLoop"})
+	checkHTMLTables(t, html, []string{"netcode/bare", "(*peer).run"})
 }
 
 func TestCountNetcodeGoroutines(t *testing.T) {

@@ -355,9 +355,24 @@ func TestQuietSession(t *testing.T) {
 	out = c.Stats().BytesOut
 	waitFor(t, ctx, func() bool { return c.Stats().BytesOut > out }, "the client to ping again")
 
+	// Quiet again. A path check (the lobby connection dropped) wakes the
+	// client, whose ping is answered: the path is not taken for lost.
+	waitFor(t, ctx, quiet, "both sides to go quiet again")
+	for len(c.StateChanges()) > 0 {
+		<-c.StateChanges()
+	}
+	c.CheckPath("lobby connection dropped")
+	waitFor(t, ctx, func() bool { return !c.p.quiet.Load() }, "the path check to wake the client")
+	time.Sleep(time.Second) // past the probe's timeout (a ping interval and 200 ms)
+	select {
+	case ch := <-c.StateChanges():
+		t.Fatalf("a path check on a quiet, working path: %v (%s)", ch.State, ch.Reason)
+	default:
+	}
+
 	// Quiet again, then the path dies: ICE notices, and the session comes
 	// back when the path does.
-	waitFor(t, ctx, quiet, "both sides to go quiet again")
+	waitFor(t, ctx, quiet, "both sides to go quiet a third time")
 	ln.setLoss(1)
 	waitState(t, ctx, c.StateChanges(), StateReconnecting)
 	ln.setLoss(0)

@@ -207,6 +207,21 @@ func (p *peer) start() {
 // that failed before it could).
 func (p *peer) release() {
 	p.teardown()
+	p.finish()
+}
+
+// finish ends the peer for whoever waits on done. closeWith sets the
+// Closed state after it signals closing, so a run loop that tears down
+// quickly could close done first, and a caller woken by Done would still
+// see the old state: the state is set here too (setState ignores a second
+// Closed).
+func (p *peer) finish() {
+	p.closeMu.Lock()
+	ce := p.closeErr
+	p.closeMu.Unlock()
+	if ce != nil {
+		p.setState(StateClosed, ce.Error())
+	}
 	close(p.done)
 }
 

@@ -31,7 +31,7 @@ func (p *peer) quietAfter() time.Duration { return p.cfg.SilenceTimeout }
 // on one timer set to its next deadline: a connected session wakes for its
 // pings, and a quiet one for nothing.
 func (p *peer) run() {
-	defer close(p.done)
+	defer p.finish()
 	defer p.teardown()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -95,6 +95,9 @@ func (p *peer) run() {
 		case <-timer.C:
 		case why := <-p.probeReq:
 			if p.started.Load() {
+				// A quiet session does not ping: wake it, so that the
+				// probe is answered.
+				p.stir()
 				rec.probe(p, why)
 			}
 		case <-p.restartReq:

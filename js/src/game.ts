@@ -73,6 +73,10 @@ export class Game {
   #timer: ReturnType<typeof setInterval> | undefined;
   #ticks = 0;
   #lastRecv = now();
+  // The last snapshot, input or event, sent or received: a session without
+  // one for timing.silence is quiet (WIRE.md, "Quiet sessions").
+  #activity = now();
+  #pingSoon = false;
   #lostAt = 0;
   #lostWhy = "";
   #resuming = false;
@@ -258,6 +262,7 @@ export class Game {
   }
 
   #snapshot(seq: number, payload: Uint8Array): void {
+    this.#stir();
     if (seq <= this.#snapshotHighest) {
       this.#c.snapshotsStale++;
       return;
@@ -287,6 +292,7 @@ export class Game {
       m = decode(new Uint8Array(data));
       switch (m.kind) {
         case Kind.event: {
+          this.#stir();
           this.#events.ack(m.ack);
           if (this.#events.receive(m.seq) === "duplicate") return;
           if (m.payload.length > maxEventSize) {
@@ -412,6 +418,8 @@ export class Game {
   /** @internal The lobby connection dropped or came back: the network may have changed. */
   checkPath(_reason: string): void {
     if (this.#closed || this.#state === "connecting") return;
+    // A quiet session does not ping: wake it, so that the probe is answered.
+    if (this.#quiet()) this.#stir();
     if (!this.#lostAt) this.#probeAt = now();
     else if (!this.#resuming) {
       this.#resuming = true;
@@ -435,7 +443,9 @@ export class Game {
   #tick(): void {
     const l = this.#link;
     if (l.open && !l.closed) {
-      if (++this.#ticks % timing.pingEvery === 0) {
+      const ping = ++this.#ticks % timing.pingEvery === 0 || this.#pingSoon;
+      if (ping && !this.#quiet()) {
+        this.#pingSoon = false;
         this.#pingID++;
         this.#write(l.u, encode({ kind: Kind.ping, id: this.#pingID, time: Math.max(1, Math.round((now() - this.#epoch) * 1000)) }));
         this.#loss.update(this.#c.snapshotsLost, this.#c.snapshotsReceived);
@@ -445,6 +455,25 @@ export class Game {
       if (a !== this.#ackSent && this.#write(l.r, encode({ kind: Kind.ack, ack: a }))) this.#ackSent = a;
     }
     this.#supervise();
+  }
+
+  /**
+   * #quiet: no game traffic for timing.silence and the path not lost. A
+   * quiet session neither pings nor checks for silence, and leaves watching
+   * the path to ICE, so that an idle player costs the server what a bare
+   * PeerConnection does; it still answers the server's pings.
+   */
+  #quiet(): boolean {
+    return !this.#lostAt && now() - this.#activity > timing.silence;
+  }
+
+  /** #stir records game traffic; a quiet session wakes, pings at the next tick and starts its silence clock afresh. */
+  #stir(): void {
+    if (this.#quiet()) {
+      this.#lastRecv = now();
+      this.#pingSoon = true;
+    }
+    this.#activity = now();
   }
 
   #lose(why: string): void {
@@ -486,7 +515,7 @@ export class Game {
         }
       } else if (ice === "disconnected" || ice === "failed") {
         this.#lose("ICE " + ice);
-      } else if (since > timing.silence) {
+      } else if (since > timing.silence && !this.#quiet()) {
         this.#lose(`nothing received for ${Math.round(since)}ms`);
       } else if (this.#probeAt && this.#lastRecv <= this.#probeAt && t - this.#probeAt > this.#probeTimeout()) {
         this.#lose("no answer to a path check");
@@ -695,6 +724,7 @@ export class Game {
   /** Unreliable; returns false when the message was dropped (congested, or reconnecting). Throws when closed or too large. */
   sendInput(input: unknown): boolean {
     this.#throwIfClosed();
+    this.#stir();
     const payload = this.#codec.encode(input);
     if (payload.length > maxUnreliableSize) throw fail("too_large", `netcode: message too large: input payload of ${payload.length} bytes, limit ${maxUnreliableSize}`);
     const l = this.#link;
@@ -716,6 +746,7 @@ export class Game {
   /** Reliable and ordered; throws when closed, too large, or the send buffer is full. */
   sendEvent(event: unknown): void {
     this.#throwIfClosed();
+    this.#stir();
     const payload = this.#codec.encode(event);
     if (payload.length > maxEventSize) throw fail("too_large", `netcode: message too large: event of ${payload.length} bytes, limit ${maxEventSize}`);
     const b = this.#events.send(payload);

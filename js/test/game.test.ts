@@ -162,6 +162,8 @@ test("silence restarts ICE on the same PeerConnection, and the path comes back",
   const { game, ws, pc } = await play();
   const states: string[] = [];
   game.onState((s, why) => states.push(`${s}: ${why}`));
+  // The game keeps sending, so the session is not quiet and must hear back.
+  const inputs = setInterval(() => game.sendInput(1), 20);
   await until(() => signals(ws).some((s) => s.type === "offer" && s.sdp.includes("restart")), 2000);
   assert.equal(FakePeerConnection.instances.length, 1);
   ws.reply({ type: "signal", room: "r-1", signal: { type: "answer", sdp: "v=0 restart answer" } });
@@ -172,6 +174,39 @@ test("silence restarts ICE on the same PeerConnection, and the path comes back",
   assert.equal(states[1], "connected: path back");
   assert.ok(game.stats().restarts >= 1);
   assert.equal(game.stats().resumes, 0);
+  clearInterval(inputs);
+  await game.close();
+});
+
+test("a quiet session stops pinging and is not lost; the game's next message wakes it", async () => {
+  const { game, ws, pc } = await play();
+  const states: string[] = [];
+  game.onState((s, why) => states.push(`${s}: ${why}`));
+  const u = pc.channel("snapshots");
+  const pings = (): number => u.sent.filter((b) => decode(b).kind === Kind.ping).length;
+  const seen: unknown[] = [];
+  // Answer pings while not quiet, as a server does.
+  const pongs = setInterval(() => {
+    for (const b of u.sent.splice(0)) {
+      const m = decode(b);
+      if (m.kind === Kind.ping) u.deliver(encode({ kind: Kind.pong, id: m.id, time: m.time }));
+      seen.push(m.kind);
+    }
+  }, 5);
+  const pingsSeen = (): number => seen.filter((k) => k === Kind.ping).length + pings();
+  await until(() => pingsSeen() >= 1, 2000);
+  // No game traffic: after timing.silence it goes quiet, and then stays
+  // connected, unpinged, though nothing arrives for many silence timeouts.
+  await new Promise((r) => setTimeout(r, timing.silence + 100));
+  const before = pingsSeen();
+  await new Promise((r) => setTimeout(r, 4 * timing.silence));
+  assert.equal(pingsSeen(), before, "a quiet session pinged");
+  assert.deepEqual(states, []);
+  assert.equal(signals(ws).filter((s) => s.type === "offer").length, 1, "a quiet session restarted ICE");
+  // The game speaks: a ping follows within a tick or two.
+  game.sendInput(1);
+  await until(() => pingsSeen() > before, 1000);
+  clearInterval(pongs);
   await game.close();
 });
 
