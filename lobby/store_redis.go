@@ -1,0 +1,166 @@
+//go:build !js
+
+package lobby
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// storeLua is the lobby's state machine for Redis: every operation of
+// PROTOCOL.md that changes shared state is one atomic call of it.
+//
+//go:embed store.lua
+var storeLua string
+
+var storeScript = redis.NewScript(storeLua)
+
+// RedisConfig configures a RedisStore.
+type RedisConfig struct {
+	// URL is the Redis server, as redis.ParseURL reads it:
+	// redis://[[user]:password@]host:6379/0, rediss:// for TLS,
+	// unix:///path/to/redis.sock. Redis 6.2 or later.
+	URL string
+	// Prefix names the lobby's keys, "tickwire" by default: every key is
+	// "{Prefix}:...", in one hash slot. Lobbies with different Modes or
+	// Auth must not share a Prefix.
+	Prefix string
+	// NodeTTL is how long a node that stops heartbeating still counts as
+	// alive (3 s by default; it heartbeats three times as often): a node
+	// that dies hands its players and game servers over, and its
+	// matchmaker leases pass to another node, that long after. At least
+	// 300 ms.
+	NodeTTL time.Duration
+	// PlayerGrace is how long the players of a node that stopped or died
+	// keep their tickets and parties, to come back through another node
+	// (10 s by default). Their seats are kept as for any player without a
+	// lobby connection (Config.AbandonedSeatTimeout, unless claimed).
+	PlayerGrace time.Duration
+	// Timeout bounds each call to Redis (2 s by default). A lobby that
+	// cannot reach Redis refuses new work with unavailable.
+	Timeout time.Duration
+	// Logger receives the store's logs; the Server's Logger by default.
+	Logger *slog.Logger
+}
+
+// RedisStore keeps a lobby's state in Redis, shared by every lobby node
+// that has one with the same URL and Prefix; each node (Server) needs its
+// own RedisStore. docs/scaling.md describes what it keeps and how nodes
+// share the work.
+type RedisStore struct {
+	cfg    RedisConfig
+	rdb    *redis.Client
+	prefix string // the hash tag that starts every key: "{tickwire}"
+	used   bool   // by a Server already
+}
+
+// NewRedisStore connects to Redis and checks that it answers.
+func NewRedisStore(ctx context.Context, cfg RedisConfig) (*RedisStore, error) {
+	if cfg.URL == "" {
+		return nil, fmt.Errorf("%w: RedisConfig.URL is empty", ErrInvalidConfig)
+	}
+	opt, err := redis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Redis URL: %v", ErrInvalidConfig, err)
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "tickwire"
+	}
+	if strings.ContainsAny(cfg.Prefix, "{}") {
+		return nil, fmt.Errorf("%w: Redis prefix %q: no braces, it goes inside a hash tag", ErrInvalidConfig, cfg.Prefix)
+	}
+	if cfg.NodeTTL == 0 {
+		cfg.NodeTTL = 3 * time.Second
+	}
+	if cfg.PlayerGrace == 0 {
+		cfg.PlayerGrace = 10 * time.Second
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 2 * time.Second
+	}
+	if cfg.NodeTTL < 300*time.Millisecond || cfg.PlayerGrace < 0 || cfg.Timeout < 0 {
+		return nil, fmt.Errorf("%w: RedisConfig: NodeTTL below 300ms, or a negative PlayerGrace or Timeout", ErrInvalidConfig)
+	}
+	// Operations change state: one retried after its answer was lost would
+	// be made twice. A failed call is answered unavailable instead.
+	opt.MaxRetries = -1
+	opt.DialTimeout = min(cfg.Timeout, time.Second)
+	opt.ReadTimeout = cfg.Timeout
+	opt.WriteTimeout = cfg.Timeout
+	// Each connection's reader makes its calls in turn, and the inbox reader
+	// holds one connection in XREAD BLOCK.
+	opt.PoolSize = max(opt.PoolSize, 64)
+	s := &RedisStore{cfg: cfg, rdb: redis.NewClient(opt), prefix: "{" + cfg.Prefix + "}"}
+	cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	if err := storeScript.Load(cctx, s.rdb).Err(); err != nil {
+		_ = s.rdb.Close()
+		return nil, fmt.Errorf("lobby: Redis at %s: %w", redactURL(cfg.URL), err)
+	}
+	return s, nil
+}
+
+// Close closes the connections to Redis. Close the Server first.
+func (s *RedisStore) Close() error { return s.rdb.Close() }
+
+// Spend implements NonceStore: the nonce is a key that expires with its
+// token.
+func (s *RedisStore) Spend(ctx context.Context, nonce string, until time.Time) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	if !until.After(time.Now()) {
+		until = time.Now().Add(time.Second)
+	}
+	ok, err := s.rdb.SetArgs(ctx, s.key("nonce", nonce), "1", redis.SetArgs{Mode: "NX", ExpireAt: until}).Result()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return ok == "OK", nil
+}
+
+func (s *RedisStore) key(parts ...string) string {
+	return s.prefix + ":" + strings.Join(parts, ":")
+}
+
+// call runs one operation of store.lua with args (a JSON object) at now,
+// and returns its answer ("" for none).
+func (s *RedisStore) call(ctx context.Context, op string, now time.Time, args map[string]any) (string, error) {
+	b, err := json.Marshal(args)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	res, err := storeScript.Run(ctx, s.rdb, []string{s.prefix}, op, now.UnixMilli(), b).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	str, _ := res.(string)
+	return str, nil
+}
+
+// redactURL hides a password in a Redis URL, for errors and logs.
+func redactURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	if at := strings.LastIndex(rest, "@"); at >= 0 {
+		rest = "***@" + rest[at+1:]
+	}
+	return scheme + "://" + rest
+}
