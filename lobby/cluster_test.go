@@ -4,83 +4,445 @@ package lobby
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tickwire/tickwire/netcode"
 )
 
-// TestClusterSmoke: TestLobbyEndToEnd's game on two lobby nodes sharing a
-// Redis: a game server in each node's process... one in-process on the
-// first, one remote on the second; 8 players on alternate nodes are matched
-// into two rooms of four, signal across nodes, play and leave.
-func TestClusterSmoke(t *testing.T) {
+// clusterBot is a player of a cluster test: it queues through one node,
+// redials the others when that one goes, plays its match while counting
+// the snapshots of its room, and remembers every match it was told of.
+type clusterBot struct {
+	t     testing.TB
+	c     *Client
+	m     *Match
+	nc    *netcode.Client
+	snaps atomic.Int64
+	wg    sync.WaitGroup
+}
+
+// newBot dials nodes[i] as a fresh guest, with the other nodes to redial.
+func newBot(t testing.TB, ctx context.Context, nodes []*testNode, i int, name string) *clusterBot {
+	t.Helper()
+	var others []string
+	for j := range nodes {
+		if k := (i + j + 1) % len(nodes); k != i {
+			others = append(others, nodes[k].url)
+		}
+	}
+	tok, err := GuestToken(ctx, nodes[i].url, name)
+	if err != nil {
+		t.Fatalf("GuestToken: %v", err)
+	}
+	c, err := Dial(ctx, nodes[i].url, tok, &ClientConfig{Lobbies: others, ReconnectAttempts: 20})
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	b := &clusterBot{t: t, c: c}
+	t.Cleanup(b.close)
+	return b
+}
+
+func (b *clusterBot) close() {
+	if b.nc != nil {
+		_ = b.nc.Close()
+	}
+	_ = b.c.Close()
+	b.wg.Wait()
+}
+
+// play waits for the bot's match, opens its channels to the game server
+// (again, if a handshake fails, while the seat lasts) and counts the room's
+// snapshots until the connection ends.
+func (b *clusterBot) play(ctx context.Context) error {
+	m, err := b.c.WaitMatch(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: wait match: %w", b.c.Player(), err)
+	}
+	b.m = m
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		b.nc, err = b.c.Connect(cctx, m, nil)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: connect to %s: %w", b.c.Player(), m.Room, err)
+		}
+	}
+	nc := b.nc
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		for {
+			s, err := nc.ReadSnapshot(ctx)
+			if err != nil {
+				return
+			}
+			if string(s.Payload) == m.Room {
+				b.snaps.Add(1)
+			}
+		}
+	}()
+	return nil
+}
+
+// waitSnaps waits for n more snapshots of the bot's room.
+func (b *clusterBot) waitSnaps(ctx context.Context, n int64) error {
+	want := b.snaps.Load() + n
+	for b.snaps.Load() < want {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %d snapshots of room %s, waited for %d", b.c.Player(), b.snaps.Load(), b.m.Room, want)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// echo checks the reliable channel both ways.
+func (b *clusterBot) echo(ctx context.Context) error {
+	msg := "hello from " + b.c.Player()
+	if err := b.nc.SendEvent([]byte(msg)); err != nil {
+		return err
+	}
+	ev, err := b.nc.ReadEvent(ctx)
+	if err != nil || string(ev) != "echo:"+msg {
+		return fmt.Errorf("%s: event %q, %v; want the echo", b.c.Player(), ev, err)
+	}
+	return nil
+}
+
+// extraMatch reports a match the bot was told of beyond its one.
+func (b *clusterBot) extraMatch() *Match {
+	select {
+	case m := <-b.c.matches:
+		return m
+	default:
+		return nil
+	}
+}
+
+// clusterGames runs the game of e2e_test.go on each game server.
+type clusterGames struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	games  map[*GameServer]*game
+}
+
+func runGames(ctx context.Context, gss ...*GameServer) *clusterGames {
+	ctx, cancel := context.WithCancel(ctx)
+	g := &clusterGames{cancel: cancel, games: map[*GameServer]*game{}}
+	for _, gs := range gss {
+		gm := &game{players: map[string]*Player{}, inputs: map[string]int{}}
+		g.games[gs] = gm
+		g.wg.Add(1)
+		go runGame(ctx, gs, gm, &g.wg)
+	}
+	return g
+}
+
+func (g *clusterGames) stop() {
+	g.cancel()
+	g.wg.Wait()
+}
+
+// TestClusterEndToEnd: three lobby nodes sharing a Redis, two game servers
+// (one in the process of the first node, one remote on the third), forty
+// players queueing through random nodes: every player is matched exactly
+// once, into full rooms on both game servers, plays (snapshots and events,
+// its signaling crossing nodes), and leaves; then the lobby holds nothing.
+func TestClusterEndToEnd(t *testing.T) {
 	r := startRedis(t)
-	ctx := ctxTimeout(t, 60*time.Second)
+	ctx := ctxTimeout(t, 120*time.Second)
 	o := newClusterOpts(t, r, Config{
 		Modes:         map[string]Mode{"squad": {MinPlayers: 4, MaxPlayers: 4}},
 		GameServerKey: "test-key-0123456789",
+		// Every bot comes from 127.0.0.1.
+		IPMessageRate: 1e4, IPMessageBurst: 1e4, MaxConnsPerIP: 100,
 	})
-	a, b := o.node(t), o.node(t)
-
-	gameCtx, stopGames := context.WithCancel(ctx)
-	var gameWG sync.WaitGroup
-	local, err := a.srv.AttachGameServer(ctx, newNetcodeServer(t), &GameServerConfig{Name: "local", Capacity: 4})
+	nodes := []*testNode{o.node(t), o.node(t), o.node(t)}
+	const players, capacity = 40, 20 // 10 rooms of 4: both servers full
+	local, err := nodes[0].srv.AttachGameServer(ctx, newNetcodeServer(t), &GameServerConfig{Name: "local", Capacity: capacity})
 	if err != nil {
 		t.Fatalf("AttachGameServer: %v", err)
 	}
-	remote, err := DialGameServer(ctx, b.url, newNetcodeServer(t), &GameServerConfig{Name: "remote", Capacity: 4, Key: "test-key-0123456789"})
+	defer local.Close()
+	remote, err := DialGameServer(ctx, nodes[2].url, newNetcodeServer(t), &GameServerConfig{Name: "remote", Capacity: capacity,
+		Key: "test-key-0123456789", Lobbies: []string{nodes[0].url, nodes[1].url}})
 	if err != nil {
 		t.Fatalf("DialGameServer: %v", err)
 	}
-	games := map[string]*game{}
-	for _, gs := range []*GameServer{local, remote} {
-		g := &game{players: map[string]*Player{}, inputs: map[string]int{}}
-		games[gs.ID()] = g
-		gameWG.Add(1)
-		go runGame(gameCtx, gs, g, &gameWG)
-	}
-	defer func() {
-		stopGames()
-		gameWG.Wait()
-		_ = local.Close()
-		_ = remote.Close()
-	}()
+	defer remote.Close()
+	games := runGames(ctx, local, remote)
+	defer games.stop()
 
-	const n = 8
-	type result struct {
-		player string
-		m      *Match
-		err    error
+	bots := make([]*clusterBot, players)
+	errs := make(chan error, players)
+	for i := range bots {
+		bots[i] = newBot(t, ctx, nodes, rand.IntN(len(nodes)), fmt.Sprintf("bot%d", i))
 	}
-	results := make(chan result, n)
-	for i := range n {
-		node := []*testNode{a, b}[i%2]
-		c := guestAt(t, ctx, node.url, fmt.Sprintf("bot%d", i), nil)
-		go func() { results <- playOnce(ctx, c, i, i%2 == 0) }()
+	for i, b := range bots {
+		go func() {
+			errs <- func() error {
+				if _, err := b.c.Queue(ctx, "squad", "", 1000+float64(i)); err != nil {
+					return err
+				}
+				if err := b.play(ctx); err != nil {
+					return err
+				}
+				if err := b.waitSnaps(ctx, 5); err != nil {
+					return err
+				}
+				return b.echo(ctx)
+			}()
+		}()
 	}
-	rooms := map[string][]string{}
-	servers := map[string]string{}
-	for range n {
-		r := <-results
-		if r.err != nil {
-			t.Fatalf("player %s: %v", r.player, r.err)
+	for range bots {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
-		rooms[r.m.Room] = append(rooms[r.m.Room], r.player)
-		servers[r.m.Room] = r.m.Server
 	}
-	if len(rooms) != 2 {
-		t.Fatalf("players went to %d rooms, want 2: %v", len(rooms), rooms)
+
+	rooms := map[string]map[string]bool{}
+	servers := map[string]string{}
+	for _, b := range bots {
+		if rooms[b.m.Room] == nil {
+			rooms[b.m.Room] = map[string]bool{}
+		}
+		rooms[b.m.Room][b.c.Player()] = true
+		servers[b.m.Room] = b.m.Server
+		if m := b.extraMatch(); m != nil {
+			t.Errorf("player %s matched twice: %s and %s", b.c.Player(), b.m.Room, m.Room)
+		}
 	}
-	seen := map[string]bool{}
-	for _, s := range servers {
-		seen[s] = true
+	if len(rooms) != players/4 {
+		t.Errorf("%d players in %d rooms, want %d rooms", players, len(rooms), players/4)
 	}
-	if !seen[local.ID()] || !seen[remote.ID()] {
-		t.Errorf("rooms placed on %v, want one on each of %s and %s", servers, local.ID(), remote.ID())
+	perServer := map[string]int{}
+	for room, ps := range rooms {
+		if len(ps) != 4 {
+			t.Errorf("room %s has %d players, want 4", room, len(ps))
+		}
+		perServer[servers[room]]++
 	}
-	waitFor(t, 10*time.Second, "rooms cleaned up", func() bool {
-		st := a.srv.Stats()
+	if perServer[local.ID()] == 0 || perServer[remote.ID()] == 0 {
+		t.Errorf("rooms per game server %v, want some on each of %s and %s", perServer, local.ID(), remote.ID())
+	}
+	// Each game server had exactly its rooms' players, each once.
+	for gs, g := range games.games {
+		g.mu.Lock()
+		for pid, p := range g.players {
+			if servers[p.Room] != gs.ID() {
+				t.Errorf("player %s of room %s showed up on %s", pid, p.Room, gs.ID())
+			}
+		}
+		g.mu.Unlock()
+	}
+	var accepted int
+	for _, g := range games.games {
+		g.mu.Lock()
+		accepted += len(g.players)
+		g.mu.Unlock()
+	}
+	if accepted != players {
+		t.Errorf("game servers accepted %d players, want %d", accepted, players)
+	}
+
+	// Half leave through the lobby, half by ending their sessions.
+	for i, b := range bots {
+		if i%2 == 0 {
+			if err := b.c.Leave(ctx); err != nil {
+				t.Fatalf("leave: %v", err)
+			}
+		} else {
+			_ = b.nc.Close()
+		}
+	}
+	waitFor(t, 20*time.Second, "the lobby to hold nothing", func() bool {
+		st := nodes[1].srv.Stats()
 		return st.Rooms == 0 && st.Seats == 0 && st.Queued == 0
+	})
+}
+
+// errOf returns the error code of err, or "".
+func errOf(err error) string {
+	var le *Error
+	if errors.As(err, &le) {
+		return le.Code
+	}
+	return ""
+}
+
+// waitNotice waits for b's next notice of type typ (and room, if not
+// empty), skipping others.
+func (b *clusterBot) waitNotice(ctx context.Context, typ, room string) error {
+	for {
+		select {
+		case n := <-b.c.Notices():
+			if n.Type == typ && (room == "" || n.Room == room) {
+				return nil
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("%s: no %q notice", b.c.Player(), typ)
+		}
+	}
+}
+
+// TestClusterNodeDies: of three lobby nodes, one dies while its players
+// wait in the queue, another while its players and game server play. The
+// players redial the surviving nodes and find their queue place or their
+// seat; the game server registers again through another node and keeps its
+// id, rooms and players; games never stop; nobody is matched twice; and
+// the lobby goes on matching and cleaning up.
+func TestClusterNodeDies(t *testing.T) {
+	r := startRedis(t)
+	ctx := ctxTimeout(t, 120*time.Second)
+	const key = "test-key-0123456789"
+	o := newClusterOpts(t, r, Config{
+		Modes:         map[string]Mode{"squad": {MinPlayers: 4, MaxPlayers: 4}},
+		GameServerKey: key,
+		IPMessageRate: 1e4, IPMessageBurst: 1e4, MaxConnsPerIP: 100,
+	})
+	a, b, c := o.node(t), o.node(t), o.node(t)
+	nodes := []*testNode{a, b, c}
+	gs2, err := DialGameServer(ctx, c.url, newNetcodeServer(t), &GameServerConfig{Name: "gs2", Capacity: 8, Key: key,
+		Lobbies: []string{a.url, b.url}})
+	if err != nil {
+		t.Fatalf("DialGameServer: %v", err)
+	}
+	defer gs2.Close()
+	var all []*clusterBot
+	queue := func(node int, n int, name string) []*clusterBot {
+		var bots []*clusterBot
+		for i := range n {
+			bt := newBot(t, ctx, nodes, node, fmt.Sprintf("%s%d", name, i))
+			if _, err := bt.c.Queue(ctx, "squad", "", 1000); err != nil {
+				t.Fatalf("queue: %v", err)
+			}
+			bots = append(bots, bt)
+		}
+		all = append(all, bots...)
+		return bots
+	}
+	play := func(bots []*clusterBot) {
+		t.Helper()
+		errs := make(chan error, len(bots))
+		for _, bt := range bots {
+			go func() {
+				if err := bt.play(ctx); err != nil {
+					errs <- err
+					return
+				}
+				errs <- bt.waitSnaps(ctx, 5)
+			}()
+		}
+		for range bots {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// Mid-queue: three players wait on A, one short of a room; A leads
+	// their bucket's matchmaking, and is the janitor; A dies.
+	games := runGames(ctx, gs2)
+	defer func() { games.stop() }()
+	b.follow(true)
+	c.follow(true)
+	waiting := queue(0, 3, "a")
+	waitFor(t, 10*time.Second, "three tickets queued", func() bool { return c.srv.Stats().Queued == 3 })
+	waitFor(t, 10*time.Second, "A to lead", func() bool { return a.leads(t, "squad", "") && a.janitor(t) })
+	a.kill()
+	b.follow(false)
+	for _, bt := range waiting {
+		if err := bt.waitNotice(ctx, noticeReconnected, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := c.srv.Stats(); st.Queued != 3 {
+		t.Fatalf("after node A died, %d tickets queued, want the 3 of its players", st.Queued)
+	}
+	// A fourth player through B completes their room: on gs2, the only one.
+	play(append(waiting, queue(1, 1, "b")...))
+
+	// Mid-match: a game server linked to B, and four players through B
+	// playing on it; B dies.
+	gs1, err := DialGameServer(ctx, b.url, newNetcodeServer(t), &GameServerConfig{Name: "gs1", Capacity: 8, Key: key,
+		Lobbies: []string{c.url, a.url}})
+	if err != nil {
+		t.Fatalf("DialGameServer: %v", err)
+	}
+	defer gs1.Close()
+	games.stop()
+	games = runGames(ctx, gs1, gs2)
+	waitFor(t, 10*time.Second, "B to be the janitor", func() bool { return b.janitor(t) })
+	playing := queue(1, 4, "p")
+	play(playing)
+	if !b.leads(t, "squad", "") {
+		t.Fatal("B does not lead the bucket it matched")
+	}
+	for _, bt := range playing {
+		if bt.m.Server != gs1.ID() {
+			t.Fatalf("room %s on %s, want gs1 (%s), the least loaded", bt.m.Room, bt.m.Server, gs1.ID())
+		}
+	}
+	gs1ID := gs1.ID()
+	b.kill()
+	c.follow(false)
+	for _, bt := range playing {
+		// The game does not need the lobby: it plays on meanwhile.
+		if err := bt.waitSnaps(ctx, 10); err != nil {
+			t.Fatal(err)
+		}
+		if err := bt.waitNotice(ctx, noticeReconnected, ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := bt.waitNotice(ctx, noticeMatch, bt.m.Room); err != nil {
+			t.Fatalf("after B died: %v (the seat's reminder)", err)
+		}
+	}
+	waitFor(t, 20*time.Second, "gs1 linked again", func() bool { return gs1.Linked() })
+	if gs1.ID() != gs1ID {
+		t.Fatalf("gs1 registered again as %s, want its registration %s resumed", gs1.ID(), gs1ID)
+	}
+	for _, bt := range playing {
+		if err := bt.echo(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := bt.waitSnaps(ctx, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Leaving goes through C to gs1, which closes their sessions.
+	for _, bt := range playing {
+		if err := bt.c.Leave(ctx); err != nil {
+			t.Fatalf("leave after B died: %v", err)
+		}
+		select {
+		case <-bt.nc.Done():
+		case <-ctx.Done():
+			t.Fatal("session not closed after leaving: gs1 was not told")
+		}
+	}
+
+	// The lobby goes on: four more players through C play.
+	play(queue(2, 4, "c"))
+	for _, bt := range all {
+		if m := bt.extraMatch(); m != nil {
+			t.Errorf("player %s matched twice: %s and %s", bt.c.Player(), bt.m.Room, m.Room)
+		}
+		_ = bt.c.Leave(ctx)
+	}
+	waitFor(t, 20*time.Second, "the lobby to hold nothing", func() bool {
+		st := c.srv.Stats()
+		return st.Rooms == 0 && st.Seats == 0 && st.Queued == 0 && st.GameServers == 2 && st.GameServersDown == 0
 	})
 }

@@ -25,8 +25,15 @@ func TestMain(m *testing.M) {
 }
 
 // testLobby runs a lobby behind an httptest server and returns its URL.
+//
+// With TICKWIRE_TEST_STORE=redis the lobby keeps its state in a RedisStore
+// on a redis-server of the test's own, to check that store.lua behaves as
+// the hub does: tests that look into the hub skip themselves then.
 func testLobby(t testing.TB, cfg *Config) (*Server, string) {
 	t.Helper()
+	if os.Getenv("TICKWIRE_TEST_STORE") == "redis" {
+		cfg = onRedis(t, cfg)
+	}
 	srv, err := NewServer(cfg)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
@@ -134,5 +141,38 @@ func wantCode(t testing.TB, err error, code string) {
 	var le *Error
 	if !errors.As(err, &le) || le.Code != code {
 		t.Fatalf("got error %v, want code %q", err, code)
+	}
+}
+
+// onRedis puts cfg's lobby on a RedisStore of its own.
+func onRedis(t testing.TB, cfg *Config) *Config {
+	t.Helper()
+	r := startRedis(t)
+	st, err := NewRedisStore(context.Background(), RedisConfig{URL: r.URL(), NodeTTL: time.Second})
+	if err != nil {
+		t.Fatalf("NewRedisStore: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	c.Store = st
+	switch a := c.Auth.(type) {
+	case nil:
+		if c.Auth, err = NewGuests(&GuestsConfig{Secret: []byte("redis-test-secret-0123456789"), Nonces: st}); err != nil {
+			t.Fatal(err)
+		}
+	case *Guests:
+		a.used = st
+	}
+	return &c
+}
+
+// skipOnRedis skips a test that looks into the hub when TICKWIRE_TEST_STORE
+// puts the lobby on Redis.
+func skipOnRedis(t testing.TB) {
+	if os.Getenv("TICKWIRE_TEST_STORE") == "redis" {
+		t.Skip("looks into the hub: not with TICKWIRE_TEST_STORE=redis")
 	}
 }

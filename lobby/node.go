@@ -53,6 +53,9 @@ type node struct {
 	loops    sync.WaitGroup
 	crashed  atomic.Bool
 	poke     chan struct{} // wakes the matchmaker: a ticket joined one of its buckets
+	// follower keeps the node from taking or renewing matchmaker and
+	// janitor leases, for tests that choose which node leads.
+	follower atomic.Bool
 
 	ready    atomic.Pointer[Readiness]
 	healthy  atomic.Bool
@@ -831,7 +834,7 @@ func (n *node) matchLoop() {
 // leases renews and takes matchmaker leases; it reports whether this node
 // is the janitor.
 func (n *node) leases(buckets map[string]*bucketState) bool {
-	res, err := n.call(n.bg, "leases", map[string]any{})
+	res, err := n.call(n.bg, "leases", map[string]any{"lead": !n.follower.Load()})
 	if err != nil {
 		return false
 	}

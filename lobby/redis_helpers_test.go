@@ -4,6 +4,7 @@ package lobby
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -183,6 +185,27 @@ func (n *testNode) kill() {
 	n.ln.closeAll()
 	n.hs.Close()
 	_ = n.srv.Close()
+}
+
+// follow keeps the node from taking matchmaker and janitor leases, or lets
+// it again.
+func (n *testNode) follow(on bool) { n.srv.eng.(*node).follower.Store(on) }
+
+// leads says whether the node holds the matchmaker lease of a bucket.
+func (n *testNode) leads(t testing.TB, mode, region string) bool {
+	return n.holds(t, n.store.key("mm", bucketKey(mode, region)))
+}
+
+// janitor says whether the node holds the janitor's lease.
+func (n *testNode) janitor(t testing.TB) bool { return n.holds(t, n.store.key("janitor")) }
+
+func (n *testNode) holds(t testing.TB, key string) bool {
+	v, err := n.store.rdb.Get(context.Background(), key).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		t.Fatalf("GET %s: %v", key, err)
+	}
+	id := n.srv.eng.(*node).id
+	return v == id || strings.HasPrefix(v, id+" ")
 }
 
 // trackListener remembers its connections, to drop them all at once.

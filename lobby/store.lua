@@ -952,21 +952,21 @@ function ops.leases()
     else
       local lk = key('mm', b)
       local v = redis.call('GET', lk)
-      if not v then
+      if A.lead and not v then
         v = A.node .. ' ' .. int(redis.call('INCR', key('mmepoch')))
         redis.call('SET', lk, v, 'PX', A.ttl)
-      elseif string.find(v, mine) then
+      elseif A.lead and string.find(v or '', mine) then
         redis.call('PEXPIRE', lk, A.ttl)
       end
-      if string.find(v, mine) then table.insert(held, {b = b, lease = v, info = info}) end
+      if v and string.find(v, mine) then table.insert(held, {b = b, lease = v, info = info}) end
     end
   end
   local jan = false
   local jv = redis.call('GET', key('janitor'))
-  if not jv then
+  if A.lead and not jv then
     redis.call('SET', key('janitor'), A.node, 'PX', A.ttl)
     jan = true
-  elseif jv == A.node then
+  elseif A.lead and jv == A.node then
     redis.call('PEXPIRE', key('janitor'), A.ttl)
     jan = true
   end
