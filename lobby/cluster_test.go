@@ -446,3 +446,193 @@ func TestClusterNodeDies(t *testing.T) {
 		return st.Rooms == 0 && st.Seats == 0 && st.Queued == 0 && st.GameServers == 2 && st.GameServersDown == 0
 	})
 }
+
+// duelWorker plays duels in a loop through random nodes until stop: a
+// fresh guest each round queues, plays a few snapshots' worth, and leaves.
+// What the lobby refuses (unavailable) or loses, it tries again.
+func duelWorker(ctx context.Context, stop <-chan struct{}, nodes []*testNode, rounds *atomic.Int64) {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		func() {
+			i := rand.IntN(len(nodes))
+			tok, err := GuestToken(ctx, nodes[i].url, "worker")
+			if err != nil {
+				time.Sleep(50 * time.Millisecond)
+				return
+			}
+			var others []string
+			for j, n := range nodes {
+				if j != i {
+					others = append(others, n.url)
+				}
+			}
+			c, err := Dial(ctx, nodes[i].url, tok, &ClientConfig{Lobbies: others})
+			if err != nil {
+				time.Sleep(50 * time.Millisecond)
+				return
+			}
+			defer c.Close()
+			if _, err := c.Queue(ctx, "duel", "", 1000); err != nil {
+				time.Sleep(50 * time.Millisecond)
+				return
+			}
+			wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			defer cancel()
+			m, err := c.WaitMatch(wctx)
+			if err != nil {
+				return // no partner (it was refused, or lost with the store)
+			}
+			nc, err := c.Connect(wctx, m, nil)
+			if err != nil {
+				return
+			}
+			defer nc.Close()
+			for n := 0; n < 3; {
+				s, err := nc.ReadSnapshot(wctx)
+				if err != nil {
+					return
+				}
+				if string(s.Payload) == m.Room {
+					n++
+				}
+			}
+			rounds.Add(1)
+			_ = c.Leave(wctx)
+		}()
+	}
+}
+
+// TestClusterRedisRestart: Redis dies under load, losing everything it
+// held, and comes back empty. Meanwhile the lobby refuses new work with
+// unavailable (and /readyz says so) while the games already running play
+// on. Back, it recovers by itself: its nodes assert their connections
+// again, tell the players whose queue or room the store lost, have the
+// game server register again, and take new work.
+func TestClusterRedisRestart(t *testing.T) {
+	r := startRedis(t)
+	ctx := ctxTimeout(t, 120*time.Second)
+	const key = "test-key-0123456789"
+	o := newClusterOpts(t, r, Config{
+		Modes:         map[string]Mode{"duel": {MinPlayers: 2, MaxPlayers: 2}},
+		GameServerKey: key,
+		IPMessageRate: 1e4, IPMessageBurst: 1e4, MaxConnsPerIP: 200,
+	})
+	nodes := []*testNode{o.node(t), o.node(t)}
+	gs, err := DialGameServer(ctx, nodes[0].url, newNetcodeServer(t), &GameServerConfig{Name: "gs", Capacity: 64, Key: key,
+		Lobbies: []string{nodes[1].url}})
+	if err != nil {
+		t.Fatalf("DialGameServer: %v", err)
+	}
+	defer gs.Close()
+	games := runGames(ctx, gs)
+	defer games.stop()
+
+	// Two players playing, one waiting for a partner.
+	var players []*clusterBot
+	for i := range 2 {
+		bt := newBot(t, ctx, nodes, i, fmt.Sprint("p", i))
+		if _, err := bt.c.Queue(ctx, "duel", "", 1000); err != nil {
+			t.Fatal(err)
+		}
+		players = append(players, bt)
+	}
+	for _, bt := range players {
+		if err := bt.play(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := bt.waitSnaps(ctx, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waiting := newBot(t, ctx, nodes, 1, "w")
+	if _, err := waiting.c.Queue(ctx, "duel", "", 5000); err != nil {
+		t.Fatal(err)
+	}
+	// And load: workers playing duels through both nodes.
+	var rounds atomic.Int64
+	stop := make(chan struct{})
+	var workers sync.WaitGroup
+	for range 4 {
+		workers.Add(1)
+		go func() { defer workers.Done(); duelWorker(ctx, stop, nodes, &rounds) }()
+	}
+	defer func() { close(stop); workers.Wait() }()
+	waitFor(t, 30*time.Second, "the workers to play", func() bool { return rounds.Load() >= 4 })
+	oldID := gs.ID()
+
+	r.Stop()
+	// No new work: a new player is refused at hello, a request of a
+	// connected one is refused; /readyz says why.
+	tok, err := GuestToken(ctx, nodes[0].url, "late")
+	if err != nil {
+		t.Fatalf("guest tokens need no store: %v", err)
+	}
+	waitFor(t, 10*time.Second, "hello refused with unavailable", func() bool {
+		c, err := Dial(ctx, nodes[0].url, tok, nil)
+		if err == nil {
+			_ = c.Close()
+			t.Fatal("a hello went through while Redis was down")
+		}
+		return errors.Is(err, ErrUnavailable)
+	})
+	if _, err := waiting.c.Rooms(ctx, "duel"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("rooms while Redis is down: %v, want unavailable", err)
+	}
+	for _, n := range nodes {
+		waitFor(t, 10*time.Second, "readyz to say unavailable", func() bool { return n.srv.Readiness().StoreDown })
+	}
+	// The games play on.
+	for _, bt := range players {
+		if err := bt.waitSnaps(ctx, 10); err != nil {
+			t.Fatalf("while Redis is down: %v", err)
+		}
+	}
+
+	r.Start()
+	// Back, empty: the players whose queue or room it lost are told.
+	if err := waiting.waitLeft(ctx, "", ReasonLost); err != nil {
+		t.Fatal(err)
+	}
+	for _, bt := range players {
+		if err := bt.waitLeft(ctx, bt.m.Room, ReasonLost); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range nodes {
+		waitFor(t, 20*time.Second, "readyz to say ready", func() bool { return n.srv.Readiness().Ready })
+	}
+	if !gs.Linked() || gs.ID() == oldID {
+		t.Fatalf("game server linked %v as %s: want registered again as a new server (was %s)", gs.Linked(), gs.ID(), oldID)
+	}
+	// New work goes through, and the old games still play.
+	was := rounds.Load()
+	waitFor(t, 30*time.Second, "the workers to play again", func() bool { return rounds.Load() >= was+4 })
+	for _, bt := range players {
+		if err := bt.waitSnaps(ctx, 5); err != nil {
+			t.Fatalf("after Redis came back: %v", err)
+		}
+	}
+	if _, err := waiting.c.Queue(ctx, "duel", "", 5000); err != nil {
+		t.Fatalf("queue again after Redis came back: %v", err)
+	}
+}
+
+// waitLeft waits for a left notice of room (empty: a queue) with reason.
+func (b *clusterBot) waitLeft(ctx context.Context, room, reason string) error {
+	for {
+		select {
+		case n := <-b.c.Notices():
+			if n.Type == "left" && n.Room == room && n.Reason == reason {
+				return nil
+			}
+		case <-ctx.Done():
+			return fmt.Errorf("%s: no left notice for %q with reason %s", b.c.Player(), room, reason)
+		}
+	}
+}

@@ -92,6 +92,14 @@ func refuse(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// Reasons in Notice.Reason (left) that a game may want to tell apart;
+// PROTOCOL.md lists them all.
+const (
+	// ReasonLost: the lobby's shared store lost the queue or room (Redis
+	// restarted empty). A game running on it is not affected; queue again.
+	ReasonLost = proto.ReasonLost
+)
+
 // ProtocolVersion is the version of PROTOCOL.md this package speaks, sent
 // in hello and register.
 const ProtocolVersion = proto.Version

@@ -149,6 +149,9 @@ func (n *node) call(ctx context.Context, op string, args map[string]any) (string
 	args["ttl"] = n.st.cfg.NodeTTL.Milliseconds()
 	res, err := n.st.call(ctx, op, n.cfg.Now(), args)
 	if err != nil {
+		if ctx.Err() != nil {
+			return "", err // stopping, not an outage
+		}
 		var rerr redis.Error
 		if errors.As(err, &rerr) && !strings.HasPrefix(rerr.Error(), "LOADING") && !strings.HasPrefix(rerr.Error(), "BUSY") {
 			// A script error is a bug here, not an outage.
