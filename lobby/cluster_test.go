@@ -36,11 +36,17 @@ func newBot(t testing.TB, ctx context.Context, nodes []*testNode, i int, name st
 			others = append(others, nodes[k].url)
 		}
 	}
-	tok, err := GuestToken(ctx, nodes[i].url, name)
+	return newBotAt(t, ctx, nodes[i].url, others, name)
+}
+
+// newBotAt dials the lobby at url, with others to redial.
+func newBotAt(t testing.TB, ctx context.Context, url string, others []string, name string) *clusterBot {
+	t.Helper()
+	tok, err := GuestToken(ctx, url, name)
 	if err != nil {
 		t.Fatalf("GuestToken: %v", err)
 	}
-	c, err := Dial(ctx, nodes[i].url, tok, &ClientConfig{Lobbies: others, ReconnectAttempts: 20})
+	c, err := Dial(ctx, url, tok, &ClientConfig{Lobbies: others, ReconnectAttempts: 20})
 	if err != nil {
 		t.Fatalf("Dial: %v", err)
 	}
@@ -635,4 +641,88 @@ func (b *clusterBot) waitLeft(ctx context.Context, room, reason string) error {
 			return fmt.Errorf("%s: no left notice for %q with reason %s", b.c.Player(), room, reason)
 		}
 	}
+}
+
+// TestClusterRollingRestart: a node shut down for a deploy hands over its
+// players and game server at once: its queued player keeps its place, its
+// playing players their seats, its game server its registration, through
+// the other node; a node started in its place takes part at once.
+func TestClusterRollingRestart(t *testing.T) {
+	r := startRedis(t)
+	ctx := ctxTimeout(t, 60*time.Second)
+	const key = "test-key-0123456789"
+	o := newClusterOpts(t, r, Config{
+		Modes:         map[string]Mode{"duel": {MinPlayers: 2, MaxPlayers: 2}},
+		GameServerKey: key,
+	})
+	a, b := o.node(t), o.node(t)
+	nodes := []*testNode{a, b}
+	gs, err := DialGameServer(ctx, a.url, newNetcodeServer(t), &GameServerConfig{Name: "gs", Capacity: 8, Key: key,
+		Lobbies: []string{b.url}})
+	if err != nil {
+		t.Fatalf("DialGameServer: %v", err)
+	}
+	defer gs.Close()
+	games := runGames(ctx, gs)
+	defer games.stop()
+	var playing []*clusterBot
+	for i := range 2 {
+		bt := newBot(t, ctx, nodes, 0, fmt.Sprint("p", i))
+		if _, err := bt.c.Queue(ctx, "duel", "", 1000); err != nil {
+			t.Fatal(err)
+		}
+		playing = append(playing, bt)
+	}
+	for _, bt := range playing {
+		if err := bt.play(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waiting := newBot(t, ctx, nodes, 0, "w")
+	if _, err := waiting.c.Queue(ctx, "duel", "", 1000); err != nil {
+		t.Fatal(err)
+	}
+	id := gs.ID()
+
+	a.close() // the deploy stops A
+	for _, bt := range append(playing, waiting) {
+		if err := bt.waitNotice(ctx, noticeReconnected, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := b.srv.Stats(); st.Queued != 1 || st.Seats != 2 {
+		t.Fatalf("after A stopped: %d tickets and %d seats, want the 1 and 2 of A's players", st.Queued, st.Seats)
+	}
+	waitFor(t, 10*time.Second, "the game server linked through B", func() bool { return gs.Linked() })
+	if gs.ID() != id {
+		t.Fatalf("game server registered again as %s, want %s resumed", gs.ID(), id)
+	}
+	for _, bt := range playing {
+		if err := bt.waitSnaps(ctx, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A comes back as a new node: a player through it completes the duel.
+	a2 := o.node(t)
+	partner := newBotAt(t, ctx, a2.url, []string{b.url}, "partner")
+	if _, err := partner.c.Queue(ctx, "duel", "", 1000); err != nil {
+		t.Fatal(err)
+	}
+	for _, bt := range []*clusterBot{waiting, partner} {
+		if err := bt.play(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := bt.waitSnaps(ctx, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, bt := range append(playing, waiting, partner) {
+		if err := bt.c.Leave(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "the lobby to hold nothing", func() bool {
+		st := a2.srv.Stats()
+		return st.Rooms == 0 && st.Seats == 0 && st.Queued == 0
+	})
 }

@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 // the hub does: tests that look into the hub skip themselves then.
 func testLobby(t testing.TB, cfg *Config) (*Server, string) {
 	t.Helper()
-	if os.Getenv("TICKWIRE_TEST_STORE") == "redis" {
+	if os.Getenv("TICKWIRE_TEST_STORE") == "redis" && (cfg == nil || cfg.Store == nil) {
 		cfg = onRedis(t, cfg)
 	}
 	srv, err := NewServer(cfg)
