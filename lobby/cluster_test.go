@@ -593,6 +593,9 @@ func TestClusterRedisRestart(t *testing.T) {
 	for _, n := range nodes {
 		waitFor(t, 10*time.Second, "readyz to say unavailable", func() bool { return n.srv.Readiness().StoreDown })
 	}
+	if m := nodes[0].srv.Metrics(); !m.StoreDown || m.Unavailable == 0 {
+		t.Errorf("metrics while Redis is down: store down %v, %d refused; want down and some refused", m.StoreDown, m.Unavailable)
+	}
 	// The games play on.
 	for _, bt := range players {
 		if err := bt.waitSnaps(ctx, 10); err != nil {
