@@ -603,7 +603,7 @@ func TestClusterRedisRestart(t *testing.T) {
 		}
 	}
 
-	r.Start()
+	r.Restart()
 	// Back, empty: the players whose queue or room it lost are told.
 	if err := waiting.waitLeft(ctx, "", ReasonLost); err != nil {
 		t.Fatal(err)

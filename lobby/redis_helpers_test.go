@@ -11,106 +11,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/tickwire/tickwire/internal/redistest"
 )
 
-// redisServer is a redis-server process of a test's own, on a Unix socket
-// in the test's temporary directory, with no persistence: stopping it
-// loses everything, as a Redis without AOF or RDB does.
-type redisServer struct {
-	t    testing.TB
-	bin  string
-	dir  string
-	sock string
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
-}
+// redisServer is a redis-server of the test's own (internal/redistest).
+type redisServer = redistest.Server
 
 // startRedis starts a redis-server for t. Without one it fails under
 // CI=true and skips elsewhere.
-func startRedis(t testing.TB) *redisServer {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is missing: apt-get install -y redis-server")
-		}
-		t.Skip("needs redis-server: apt-get install -y redis-server")
-	}
-	// A Unix socket path must fit in 108 bytes: t.TempDir's can be longer.
-	dir, err := os.MkdirTemp("", "twredis")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &redisServer{t: t, bin: bin, dir: dir, sock: filepath.Join(dir, "redis.sock")}
-	t.Cleanup(func() {
-		r.Stop()
-		_ = os.RemoveAll(dir)
-	})
-	r.Start()
-	return r
-}
-
-// URL is the go-redis URL of the server.
-func (r *redisServer) URL() string { return "unix://" + r.sock }
-
-// Start starts the server (again, after Stop) and waits until it answers.
-func (r *redisServer) Start() {
-	r.t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd != nil {
-		return
-	}
-	_ = os.Remove(r.sock)
-	cmd := exec.Command(r.bin, "--port", "0", "--unixsocket", r.sock, "--unixsocketperm", "700",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--loglevel", "warning")
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	if os.Getenv("TICKWIRE_REDIS_LOG") != "" {
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	}
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("redis-server: %v", err)
-	}
-	r.cmd, r.done = cmd, make(chan struct{})
-	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(r.done)
-	c := redis.NewClient(&redis.Options{Network: "unix", Addr: r.sock, MaxRetries: -1})
-	defer c.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			r.t.Fatalf("redis-server did not answer within 10s: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// Stop kills the server, as a crash would: everything it held is gone.
-func (r *redisServer) Stop() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cmd == nil {
-		return
-	}
-	_ = r.cmd.Process.Signal(syscall.SIGKILL)
-	<-r.done
-	r.cmd = nil
-}
+func startRedis(t testing.TB) *redisServer { return redistest.Start(t) }
 
 // testNode is one lobby node of a cluster test: a Server on its own
 // RedisStore, behind an HTTP server whose connections it can drop.
