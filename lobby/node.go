@@ -126,7 +126,7 @@ func (s *RedisStore) engine(srv *Server) (engine, error) {
 	n.bg, n.bgStop = context.WithCancel(n.ctx)
 	n.ready.Store(&Readiness{StoreDown: true})
 	// The first heartbeat makes the node known before it serves anyone.
-	if _, err := n.call(context.Background(), "heartbeat", map[string]any{}); err != nil {
+	if _, err := n.callBG(context.Background(), "heartbeat", map[string]any{}); err != nil {
 		n.cancel()
 		return nil, fmt.Errorf("lobby: Redis store: %w", err)
 	}
@@ -136,36 +136,68 @@ func (s *RedisStore) engine(srv *Server) (engine, error) {
 	return n, nil
 }
 
-// call makes one store operation with the arguments every operation reads.
-func (n *node) call(ctx context.Context, op string, args map[string]any) (string, error) {
-	if n.crashed.Load() {
-		return "", errNodeCrashed
-	}
+// common adds the arguments every operation reads.
+func (n *node) common(args map[string]any) map[string]any {
 	args["node"] = n.id
 	args["seat_timeout"] = n.cfg.SeatTimeout.Milliseconds()
 	args["abandoned"] = n.cfg.AbandonedSeatTimeout.Milliseconds()
 	args["hold"] = n.st.cfg.PlayerGrace.Milliseconds()
 	args["grace"] = n.cfg.GameServerGrace.Milliseconds()
 	args["ttl"] = n.st.cfg.NodeTTL.Milliseconds()
-	res, err := n.st.call(ctx, op, n.cfg.Now(), args)
+	return args
+}
+
+// call makes one store operation for a player or game server.
+func (n *node) call(ctx context.Context, op string, args map[string]any) (string, error) {
+	return n.callOn(ctx, n.st.rdb, op, args)
+}
+
+// callBG makes one store operation for the node itself.
+func (n *node) callBG(ctx context.Context, op string, args map[string]any) (string, error) {
+	return n.callOn(ctx, n.st.bg, op, args)
+}
+
+func (n *node) callOn(ctx context.Context, c *redis.Client, op string, args map[string]any) (string, error) {
+	if n.crashed.Load() {
+		return "", errNodeCrashed
+	}
+	res, err := n.st.call(ctx, c, op, n.cfg.Now(), n.common(args))
+	return res, n.failed(ctx, op, err)
+}
+
+// callMany makes the operation op for each of args, in order, in one
+// round trip.
+func (n *node) callMany(ctx context.Context, op string, args []map[string]any) ([]string, error) {
+	if n.crashed.Load() {
+		return nil, errNodeCrashed
+	}
+	for _, a := range args {
+		n.common(a)
+	}
+	res, err := n.st.callMany(ctx, op, n.cfg.Now(), args)
+	return res, n.failed(ctx, op, err)
+}
+
+// failed notes what a failed store call says about the store.
+func (n *node) failed(ctx context.Context, op string, err error) error {
 	if err != nil {
 		if ctx.Err() != nil {
-			return "", err // stopping, not an outage
+			return err // stopping, not an outage
 		}
 		var rerr redis.Error
 		if errors.As(err, &rerr) && !strings.HasPrefix(rerr.Error(), "LOADING") && !strings.HasPrefix(rerr.Error(), "BUSY") {
 			// A script error is a bug here, not an outage.
 			n.log.Error("lobby: store operation failed", "op", op, "err", err)
-			return "", err
+			return err
 		}
 		if n.healthy.Swap(false) {
 			n.log.Warn("lobby: Redis unreachable: refusing new work until it is back", "op", op, "err", err)
 			n.ready.Store(&Readiness{StoreDown: true})
 		}
 		n.needSync.Store(true)
-		return "", err
+		return err
 	}
-	return res, nil
+	return nil
 }
 
 var errNodeCrashed = errors.New("lobby: node crashed")
@@ -224,7 +256,7 @@ func (n *node) shutdown() {
 		// Its players keep their places for PlayerGrace, to find them again
 		// through another node; its game servers' rooms wait out their grace.
 		for range 100 {
-			res, err := n.call(context.Background(), "leave_node", map[string]any{})
+			res, err := n.callBG(context.Background(), "leave_node", map[string]any{})
 			if err != nil || strings.Contains(res, `"done":true`) {
 				break
 			}
@@ -356,7 +388,7 @@ func (n *node) attach(ev event) bool {
 	}
 	ctx := context.Background()
 	if id := ev.ident; id != nil {
-		nc.who, nc.name = id.Player, id.Name
+		nc.who, nc.name, c.who = id.Player, id.Name, id.Player
 		if !n.usable() {
 			return fail(ev.helloID, nil)
 		}
@@ -394,6 +426,7 @@ func (n *node) attach(ev event) bool {
 		Seats   int    `json:"seats"`
 	}
 	_ = json.Unmarshal([]byte(res), &r)
+	c.who = r.Server
 	n.do(func() { nc.who, nc.attached = r.Server, true })
 	if r.Resumed {
 		n.log.Info("lobby: game server came back", "server", r.Server, "rooms", r.Rooms, "seats", r.Seats)
@@ -484,11 +517,7 @@ func (n *node) message(ev event) bool {
 		}
 		return true
 	}
-	var nc *nconn
-	if !n.do(func() { nc = n.conns[c.id] }) || nc == nil {
-		return false
-	}
-	if nc.gs {
+	if c.link {
 		// A game server's requests wait for room on its link for their
 		// replies, as in the hub: one that does not read is slowed down.
 		if !c.reserve(c.done, n.done) {
@@ -496,7 +525,7 @@ func (n *node) message(ev event) bool {
 		}
 		c.unreserve()
 	}
-	op, args, id := n.request(c, nc, ev.msg)
+	op, args, id := n.request(c, ev.msg)
 	if op == "" {
 		return true
 	}
@@ -538,12 +567,12 @@ func (n *node) refuse(c *conn, id, op string) {
 
 // request turns a message into a store operation and its arguments; op ""
 // means there is nothing to ask the store.
-func (n *node) request(c *conn, nc *nconn, msg any) (op string, args map[string]any, id string) {
+func (n *node) request(c *conn, msg any) (op string, args map[string]any, id string) {
 	args = map[string]any{"conn": c.id}
-	if nc.gs {
-		args["server"] = nc.who
+	if c.link {
+		args["server"] = c.who
 	} else {
-		args["player"] = nc.who
+		args["player"] = c.who
 	}
 	switch m := msg.(type) {
 	case *proto.Queue:
@@ -579,7 +608,7 @@ func (n *node) request(c *conn, nc *nconn, msg any) (op string, args map[string]
 			return "", nil, ""
 		}
 		args["id"], args["room"], args["sig"] = m.ID, m.Room, string(sig)
-		if nc.gs {
+		if c.link {
 			args["player"] = m.Player
 			return "gsignal", args, m.ID
 		}
@@ -645,7 +674,7 @@ func (n *node) inboxLoop() {
 	last := "0"
 	trimmed := time.Now()
 	for {
-		res, err := n.st.rdb.XRead(n.bg, &redis.XReadArgs{Streams: []string{stream, last}, Count: 1024, Block: time.Second}).Result()
+		res, err := n.st.inbox.XRead(n.bg, &redis.XReadArgs{Streams: []string{stream, last}, Count: 1024, Block: time.Second}).Result()
 		if n.bg.Err() != nil {
 			return
 		}
@@ -679,7 +708,7 @@ func (n *node) inboxLoop() {
 		if time.Since(trimmed) > time.Second {
 			trimmed = time.Now()
 			ctx, cancel := context.WithTimeout(n.bg, n.st.cfg.Timeout)
-			_ = n.st.rdb.XTrimMinID(ctx, stream, last).Err()
+			_ = n.st.inbox.XTrimMinID(ctx, stream, last).Err()
 			cancel()
 		}
 	}
@@ -699,7 +728,7 @@ func (n *node) heartLoop() {
 		case <-n.bg.Done():
 			return
 		}
-		res, err := n.call(n.bg, "heartbeat", map[string]any{})
+		res, err := n.callBG(n.bg, "heartbeat", map[string]any{})
 		if err != nil {
 			continue
 		}
@@ -719,7 +748,7 @@ func (n *node) heartLoop() {
 }
 
 func (n *node) refreshReady(ctx context.Context) {
-	res, err := n.call(ctx, "ready", map[string]any{"min": n.minRoom})
+	res, err := n.callBG(ctx, "ready", map[string]any{"min": n.minRoom})
 	if err != nil {
 		return
 	}
@@ -756,7 +785,7 @@ func (n *node) resync(ctx context.Context) {
 			}
 		}
 	})
-	res, err := n.call(ctx, "resync", map[string]any{"players": players, "servers": servers})
+	res, err := n.callBG(ctx, "resync", map[string]any{"players": players, "servers": servers})
 	if err != nil {
 		return
 	}
@@ -828,6 +857,8 @@ func (n *node) matchLoop() {
 			}
 		case <-n.poke:
 			if n.usable() {
+				// The ticket may be in a bucket this node does not lead yet.
+				janitor = n.leases(buckets)
 				n.matchAll(buckets)
 			}
 		}
@@ -837,7 +868,7 @@ func (n *node) matchLoop() {
 // leases renews and takes matchmaker leases; it reports whether this node
 // is the janitor.
 func (n *node) leases(buckets map[string]*bucketState) bool {
-	res, err := n.call(n.bg, "leases", map[string]any{"lead": !n.follower.Load()})
+	res, err := n.callBG(n.bg, "leases", map[string]any{"lead": !n.follower.Load()})
 	if err != nil {
 		return false
 	}
@@ -888,8 +919,22 @@ func (n *node) matchAll(buckets map[string]*bucketState) {
 			st.mm = nil
 			continue
 		}
-		for _, m := range st.mm.Tick(now) {
-			if !n.commit(st, m) {
+		matches := st.mm.Tick(now)
+		if len(matches) == 0 {
+			continue
+		}
+		// One round trip for all of them: they are about different tickets.
+		args := make([]map[string]any, len(matches))
+		for i, m := range matches {
+			args[i] = n.commitArgs(st, m)
+		}
+		res, err := n.callMany(n.bg, "commit", args)
+		if err != nil {
+			st.mm = nil // did they happen? The store knows: load the bucket again.
+			continue
+		}
+		for i, m := range matches {
+			if !n.committed(st, m, res[i]) {
 				break
 			}
 		}
@@ -900,7 +945,7 @@ func (n *node) matchAll(buckets map[string]*bucketState) {
 // loads it whole when it has none yet.
 func (n *node) syncBucket(st *bucketState) error {
 	if st.mm == nil {
-		res, err := n.call(n.bg, "bload", map[string]any{"bucket": st.key})
+		res, err := n.callBG(n.bg, "bload", map[string]any{"bucket": st.key})
 		if err != nil {
 			return err
 		}
@@ -927,7 +972,7 @@ func (n *node) syncBucket(st *bucketState) error {
 	}
 	for {
 		ctx, cancel := context.WithTimeout(n.bg, n.st.cfg.Timeout)
-		msgs, err := n.st.rdb.XRangeN(ctx, n.st.key("ql", st.key), "("+st.at, "+", 4096).Result()
+		msgs, err := n.st.bg.XRangeN(ctx, n.st.key("ql", st.key), "("+st.at, "+", 4096).Result()
 		cancel()
 		if err != nil {
 			return err
@@ -985,9 +1030,8 @@ func (n *node) applyRoom(st *bucketState, id, j string) {
 	st.mm.SetRoom(match.Room{ID: id, Mode: st.mode, Region: st.region, Rating: r.Rating, Free: r.Free})
 }
 
-// commit makes one match in the store; false means the bucket's lease is
-// lost or its state unsure, and it is loaded again before its next tick.
-func (n *node) commit(st *bucketState, m match.Match) bool {
+// commitArgs are the arguments of the store operation that makes match m.
+func (n *node) commitArgs(st *bucketState, m match.Match) map[string]any {
 	mode := n.cfg.Modes[m.Mode]
 	ids := make([]string, len(m.Tickets))
 	players := 0
@@ -1003,12 +1047,13 @@ func (n *node) commit(st *bucketState, m match.Match) bool {
 	if isNew {
 		room = "r-" + randomID(12)
 	}
-	res, err := n.call(n.bg, "commit", map[string]any{"lease": st.lease, "bucket": st.key, "new": isNew, "room": room,
-		"mode": m.Mode, "region": m.Region, "size": mode.MaxPlayers, "backfill": mode.Backfill, "tickets": ids, "toks": toks})
-	if err != nil {
-		st.mm = nil // did it happen? The store knows: load the bucket again.
-		return false
-	}
+	return map[string]any{"lease": st.lease, "bucket": st.key, "new": isNew, "room": room,
+		"mode": m.Mode, "region": m.Region, "size": mode.MaxPlayers, "backfill": mode.Backfill, "tickets": ids, "toks": toks}
+}
+
+// committed takes the store's answer to making match m; false means the
+// bucket's lease is lost, and it is loaded again before its next tick.
+func (n *node) committed(st *bucketState, m match.Match, res string) bool {
 	var out struct {
 		S       string         `json:"s"`
 		T       string         `json:"t"`
@@ -1050,7 +1095,7 @@ func (n *node) commit(st *bucketState, m match.Match) bool {
 // sweep is the janitor's round.
 func (n *node) sweep() {
 	for range 16 {
-		res, err := n.call(n.bg, "sweep", map[string]any{})
+		res, err := n.callBG(n.bg, "sweep", map[string]any{})
 		if err != nil {
 			return
 		}

@@ -1,10 +1,14 @@
--- The lobby's shared state machine, for a RedisStore (store_redis.go).
+#!lua name=LIBNAME
+-- The lobby's shared state machine, for a RedisStore (store_redis.go): a
+-- library of Redis functions, loaded once, named after its own hash so that
+-- nodes running different versions of it during an upgrade keep their own.
 --
 -- Every call is one atomic operation of lobby/PROTOCOL.md, transliterated
--- from hub.go, the in-memory lobby: KEYS[1] is the key prefix (a hash tag,
--- "{tw}" by default, so that every key lives in one slot), ARGV[1] names the
--- operation, ARGV[2] is the calling node's clock in unix milliseconds
--- (Config.Now) and ARGV[3] holds the operation's arguments as a JSON object.
+-- from hub.go, the in-memory lobby: keys[1] is the key prefix (a hash tag,
+-- "{tickwire}" by default, so that every key lives in one slot), args[1]
+-- names the operation, args[2] is the calling node's clock in unix
+-- milliseconds (Config.Now) and args[3] holds the operation's arguments as
+-- a JSON object.
 --
 -- A message for a player or a game server is appended to the inbox stream of
 -- the node that holds its connection ("in:<node>", entries c=<conn id>,
@@ -15,15 +19,11 @@
 --
 -- docs/scaling.md describes the keys.
 
-local P = KEYS[1]
-local op = ARGV[1]
-local now = tonumber(ARGV[2])
-local A = cjson.decode(ARGV[3])
-
--- rnow is Redis's own clock, for what must agree across nodes whatever their
--- clocks say: signaling and room budgets, and stream trimming.
-local rt = redis.call('TIME')
-local rnow = tonumber(rt[1]) * 1000 + math.floor(tonumber(rt[2]) / 1000)
+-- The call's arguments, set by the handler at the end before each
+-- operation: the key prefix, the caller's clock, the arguments, and rnow,
+-- Redis's own clock, for what must agree across nodes whatever their clocks
+-- say: signaling and room budgets, and stream trimming.
+local P, now, A, rnow
 
 local function key(...) return P .. ':' .. table.concat({...}, ':') end
 local function arr(x) if type(x) ~= 'table' then return {} end return x end
@@ -36,7 +36,7 @@ local function int(n) return string.format('%d', n) end
 -- ---- entities
 
 local NONE = {}
-local cache, dirty = {}, {}
+local cache, dirty
 
 local function load(k)
   local v = cache[k]
@@ -91,14 +91,14 @@ local function qlog(b, ...)
   redis.call('XADD', key('ql', b), 'MINID', '~', int(rnow - 60000), '*', ...)
 end
 
--- A ticket joined a bucket whose matchmaker sits on another node: wake it,
--- so that a full match forms now rather than at its next tick.
+-- A ticket joined a bucket: wake its matchmaker, so that a full match forms
+-- now rather than at its next tick; a bucket that has none yet, the node of
+-- the ticket, to take it.
 local function hintLeader(b)
   local v = redis.call('GET', key('mm', b))
-  if v then
-    local nid = string.match(v, '^(%S+)')
-    sendRaw(nid, '', '{"type":"_mm"}')
-  end
+  local nid = A.node
+  if v then nid = string.match(v, '^(%S+)') end
+  sendRaw(nid, '', '{"type":"_mm"}')
 end
 
 -- ---- budgets: token buckets in hashes that expire once full again
@@ -1182,8 +1182,14 @@ function ops.stats()
     seats = tonumber(redis.call('HGET', key('cnt'), 'seats')) or 0, servers = up, down = down, queues = queues})
 end
 
-local f = ops[op]
-if not f then return redis.error_reply('lobby store: unknown operation ' .. tostring(op)) end
-local res = f()
-flush()
-return res
+redis.register_function('LIBNAME', function(keys, args)
+  local f = ops[args[1]]
+  if not f then return redis.error_reply('lobby store: unknown operation ' .. tostring(args[1])) end
+  P, now, A = keys[1], tonumber(args[2]), cjson.decode(args[3])
+  local t = redis.call('TIME')
+  rnow = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  cache, dirty = {}, {}
+  local res = f()
+  flush()
+  return res
+end)

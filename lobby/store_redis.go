@@ -4,7 +4,9 @@ package lobby
 
 import (
 	"context"
+	"crypto/sha1"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,18 +18,25 @@ import (
 )
 
 // storeLua is the lobby's state machine for Redis: every operation of
-// PROTOCOL.md that changes shared state is one atomic call of it.
+// PROTOCOL.md that changes shared state is one atomic call of it. It is a
+// library of Redis functions (Redis 7), named after its hash, which
+// storeLibrary fills in: functions are compiled once, where a script's
+// helpers would be made again at every call.
 //
 //go:embed store.lua
 var storeLua string
 
-var storeScript = redis.NewScript(storeLua)
+var storeFunc, storeLibrary = func() (string, string) {
+	sum := sha1.Sum([]byte(storeLua))
+	name := "tickwire_" + hex.EncodeToString(sum[:6])
+	return name, strings.ReplaceAll(storeLua, "LIBNAME", name)
+}()
 
 // RedisConfig configures a RedisStore.
 type RedisConfig struct {
 	// URL is the Redis server, as redis.ParseURL reads it:
 	// redis://[[user]:password@]host:6379/0, rediss:// for TLS,
-	// unix:///path/to/redis.sock. Redis 6.2 or later.
+	// unix:///path/to/redis.sock. Redis 7.0 or later.
 	URL string
 	// Prefix names the lobby's keys, "tickwire" by default: every key is
 	// "{Prefix}:...", in one hash slot. Lobbies with different Modes or
@@ -56,10 +65,15 @@ type RedisConfig struct {
 // own RedisStore. docs/scaling.md describes what it keeps and how nodes
 // share the work.
 type RedisStore struct {
-	cfg    RedisConfig
-	rdb    *redis.Client
-	prefix string // the hash tag that starts every key: "{tickwire}"
-	used   bool   // by a Server already
+	cfg RedisConfig
+	// rdb serves the requests of players and game servers, each
+	// connection's in turn. The node's own work has connections of its
+	// own, so that a burst of requests never holds it up: bg for the
+	// heartbeat, matchmaking and sweeps, inbox for the blocking read of the
+	// node's inbox.
+	rdb, bg, inbox *redis.Client
+	prefix         string // the hash tag that starts every key: "{tickwire}"
+	used           bool   // by a Server already
 }
 
 // NewRedisStore connects to Redis and checks that it answers.
@@ -98,18 +112,33 @@ func NewRedisStore(ctx context.Context, cfg RedisConfig) (*RedisStore, error) {
 	// Each connection's reader makes its calls in turn, and the inbox reader
 	// holds one connection in XREAD BLOCK.
 	opt.PoolSize = max(opt.PoolSize, 64)
-	s := &RedisStore{cfg: cfg, rdb: redis.NewClient(opt), prefix: "{" + cfg.Prefix + "}"}
+	bg, inbox := *opt, *opt
+	bg.PoolSize, inbox.PoolSize = 4, 1
+	s := &RedisStore{cfg: cfg, rdb: redis.NewClient(opt), bg: redis.NewClient(&bg), inbox: redis.NewClient(&inbox),
+		prefix: "{" + cfg.Prefix + "}"}
 	cctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	if err := storeScript.Load(cctx, s.rdb).Err(); err != nil {
-		_ = s.rdb.Close()
+	if err := s.load(cctx); err != nil {
+		_ = s.Close()
 		return nil, fmt.Errorf("lobby: Redis at %s: %w", redactURL(cfg.URL), err)
 	}
 	return s, nil
 }
 
+// load loads the library of store functions, as it is at start and
+// whenever Redis has lost it (a restart without persistence).
+func (s *RedisStore) load(ctx context.Context) error {
+	err := s.rdb.FunctionLoadReplace(ctx, storeLibrary).Err()
+	if err != nil && strings.Contains(err.Error(), "unknown command") {
+		return fmt.Errorf("Redis 7 or later needed (FUNCTION LOAD): %w", err)
+	}
+	return err
+}
+
 // Close closes the connections to Redis. Close the Server first.
-func (s *RedisStore) Close() error { return s.rdb.Close() }
+func (s *RedisStore) Close() error {
+	return errors.Join(s.rdb.Close(), s.bg.Close(), s.inbox.Close())
+}
 
 // Spend implements NonceStore: the nonce is a key that expires with its
 // token.
@@ -135,14 +164,20 @@ func (s *RedisStore) key(parts ...string) string {
 
 // call runs one operation of store.lua with args (a JSON object) at now,
 // and returns its answer ("" for none).
-func (s *RedisStore) call(ctx context.Context, op string, now time.Time, args map[string]any) (string, error) {
+func (s *RedisStore) call(ctx context.Context, c *redis.Client, op string, now time.Time, args map[string]any) (string, error) {
 	b, err := json.Marshal(args)
 	if err != nil {
 		return "", err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
-	res, err := storeScript.Run(ctx, s.rdb, []string{s.prefix}, op, now.UnixMilli(), b).Result()
+	res, err := c.FCall(ctx, storeFunc, []string{s.prefix}, op, now.UnixMilli(), b).Result()
+	if err != nil && strings.Contains(err.Error(), "Function not found") {
+		// Redis restarted and lost it; the call did not run: load, again.
+		if err = s.load(ctx); err == nil {
+			res, err = c.FCall(ctx, storeFunc, []string{s.prefix}, op, now.UnixMilli(), b).Result()
+		}
+	}
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
@@ -151,6 +186,48 @@ func (s *RedisStore) call(ctx context.Context, op string, now time.Time, args ma
 	}
 	str, _ := res.(string)
 	return str, nil
+}
+
+// callMany runs the operation op once for each of args, in order, in one
+// round trip (a pipeline); each answer is as call's. An error means that
+// none, some or all of them ran.
+func (s *RedisStore) callMany(ctx context.Context, op string, now time.Time, args []map[string]any) ([]string, error) {
+	bs := make([][]byte, len(args))
+	for i, a := range args {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return nil, err
+		}
+		bs[i] = b
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	run := func() ([]redis.Cmder, error) {
+		pipe := s.bg.Pipeline()
+		for _, b := range bs {
+			pipe.FCall(ctx, storeFunc, []string{s.prefix}, op, now.UnixMilli(), b)
+		}
+		return pipe.Exec(ctx)
+	}
+	cmds, err := run()
+	if err != nil && strings.Contains(err.Error(), "Function not found") {
+		// Every one of them found no function, so none ran.
+		if err = s.load(ctx); err == nil {
+			cmds, err = run()
+		}
+	}
+	out := make([]string, len(cmds))
+	for i, c := range cmds {
+		res, cerr := c.(*redis.Cmd).Result()
+		if cerr != nil && !errors.Is(cerr, redis.Nil) {
+			return nil, cerr
+		}
+		out[i], _ = res.(string)
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	return out, nil
 }
 
 // redactURL hides a password in a Redis URL, for errors and logs.
