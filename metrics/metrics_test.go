@@ -2,10 +2,13 @@ package metrics
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -288,5 +291,57 @@ func serveGame(ctx context.Context, gs *lobby.GameServer, wg *sync.WaitGroup) {
 				}
 			}
 		}()
+	}
+}
+
+// TestDashboard: every Tickwire metric docs/grafana-dashboard.json graphs
+// is one the collectors export.
+func TestDashboard(t *testing.T) {
+	b, err := os.ReadFile("../docs/grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct{ Panels []struct{ Targets []struct{ Expr string } } }
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	srv, err := lobby.NewServer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	// What the collectors describe, whether or not they have a sample now
+	// (a queue's length is there only while it has tickets).
+	have := map[string]bool{}
+	ch := make(chan *prometheus.Desc, 64)
+	NewLobbyCollector(srv).Describe(ch)
+	NewSessionCollector(ns).Describe(ch)
+	close(ch)
+	fq := regexp.MustCompile(`fqName: "([^"]+)"`)
+	for d := range ch {
+		if m := fq.FindStringSubmatch(d.String()); m != nil {
+			have[m[1]] = true
+		}
+	}
+	name := regexp.MustCompile(`tickwire_[a-z_]+`)
+	n := 0
+	for _, p := range d.Panels {
+		for _, q := range p.Targets {
+			for _, m := range name.FindAllString(q.Expr, -1) {
+				n++
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
+				if !have[base] {
+					t.Errorf("the dashboard graphs %s, which no collector exports", m)
+				}
+			}
+		}
+	}
+	if n < 20 {
+		t.Errorf("the dashboard queries %d Tickwire metrics; it should graph them all", n)
 	}
 }
