@@ -262,6 +262,10 @@ func TestClusterEndToEnd(t *testing.T) {
 		t.Errorf("game servers accepted %d players, want %d", accepted, players)
 	}
 
+	for _, n := range nodes {
+		m := n.srv.Metrics()
+		t.Logf("node: relayed %d refused %d dropped %d", m.SignalsRelayed, m.SignalsRefused, m.SignalsDropped)
+	}
 	// Half leave through the lobby, half by ending their sessions.
 	for i, b := range bots {
 		if i%2 == 0 {
@@ -317,6 +321,7 @@ func TestClusterNodeDies(t *testing.T) {
 		GameServerKey: key,
 		IPMessageRate: 1e4, IPMessageBurst: 1e4, MaxConnsPerIP: 100,
 	})
+	o.rcfg.NodeTTL = time.Second // a dead node is noticed in a second
 	a, b, c := o.node(t), o.node(t), o.node(t)
 	nodes := []*testNode{a, b, c}
 	gs2, err := DialGameServer(ctx, c.url, newNetcodeServer(t), &GameServerConfig{Name: "gs2", Capacity: 8, Key: key,
@@ -616,9 +621,8 @@ func TestClusterRedisRestart(t *testing.T) {
 	for _, n := range nodes {
 		waitFor(t, 20*time.Second, "readyz to say ready", func() bool { return n.srv.Readiness().Ready })
 	}
-	if !gs.Linked() || gs.ID() == oldID {
-		t.Fatalf("game server linked %v as %s: want registered again as a new server (was %s)", gs.Linked(), gs.ID(), oldID)
-	}
+	// The lobby lost its registration: it registered again, as a new server.
+	waitFor(t, 20*time.Second, "the game server registered again", func() bool { return gs.Linked() && gs.ID() != oldID })
 	// New work goes through, and the old games still play.
 	was := rounds.Load()
 	waitFor(t, 30*time.Second, "the workers to play again", func() bool { return rounds.Load() >= was+4 })
@@ -726,6 +730,116 @@ func TestClusterRollingRestart(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "the lobby to hold nothing", func() bool {
 		st := a2.srv.Stats()
+		return st.Rooms == 0 && st.Seats == 0 && st.Queued == 0
+	})
+}
+
+// TestClusterNodeStalls: a node that pauses past NodeTTL is taken for dead
+// and its players and game server handed over, while its connections live
+// on. Its players' requests still work, what it missed reaches them once it
+// beats again (a match made meanwhile), and nothing is matched twice.
+func TestClusterNodeStalls(t *testing.T) {
+	r := startRedis(t)
+	ctx := ctxTimeout(t, 60*time.Second)
+	const key = "test-key-0123456789"
+	o := newClusterOpts(t, r, Config{
+		Modes:         map[string]Mode{"duel": {MinPlayers: 2, MaxPlayers: 2}},
+		GameServerKey: key,
+	})
+	o.rcfg.NodeTTL = time.Second
+	a, b := o.node(t), o.node(t)
+	nodes := []*testNode{a, b}
+	a.follow(true) // b sweeps a
+	gs, err := DialGameServer(ctx, a.url, newNetcodeServer(t), &GameServerConfig{Name: "gs", Capacity: 2, Key: key})
+	if err != nil {
+		t.Fatalf("DialGameServer: %v", err)
+	}
+	defer gs.Close()
+	games := runGames(ctx, gs)
+	defer games.stop()
+	var playing []*clusterBot
+	for i := range 2 {
+		bt := newBot(t, ctx, nodes, 0, fmt.Sprint("p", i))
+		if _, err := bt.c.Queue(ctx, "duel", "", 1000); err != nil {
+			t.Fatal(err)
+		}
+		playing = append(playing, bt)
+	}
+	for _, bt := range playing {
+		if err := bt.play(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A second game server, linked through b, for the match to come.
+	gsb, err := DialGameServer(ctx, b.url, newNetcodeServer(t), &GameServerConfig{Name: "gsb", Capacity: 2, Key: key})
+	if err != nil {
+		t.Fatalf("DialGameServer: %v", err)
+	}
+	defer gsb.Close()
+	gamesB := runGames(ctx, gsb)
+	defer gamesB.stop()
+	waiting := newBot(t, ctx, nodes, 0, "w")
+	if _, err := waiting.c.Queue(ctx, "duel", "", 1000); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "b to be the janitor", func() bool { return b.janitor(t) })
+
+	a.srv.eng.(*node).stalled.Store(true)
+	nodeKey := a.store.key("node", a.srv.eng.(*node).id)
+	waitFor(t, 20*time.Second, "a taken for dead", func() bool {
+		n, err := b.store.rdb.Exists(context.Background(), nodeKey).Result()
+		return err == nil && n == 0 && b.srv.Stats().GameServersDown == 1
+	})
+	// Meanwhile a partner for the waiting player comes through b: they are
+	// matched onto gsb (gs is in its grace), and the waiting player, whose
+	// node the store takes for dead, is not told.
+	partner := newBotAt(t, ctx, b.url, nil, "partner")
+	if _, err := partner.c.Queue(ctx, "duel", "", 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := partner.play(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if partner.m.Server != gsb.ID() {
+		t.Fatalf("matched onto %s, want gsb %s", partner.m.Server, gsb.ID())
+	}
+	// a's players are still served: a request of one, on its live
+	// connection, is answered.
+	if _, err := playing[0].c.Rooms(ctx, ""); err != nil {
+		t.Fatalf("a request through the stalled node: %v", err)
+	}
+	for _, bt := range playing {
+		if err := bt.waitSnaps(ctx, 5); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.srv.eng.(*node).stalled.Store(false)
+	// Beating again, a gives its player the match it missed.
+	if err := waiting.play(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if waiting.m.Room != partner.m.Room {
+		t.Fatalf("matched into %s, its partner into %s", waiting.m.Room, partner.m.Room)
+	}
+	for _, bt := range []*clusterBot{waiting, partner} {
+		if err := bt.waitSnaps(ctx, 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "the game server linked again", func() bool {
+		st := b.srv.Stats()
+		return st.GameServers == 2 && st.GameServersDown == 0
+	})
+	for _, bt := range append(playing, waiting, partner) {
+		if m := bt.extraMatch(); m != nil {
+			t.Errorf("player %s matched twice: %s and %s", bt.c.Player(), bt.m.Room, m.Room)
+		}
+		if err := bt.c.Leave(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, "the lobby to hold nothing", func() bool {
+		st := b.srv.Stats()
 		return st.Rooms == 0 && st.Seats == 0 && st.Queued == 0
 	})
 }

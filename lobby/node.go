@@ -48,14 +48,18 @@ type node struct {
 	done     chan struct{}
 	ctx      context.Context // cancelled when the router stops
 	cancel   context.CancelFunc
-	bg       context.Context // the background loops'; cancelled first at stop
+	bg       context.Context // the inbox reader's and the matchmaker's; cancelled first at stop
 	bgStop   context.CancelFunc
-	loops    sync.WaitGroup
+	hb       context.Context // the heartbeat's: it beats until the node has handed over
+	hbStop   context.CancelFunc
+	loops    sync.WaitGroup // inboxLoop and matchLoop
+	beating  sync.WaitGroup // heartLoop
 	crashed  atomic.Bool
 	poke     chan struct{} // wakes the matchmaker: a ticket joined one of its buckets
 	// follower keeps the node from taking or renewing matchmaker and
-	// janitor leases, for tests that choose which node leads.
-	follower atomic.Bool
+	// janitor leases, for tests that choose which node leads; stalled skips
+	// its heartbeats, for tests of a node that pauses past NodeTTL.
+	follower, stalled atomic.Bool
 
 	ready    atomic.Pointer[Readiness]
 	healthy  atomic.Bool
@@ -124,6 +128,7 @@ func (s *RedisStore) engine(srv *Server) (engine, error) {
 	n.log = log.With("node", n.id)
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	n.bg, n.bgStop = context.WithCancel(n.ctx)
+	n.hb, n.hbStop = context.WithCancel(n.ctx)
 	n.ready.Store(&Readiness{StoreDown: true})
 	// The first heartbeat makes the node known before it serves anyone.
 	if _, err := n.callBG(context.Background(), "heartbeat", map[string]any{}); err != nil {
@@ -212,10 +217,11 @@ func (n *node) usable() bool { return n.healthy.Load() && !n.crashed.Load() }
 func (n *node) run() {
 	defer close(n.done)
 	defer n.cancel()
-	n.loops.Add(3)
+	n.loops.Add(2)
 	go func() { defer n.loops.Done(); n.inboxLoop() }()
-	go func() { defer n.loops.Done(); n.heartLoop() }()
 	go func() { defer n.loops.Done(); n.matchLoop() }()
+	n.beating.Add(1)
+	go func() { defer n.beating.Done(); n.heartLoop() }()
 	for {
 		select {
 		case batch := <-n.in:
@@ -232,20 +238,14 @@ func (n *node) run() {
 }
 
 // shutdown stops the loops, hands the node's players and game servers over
-// to the other nodes (unless it crashed), and closes its connections.
+// to the other nodes (unless it crashed), and closes its connections. The
+// heartbeat stops last, once the others have (within an inbox read, 250 ms):
+// a node is not taken for dead while it stops.
 func (n *node) shutdown() {
 	n.bgStop()
-	stopped := make(chan struct{})
-	go func() { n.loops.Wait(); close(stopped) }()
-	for waiting := true; waiting; {
-		select {
-		case <-stopped:
-			waiting = false
-		case f := <-n.calls:
-			f()
-		case <-n.in:
-		}
-	}
+	n.serveUntil(&n.loops)
+	n.hbStop()
+	n.serveUntil(&n.beating)
 	if n.crashed.Load() {
 		for _, nc := range n.conns {
 			abort(nc.c)
@@ -265,6 +265,22 @@ func (n *node) shutdown() {
 	}
 	for _, nc := range n.conns {
 		nc.c.close(proto.CloseGoingAway, "lobby node shutting down")
+	}
+}
+
+// serveUntil serves the router's calls, and drops what the inbox brings,
+// until the goroutines of wg have ended: they may be waiting on the router.
+func (n *node) serveUntil(wg *sync.WaitGroup) {
+	stopped := make(chan struct{})
+	go func() { wg.Wait(); close(stopped) }()
+	for {
+		select {
+		case <-stopped:
+			return
+		case f := <-n.calls:
+			f()
+		case <-n.in:
+		}
 	}
 }
 
@@ -674,7 +690,7 @@ func (n *node) inboxLoop() {
 	last := "0"
 	trimmed := time.Now()
 	for {
-		res, err := n.st.inbox.XRead(n.bg, &redis.XReadArgs{Streams: []string{stream, last}, Count: 1024, Block: time.Second}).Result()
+		res, err := n.st.inbox.XRead(n.bg, &redis.XReadArgs{Streams: []string{stream, last}, Count: 1024, Block: 250 * time.Millisecond}).Result()
 		if n.bg.Err() != nil {
 			return
 		}
@@ -725,10 +741,13 @@ func (n *node) heartLoop() {
 		}
 		select {
 		case <-time.After(wait):
-		case <-n.bg.Done():
+		case <-n.hb.Done():
 			return
 		}
-		res, err := n.callBG(n.bg, "heartbeat", map[string]any{})
+		if n.stalled.Load() {
+			continue
+		}
+		res, err := n.callBG(n.hb, "heartbeat", map[string]any{})
 		if err != nil {
 			continue
 		}
@@ -741,9 +760,9 @@ func (n *node) heartLoop() {
 			n.needSync.Store(true)
 		}
 		if n.needSync.Load() {
-			n.resync(n.bg)
+			n.resync(n.hb)
 		}
-		n.refreshReady(n.bg)
+		n.refreshReady(n.hb)
 	}
 }
 
@@ -1139,8 +1158,15 @@ func (n *node) storeStats() (storeStats, bool) {
 }
 
 func (n *node) stats() Stats {
+	st, ok := n.storeStats()
+	return n.statsOf(st, ok)
+}
+
+// statsOf is Stats from what the store counts (when ok) and the node's
+// own connections.
+func (n *node) statsOf(st storeStats, ok bool) Stats {
 	var s Stats
-	if st, ok := n.storeStats(); ok {
+	if ok {
 		s = Stats{Players: st.Players, Queued: st.Tickets, Parties: st.Parties, Rooms: st.Rooms, Seats: st.Seats,
 			GameServers: st.Servers, GameServersDown: st.Down}
 	}
@@ -1155,11 +1181,10 @@ func (n *node) stats() Stats {
 }
 
 func (n *node) gauges(m *Metrics) {
-	m.Stats = n.stats()
+	st, ok := n.storeStats()
+	m.Stats = n.statsOf(st, ok)
 	m.StoreDown = !n.usable()
-	if st, ok := n.storeStats(); ok {
-		for _, q := range st.Queues {
-			m.Queues = append(m.Queues, QueueLen{Mode: q.Mode, Region: q.Region, Tickets: q.Tickets})
-		}
+	for _, q := range st.Queues {
+		m.Queues = append(m.Queues, QueueLen{Mode: q.Mode, Region: q.Region, Tickets: q.Tickets})
 	}
 }

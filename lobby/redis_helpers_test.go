@@ -48,7 +48,7 @@ type clusterOpts struct {
 
 func newClusterOpts(t testing.TB, r *redisServer, cfg Config) *clusterOpts {
 	return &clusterOpts{redis: r, prefix: fmt.Sprintf("t%d", time.Now().UnixNano()), secret: []byte("cluster-test-secret-0123456789"),
-		cfg: cfg, rcfg: RedisConfig{NodeTTL: time.Second, PlayerGrace: 10 * time.Second}}
+		cfg: cfg, rcfg: RedisConfig{PlayerGrace: 10 * time.Second}}
 }
 
 // node starts one more lobby node.

@@ -70,9 +70,13 @@ local function saveg(g) save(gkey(g.id), g) end
 
 -- ---- messages
 
+-- An inbox lives a minute past its last message: its node reads it at
+-- once, and one that names a node gone meanwhile then goes by itself.
 local function sendRaw(node, conn, json)
   if node ~= nil and node ~= '' then
-    redis.call('XADD', key('in', node), '*', 'c', conn, 'm', json)
+    local k = key('in', node)
+    redis.call('XADD', k, '*', 'c', conn, 'm', json)
+    redis.call('PEXPIRE', k, 60000)
   end
 end
 local function send(node, conn, msg) if node ~= nil and node ~= '' then sendRaw(node, conn, cjson.encode(msg)) end end
@@ -508,17 +512,46 @@ end
 
 local ops = {}
 
+-- relink puts a player back on its node after a janitor swept that node
+-- for dead while it lived (a pause past NodeTTL): its connection is still
+-- the player's, here. It gets its seat's match again, which it may have
+-- missed meanwhile.
+local function relink(p)
+  if p.node ~= '' then redis.call('SREM', key('np', p.node), p.id) end
+  p.node, p.hold = A.node, 0
+  redis.call('ZREM', key('gone'), p.id)
+  redis.call('SADD', key('np', A.node), p.id)
+  savep(p)
+  local r, s = seatBack(p)
+  if s then tellp(p, matchMsg(r, s, '')) end
+end
+
+-- relinkServer does the same for a game server in a grace it did not need.
+local function relinkServer(g)
+  if g.node ~= '' then redis.call('SREM', key('ngs', g.node), g.id) end
+  g.node, g.grace = A.node, 0
+  redis.call('ZREM', key('graces'), g.id)
+  redis.call('SADD', key('ngs', A.node), g.id)
+  saveg(g)
+  for _, rid in ipairs(sortedRooms(g)) do
+    local r = load(rkey(rid))
+    if r then offerBackfill(r) end
+  end
+end
+
 -- The caller of a player operation: nil when that connection is no longer
 -- the player's (another took over, or the player is gone).
 local function me()
   local p = player(A.player)
-  if p and p.conn == A.conn and p.node == A.node then return p end
-  return nil
+  if not p or p.conn ~= A.conn then return nil end
+  if p.node ~= A.node then relink(p) end
+  return p
 end
 local function meg()
   local g = load(gkey(A.server))
-  if g and g.conn == A.conn and g.node == A.node then return g end
-  return nil
+  if not g or g.conn ~= A.conn then return nil end
+  if g.node ~= A.node then relinkServer(g) end
+  return g
 end
 
 function ops.attach()
@@ -549,8 +582,8 @@ end
 
 function ops.gone()
   local p = player(A.player)
-  if not p or p.conn ~= A.conn or p.node ~= A.node then return end
-  redis.call('SREM', key('np', A.node), p.id)
+  if not p or p.conn ~= A.conn then return end
+  if p.node ~= '' then redis.call('SREM', key('np', p.node), p.id) end
   goneNow(p, A.keep)
 end
 
@@ -829,7 +862,7 @@ end
 
 function ops.gsgone()
   local g = load(gkey(A.server))
-  if not g or g.conn ~= A.conn or g.node ~= A.node then return end
+  if not g or g.conn ~= A.conn then return end
   serverDown(g, A.normal)
 end
 
@@ -1102,12 +1135,7 @@ function ops.resync()
       redis.call('SADD', key('np', A.node), p.id)
       table.insert(out.recreated, e.conn)
     elseif p.conn == e.conn then
-      if p.node ~= A.node then
-        p.node, p.hold = A.node, 0
-        redis.call('ZREM', key('gone'), p.id)
-        savep(p)
-        seatBack(p)
-      end
+      if p.node ~= A.node then relink(p) end
       redis.call('SADD', key('np', A.node), p.id)
     elseif e.attached then
       table.insert(out.close, {conn = e.conn, code = 4004, reason = 'connected elsewhere'})
@@ -1129,15 +1157,7 @@ function ops.resync()
       if e.attached then table.insert(out.close, {conn = e.conn, code = 1001, reason = 'game server registered again'}) end
     else
       glisted[g.id] = true
-      if g.node ~= A.node then
-        g.node, g.grace = A.node, 0
-        redis.call('ZREM', key('graces'), g.id)
-        saveg(g)
-        for _, rid in ipairs(sortedRooms(g)) do
-          local r = load(rkey(rid))
-          if r then offerBackfill(r) end
-        end
-      end
+      if g.node ~= A.node then relinkServer(g) end
       redis.call('SADD', key('ngs', A.node), g.id)
     end
   end
