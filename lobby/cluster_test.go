@@ -843,3 +843,25 @@ func TestClusterNodeStalls(t *testing.T) {
 		return st.Rooms == 0 && st.Seats == 0 && st.Queued == 0
 	})
 }
+
+// TestProtocolOnRedis runs the lobby's protocol tests with its state in
+// Redis: store.lua must do what the hub does, message for message. (Every
+// test of the package runs so with TICKWIRE_TEST_STORE=redis.)
+func TestProtocolOnRedis(t *testing.T) {
+	startRedis(t) // skips, or fails under CI=true, without redis-server
+	redisLobbies.Store(true)
+	defer redisLobbies.Store(false)
+	for _, tt := range []struct {
+		name string
+		test func(*testing.T)
+	}{
+		{"BadInput", TestBadInput}, {"LobbyEndToEnd", TestLobbyEndToEnd}, {"GameServerReattachAfterGrace", TestGameServerReattachAfterGrace},
+		{"SeatExpires", TestSeatExpires}, {"PrivateAndPublicRooms", TestPrivateAndPublicRooms},
+		{"PartiesStayTogether", TestPartiesStayTogether}, {"LeaderLeavesQueue", TestLeaderLeavesQueue}, {"Backfill", TestBackfill},
+		{"NoServer", TestNoServer}, {"GameServerLost", TestGameServerLost}, {"ReconnectWhileSeated", TestReconnectWhileSeated},
+		{"Shutdown", TestShutdown}, {"GameServerNotAccepting", TestGameServerNotAccepting}, {"LobbyReconnect", TestLobbyReconnect},
+		{"GameSurvivesLobbyCut", TestGameSurvivesLobbyCut}, {"GameResumesThroughLobby", TestGameResumesThroughLobby},
+	} {
+		t.Run(tt.name, tt.test)
+	}
+}

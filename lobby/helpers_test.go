@@ -5,6 +5,7 @@ package lobby
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"net/http/httptest"
 	"os"
 	"sync"
@@ -26,13 +27,13 @@ func TestMain(m *testing.M) {
 
 // testLobby runs a lobby behind an httptest server and returns its URL.
 //
-// With TICKWIRE_TEST_STORE=redis the lobby keeps its state in a RedisStore
-// on a redis-server of the test's own, to check that store.lua behaves as
-// the hub does (the tests that look into the hub make their lobbies
-// otherwise).
+// Under TestProtocolOnRedis, or with TICKWIRE_TEST_STORE=redis for every
+// test, the lobby keeps its state in a RedisStore on a redis-server of the
+// test's own, to check that store.lua behaves as the hub does (the tests
+// that look into the hub make their lobbies otherwise).
 func testLobby(t testing.TB, cfg *Config) (*Server, string) {
 	t.Helper()
-	if os.Getenv("TICKWIRE_TEST_STORE") == "redis" && (cfg == nil || cfg.Store == nil) {
+	if (redisLobbies.Load() || os.Getenv("TICKWIRE_TEST_STORE") == "redis") && (cfg == nil || cfg.Store == nil) {
 		cfg = onRedis(t, cfg)
 	}
 	srv, err := NewServer(cfg)
@@ -169,3 +170,6 @@ func onRedis(t testing.TB, cfg *Config) *Config {
 	}
 	return &c
 }
+
+// redisLobbies puts the lobbies of testLobby on Redis (TestProtocolOnRedis).
+var redisLobbies atomic.Bool
