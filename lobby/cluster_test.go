@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/tickwire/tickwire/netcode"
 )
 
@@ -863,5 +866,68 @@ func TestProtocolOnRedis(t *testing.T) {
 		{"GameSurvivesLobbyCut", TestGameSurvivesLobbyCut}, {"GameResumesThroughLobby", TestGameResumesThroughLobby},
 	} {
 		t.Run(tt.name, tt.test)
+	}
+}
+
+// TestClusterRedisRefuses: a Redis that answers but refuses to serve (out
+// of memory, a replica after a failover) is an outage, not a bug: the
+// lobby refuses new work with unavailable, /readyz says so, and it comes
+// back by itself when Redis serves again.
+func TestClusterRedisRefuses(t *testing.T) {
+	r := startRedis(t)
+	ctx := ctxTimeout(t, 120*time.Second)
+	o := newClusterOpts(t, r, Config{Modes: map[string]Mode{"duel": {MinPlayers: 2, MaxPlayers: 2}}})
+	n := o.node(t)
+	admin := redis.NewClient(&redis.Options{Network: "unix", Addr: strings.TrimPrefix(r.URL(), "unix://"), MaxRetries: -1})
+	defer admin.Close()
+	// A primary that does not answer, for the replica to wait for.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	primary := ln.Addr().(*net.TCPAddr)
+	cases := []struct {
+		name       string
+		fault, fix []any
+	}{
+		{"out of memory", []any{"config", "set", "maxmemory", "1"}, []any{"config", "set", "maxmemory", "0"}},
+		{"read-only replica", []any{"replicaof", "127.0.0.1", fmt.Sprint(primary.Port)}, []any{"replicaof", "no", "one"}},
+	}
+	p := guest(t, ctx, n.url, "p")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := admin.Do(ctx, tc.fault...).Err(); err != nil {
+				t.Fatalf("%v: %v", tc.fault, err)
+			}
+			waitFor(t, 10*time.Second, "readyz to say unavailable", func() bool { return n.srv.Readiness().StoreDown })
+			if _, err := p.Rooms(ctx, "duel"); !errors.Is(err, ErrUnavailable) {
+				t.Errorf("rooms: %v, want unavailable", err)
+			}
+			tok, err := GuestToken(ctx, n.url, "late")
+			if err != nil {
+				t.Fatalf("guest tokens need no store: %v", err)
+			}
+			if c, err := Dial(ctx, n.url, tok, nil); !errors.Is(err, ErrUnavailable) {
+				if c != nil {
+					_ = c.Close()
+				}
+				t.Errorf("hello: %v, want unavailable", err)
+			} else if strings.Contains(err.Error(), r.URL()[len("unix://"):]) {
+				t.Errorf("hello: %v: the client is told where Redis is", err)
+			}
+			if m := n.srv.Metrics(); !m.StoreDown {
+				t.Error("metrics: the store is not down")
+			}
+
+			if err := admin.Do(ctx, tc.fix...).Err(); err != nil {
+				t.Fatalf("%v: %v", tc.fix, err)
+			}
+			waitFor(t, 20*time.Second, "readyz to say the store is back", func() bool { return !n.srv.Readiness().StoreDown })
+			if _, err := p.Rooms(ctx, "duel"); err != nil {
+				t.Errorf("rooms after Redis serves again: %v", err)
+			}
+			guest(t, ctx, n.url, "again")
+		})
 	}
 }

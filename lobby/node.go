@@ -189,8 +189,7 @@ func (n *node) failed(ctx context.Context, op string, err error) error {
 		if ctx.Err() != nil {
 			return err // stopping, not an outage
 		}
-		var rerr redis.Error
-		if errors.As(err, &rerr) && !strings.HasPrefix(rerr.Error(), "LOADING") && !strings.HasPrefix(rerr.Error(), "BUSY") {
+		if !outage(err) {
 			// A script error is a bug here, not an outage.
 			n.log.Error("lobby: store operation failed", "op", op, "err", err)
 			return err

@@ -230,6 +230,33 @@ func (s *RedisStore) callMany(ctx context.Context, op string, now time.Time, arg
 	return out, nil
 }
 
+// outagePrefixes start the errors with which Redis says it cannot serve
+// now, whatever it is asked: it is loading its data, running a long
+// script, a replica (after a failover, until the client finds the new
+// primary), out of memory, unable to persist, without its primary or
+// replicas, or refusing our credentials.
+var outagePrefixes = []string{"LOADING ", "BUSY ", "READONLY ", "MASTERDOWN ", "OOM ", "MISCONF ", "NOREPLICAS ",
+	"TRYAGAIN ", "CLUSTERDOWN ", "NOAUTH ", "WRONGPASS ", "ERR max number of clients reached"}
+
+// outage says whether err, from a call to Redis, means that Redis is
+// unavailable (unreachable, timed out, or refusing everything now, as
+// outagePrefixes list), as opposed to an error of the operation itself:
+// a bug. A lobby refuses new work while Redis is unavailable, and finds out
+// by itself when it is back.
+func outage(err error) bool {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return true // the network, a timeout, a closed pool
+	}
+	msg := rerr.Error()
+	for _, p := range outagePrefixes {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // redactURL hides a password in a Redis URL, for errors and logs.
 func redactURL(u string) string {
 	scheme, rest, ok := strings.Cut(u, "://")
