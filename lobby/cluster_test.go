@@ -593,6 +593,9 @@ func TestClusterRedisRestart(t *testing.T) {
 			_ = c.Close()
 			t.Fatal("a hello went through while Redis was down")
 		}
+		if strings.Contains(err.Error(), strings.TrimPrefix(r.URL(), "unix://")) {
+			t.Errorf("hello refused with %v: the client is told where Redis is", err)
+		}
 		return errors.Is(err, ErrUnavailable)
 	})
 	if _, err := waiting.c.Rooms(ctx, "duel"); !errors.Is(err, ErrUnavailable) {

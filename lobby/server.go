@@ -544,8 +544,10 @@ func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bo
 			}
 			if code == proto.CodeUnavailable {
 				// Not the token's fault: it is not spent, and may try again.
+				// Why is for the operator: it may name where Redis is.
 				s.m.unavail.Add(1)
-				return fail(m.ID, code, err.Error(), proto.CloseTryLater)
+				s.cfg.Logger.Debug("lobby: cannot authenticate now", "ip", c.ip, "err", err)
+				return fail(m.ID, code, "the lobby cannot check tokens now: try again later", proto.CloseTryLater)
 			}
 			return fail(m.ID, code, err.Error(), proto.CloseUnauthorized)
 		}
