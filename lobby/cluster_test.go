@@ -934,3 +934,36 @@ func TestClusterRedisRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisStoreOneServer: a RedisStore serves one Server; one whose
+// Server could not start (Redis down) can serve the next.
+func TestRedisStoreOneServer(t *testing.T) {
+	r := startRedis(t)
+	st, err := NewRedisStore(context.Background(), RedisConfig{URL: r.URL(), Prefix: "one", Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	g, err := NewGuests(&GuestsConfig{Secret: []byte("cluster-test-secret-0123456789"), Nonces: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Modes: map[string]Mode{"duel": {MinPlayers: 2, MaxPlayers: 2}}, Store: st, Auth: g}
+	r.Stop()
+	if srv, err := NewServer(&cfg); err == nil {
+		_ = srv.Close()
+		t.Fatal("NewServer with Redis down: no error")
+	}
+	r.Restart()
+	srv, err := NewServer(&cfg)
+	if err != nil {
+		t.Fatalf("NewServer once Redis is back: %v", err)
+	}
+	defer srv.Close()
+	if srv2, err := NewServer(&cfg); !errors.Is(err, ErrInvalidConfig) {
+		if err == nil {
+			_ = srv2.Close()
+		}
+		t.Fatalf("a second Server on one RedisStore: %v, want ErrInvalidConfig", err)
+	}
+}

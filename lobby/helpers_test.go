@@ -5,10 +5,10 @@ package lobby
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"net/http/httptest"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 

@@ -34,7 +34,6 @@ import (
 // holds and, holding the janitor's lease, expires seats, graces and dead
 // nodes.
 type node struct {
-	s   *Server
 	cfg *Config
 	st  *RedisStore
 	id  string
@@ -50,12 +49,14 @@ type node struct {
 	cancel   context.CancelFunc
 	bg       context.Context // the inbox reader's and the matchmaker's; cancelled first at stop
 	bgStop   context.CancelFunc
-	hb       context.Context // the heartbeat's: it beats until the node has handed over
-	hbStop   context.CancelFunc
-	loops    sync.WaitGroup // inboxLoop and matchLoop
-	beating  sync.WaitGroup // heartLoop
-	crashed  atomic.Bool
-	poke     chan struct{} // wakes the matchmaker: a ticket joined one of its buckets
+	// hb is the heartbeat's: cancelled once the other loops have stopped,
+	// so that a stopping node is not taken for dead.
+	hb      context.Context
+	hbStop  context.CancelFunc
+	loops   sync.WaitGroup // inboxLoop and matchLoop
+	beating sync.WaitGroup // heartLoop
+	crashed atomic.Bool
+	poke    chan struct{} // wakes the matchmaker: a ticket joined one of its buckets
 	// follower keeps the node from taking or renewing matchmaker and
 	// janitor leases, for tests that choose which node leads; stalled skips
 	// its heartbeats, for tests of a node that pauses past NodeTTL.
@@ -108,7 +109,6 @@ func (s *RedisStore) engine(srv *Server) (engine, error) {
 	if s.used {
 		return nil, fmt.Errorf("%w: a RedisStore serves one Server; give each lobby node its own", ErrInvalidConfig)
 	}
-	s.used = true
 	minRoom := 0
 	for _, m := range srv.cfg.Modes {
 		if minRoom == 0 || m.MinPlayers < minRoom {
@@ -120,7 +120,7 @@ func (s *RedisStore) engine(srv *Server) (engine, error) {
 		log = srv.cfg.Logger
 	}
 	n := &node{
-		s: srv, cfg: srv.cfg, st: s, id: "n-" + randomID(10), m: srv.m,
+		cfg: srv.cfg, st: s, id: "n-" + randomID(10), m: srv.m,
 		in: make(chan []delivery, 64), calls: make(chan func()), quit: make(chan struct{}), done: make(chan struct{}),
 		poke: make(chan struct{}, 1), conns: map[string]*nconn{}, minRoom: minRoom,
 		warnNoServer: rate.Sometimes{Interval: 10 * time.Second},
@@ -135,6 +135,7 @@ func (s *RedisStore) engine(srv *Server) (engine, error) {
 		n.cancel()
 		return nil, fmt.Errorf("lobby: Redis store: %w", err)
 	}
+	s.used = true
 	n.healthy.Store(true)
 	n.refreshReady(context.Background())
 	n.log.Info("lobby: node joined the lobby", "prefix", s.cfg.Prefix)
