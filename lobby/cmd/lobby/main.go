@@ -40,6 +40,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"github.com/tickwire/tickwire/lobby"
 	"github.com/tickwire/tickwire/metrics"
 	"github.com/tickwire/tickwire/netcode"
@@ -67,6 +68,9 @@ func main() {
 	}
 	cfg.out = os.Stderr
 	cfg.sigterm = term
+	// go-redis logs every failed dial of a Redis outage, in a format of its
+	// own; the lobby logs the outage once. A process-wide setting, so here.
+	redis.SetLogger(redisLogger{slog.New(logHandler(os.Stderr, cfg.LogFormat, cfg.LogLevel)).With("component", "redis")})
 	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "lobby:", err)
 		os.Exit(1)
@@ -289,6 +293,13 @@ func drain(cfg *config, gs *lobby.GameServer, log *slog.Logger) {
 		return
 	}
 	log.Info("game server drained")
+}
+
+// redisLogger puts go-redis's logs in the command's log, at debug.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
 
 // logHandler is the command's log handler: text or JSON lines.
