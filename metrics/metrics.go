@@ -47,13 +47,13 @@ func NewLobbyCollector(s *lobby.Server) *LobbyCollector {
 		seats:       d("seats", "Seats held in rooms, claimed or not."),
 		servers:     d("game_servers", "Game servers registered: linked now, or down and in their grace.", "state"),
 		tcp:         d("tcp_connections", "TCP connections open to this node through Server.Listener."),
-		storeUp:     d("store_up", "1 while the lobby's store can be reached (always, in memory); 0 while it refuses new work."),
+		storeUp:     d("store_up", "1 while the lobby's store serves (always, in memory); 0 while it is unavailable (Redis down, unreachable or refusing) and the lobby refuses new work."),
 		matches:     d("matches_total", "Matches this node's matchmaker made (new rooms and backfills)."),
 		matched:     d("players_matched_total", "Players seated by this node's matches."),
 		created:     d("rooms_created_total", "Rooms made with room.create through this node."),
 		signals:     d("signals_total", "Signals between players and game servers, by what became of them.", "outcome"),
 		limits:      d("limits_hit_total", "Requests and connections a limit refused, by limit (SECURITY.md).", "limit"),
-		unavailable: d("unavailable_total", "Requests and connections refused with unavailable: the store could not be reached."),
+		unavailable: d("unavailable_total", "Requests and connections refused with unavailable: the store was unavailable."),
 		wait:        d("queue_wait_seconds", "How long the tickets this node matched had waited in the queue."),
 	}
 }
