@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Identity is who a player is, as an Authenticator vouches.
@@ -53,7 +51,7 @@ type Guests struct {
 	secret []byte
 	ttl    time.Duration
 	now    func() time.Time
-	used   *lru.Cache[string, struct{}]
+	used   NonceStore
 }
 
 // GuestsConfig configures Guests.
@@ -69,8 +67,13 @@ type GuestsConfig struct {
 	// MaxUsed bounds how many used nonces are remembered to refuse replays
 	// (1<<18 by default, about 30 MB at worst). The least recently used
 	// nonce is forgotten first, so size it above your logins per TTL: a
-	// token whose nonce was forgotten could be used once more.
+	// token whose nonce was forgotten could be used once more. It applies
+	// to the default Nonces only.
 	MaxUsed int
+	// Nonces remembers spent nonces: a MemoryStore of MaxUsed by default.
+	// Lobby nodes that share players share it too (a RedisStore), or a
+	// token could open one connection on each node.
+	Nonces NonceStore
 }
 
 const minSecret = 16
@@ -103,12 +106,13 @@ func NewGuests(cfg *GuestsConfig) (*Guests, error) {
 	if c.MaxUsed < 0 {
 		return nil, fmt.Errorf("%w: negative MaxUsed", ErrInvalidConfig)
 	}
-	// A plain LRU, not golang-lru's expirable one: that starts a cleanup
-	// goroutine that nothing can stop (v2.0.7), and an expired nonce needs no
-	// cleanup anyway, as its token is refused for its expiry first.
-	used, err := lru.New[string, struct{}](c.MaxUsed)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	used := c.Nonces
+	if used == nil {
+		m, err := NewMemoryStore(c.MaxUsed)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+		}
+		used = m
 	}
 	return &Guests{
 		secret: append([]byte(nil), c.Secret...),
@@ -156,7 +160,7 @@ func (g *Guests) sign(body string) []byte {
 }
 
 // Authenticate verifies a token and spends it.
-func (g *Guests) Authenticate(_ context.Context, token string) (Identity, error) {
+func (g *Guests) Authenticate(ctx context.Context, token string) (Identity, error) {
 	body, sig, ok := strings.Cut(token, ".")
 	mac, err := b64.DecodeString(sig)
 	if !ok || err != nil || !hmac.Equal(mac, g.sign(body)) {
@@ -174,9 +178,13 @@ func (g *Guests) Authenticate(_ context.Context, token string) (Identity, error)
 	if g.now().Unix() >= c.Exp {
 		return Identity{}, refuse(CodeTokenExpired, "token expired at %s", time.Unix(c.Exp, 0).UTC().Format(time.RFC3339))
 	}
-	// ContainsOrAdd is atomic: two connections racing with one token cannot
-	// both win.
-	if found, _ := g.used.ContainsOrAdd(c.Nonce, struct{}{}); found {
+	// Spend is atomic: two connections racing with one token cannot both
+	// win, on one lobby node or several.
+	fresh, err := g.used.Spend(ctx, c.Nonce, time.Unix(c.Exp, 0))
+	if err != nil {
+		return Identity{}, refuse(CodeUnavailable, "cannot check the token now: %v", err)
+	}
+	if !fresh {
 		return Identity{}, refuse(CodeTokenReplayed, "token already used")
 	}
 	return Identity{Player: c.Player, Name: c.Name}, nil

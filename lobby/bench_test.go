@@ -170,7 +170,7 @@ func BenchmarkHubMatchmaking(b *testing.B) {
 	var matched int
 	for b.Loop() {
 		b.StopTimer()
-		h, err := newHub(cfg)
+		h, err := newHub(cfg, newCounters())
 		if err != nil {
 			b.Fatal(err)
 		}

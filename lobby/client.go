@@ -77,6 +77,12 @@ type ClientConfig struct {
 	// about 20 s; negative: never). Games go on meanwhile: a connected
 	// netcode client needs the lobby only to resume a connection that fails.
 	ReconnectAttempts int
+	// Lobbies are the base URLs of other nodes of the same lobby (one that
+	// shares its state through a RedisStore), for when they are not behind
+	// one address: a dropped connection is redialed to the next of them,
+	// then the next, round the list with the URL given to Dial. The player
+	// finds its queue place, party and seat on any of them.
+	Lobbies []string
 }
 
 // Client is a player's connection to a lobby.
@@ -84,7 +90,8 @@ type Client struct {
 	log      *slog.Logger
 	player   string
 	name     string
-	url      string
+	urls     []string // the lobby nodes, as WebSocket URLs; the first is Dial's
+	cur      int      // which of urls the connection is on; owned by readLoop
 	attempts int
 
 	tmu    sync.Mutex // guards t, token and expiry, which reconnecting replaces
@@ -122,12 +129,20 @@ func Dial(ctx context.Context, lobbyURL, token string, cfg *ClientConfig) (*Clie
 	if err != nil {
 		return nil, err
 	}
+	urls := []string{u}
+	for _, l := range cc.Lobbies {
+		lu, err := wsURL(l, "/v1/play")
+		if err != nil {
+			return nil, err
+		}
+		urls = append(urls, lu)
+	}
 	t, w, err := handshake(ctx, u, token)
 	if err != nil {
 		return nil, err
 	}
 	c := &Client{
-		log: cc.Logger, player: w.Player, name: w.Name, url: u, t: t,
+		log: cc.Logger, player: w.Player, name: w.Name, urls: urls, t: t,
 		attempts: cc.ReconnectAttempts,
 		pending:  map[string]chan any{},
 		sigs:     map[string]*clientSignaler{},
@@ -537,8 +552,10 @@ func (c *Client) reconnect(ctx context.Context, why error) bool {
 			return false
 		}
 		token, _ := c.NextToken()
+		// The next node first: the one it was on may be the one that went.
+		c.cur = (c.cur + 1) % len(c.urls)
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		t, w, err := handshake(dctx, c.url, token)
+		t, w, err := handshake(dctx, c.urls[c.cur], token)
 		cancel()
 		if err == nil {
 			c.tmu.Lock()
@@ -550,17 +567,19 @@ func (c *Client) reconnect(ctx context.Context, why error) bool {
 			c.checkPaths("lobby connection back")
 			c.mu.Lock()
 			wasQueued := c.queued
-			c.queued = false
+			c.queued = w.Ticket != ""
 			c.mu.Unlock()
-			if wasQueued {
+			if wasQueued && w.Ticket == "" {
 				// The lobby takes a player out of the queue when its
 				// connection drops; the game decides whether to queue again.
+				// (A lobby node that went away hands its players' places
+				// over instead: the welcome then names the ticket.)
 				c.notice(Notice{Type: proto.TypeLeft, Reason: "disconnected"})
 			}
 			return true
 		}
 		var le *Error
-		if errors.As(err, &le) {
+		if errors.As(err, &le) && le.Code != CodeUnavailable {
 			c.log.Warn("lobby: reconnect refused", "err", err)
 			return false
 		}

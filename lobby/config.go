@@ -42,6 +42,12 @@ type Config struct {
 	// Auth checks the token of every hello. A Guests authenticator with a
 	// random secret by default.
 	Auth Authenticator
+	// Store keeps the lobby's state: by default a MemoryStore, in this
+	// process; a RedisStore shares it between lobby nodes
+	// (docs/scaling.md). Every node then needs the same Auth, one whose
+	// tokens every node accepts and spends once (Guests with a shared
+	// Secret and the store as its Nonces), and the same Modes.
+	Store Store
 	// GameServerKey is the shared key a game server in another process must
 	// present to register. Empty (the default) refuses every remote game
 	// server: only in-process ones, through Server.AttachGameServer.
@@ -226,12 +232,30 @@ func (c *Config) resolve() (*Config, error) {
 		modes[name] = m
 	}
 	r.Modes = modes
+	if r.Store == nil {
+		m, err := NewMemoryStore(0)
+		if err != nil {
+			return nil, err
+		}
+		r.Store = m
+	}
+	_, shared := r.Store.(*RedisStore)
 	if r.Auth == nil {
-		g, err := NewGuests(nil)
+		if shared {
+			// A random secret per node: no token would open a connection on
+			// another node.
+			return bad("a RedisStore needs an Auth that every lobby node shares: Guests with a Secret, and the store as its Nonces")
+		}
+		g, err := NewGuests(&GuestsConfig{Nonces: r.Store})
 		if err != nil {
 			return nil, err
 		}
 		r.Auth = g
+	}
+	if g, ok := r.Auth.(*Guests); ok && shared {
+		if _, mem := g.used.(*MemoryStore); mem {
+			return bad("Guests with a RedisStore must spend nonces in it (GuestsConfig.Nonces), or a token would open one connection on each node")
+		}
 	}
 	defaults := []struct {
 		v   *time.Duration

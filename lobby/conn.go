@@ -43,6 +43,13 @@ type conn struct {
 	reason string
 
 	lim, ipLim *rate.Limiter // nil for game servers
+	full       func()        // called when a player's queue overflows (1008), for the metrics
+
+	// id names the connection in a shared store (node.go), and who the
+	// player or game server it belongs to; set by its reader as it attaches,
+	// read by that reader only.
+	id  string
+	who string
 
 	link  bool // flow-controlled (a game-server link)
 	limit int  // player: more waiting closes it; link: reservations wait here
@@ -93,6 +100,9 @@ func (c *conn) sendRaw(b []byte) {
 	}
 	if !c.link && len(c.q) >= c.limit {
 		c.mu.Unlock()
+		if c.full != nil && !c.closed() {
+			c.full()
+		}
 		c.close(proto.ClosePolicy, "not reading: send queue full")
 		return
 	}

@@ -25,4 +25,12 @@
 // limit on what players and game servers may do is a Config field;
 // SECURITY.md lists them. Matchmaking is deterministic given its clock
 // (Config.Now).
+//
+// That one goroutine is the MemoryStore, the default Config.Store. With a
+// RedisStore, several lobby nodes share the lobby's state in Redis instead
+// (docs/scaling.md): each request is one atomic operation there
+// (store.lua), a node keeps only its connections, one node at a time
+// matches each mode and region, and signals cross from node to node through
+// Redis streams. Players and game servers connect to any node and speak the
+// same protocol.
 package lobby

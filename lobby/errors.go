@@ -20,6 +20,10 @@ var (
 	ErrInvalidConfig = errors.New("lobby: invalid config")
 	// ErrProtocol means the other side broke PROTOCOL.md.
 	ErrProtocol = errors.New("lobby: protocol violation")
+	// ErrUnavailable is matched by an *Error with CodeUnavailable: the
+	// lobby's shared store (Redis) cannot be reached, so it takes no new
+	// work. Try again later; running games are not affected.
+	ErrUnavailable = errors.New("lobby: unavailable")
 )
 
 // Error codes a lobby answers with; PROTOCOL.md describes when each is sent.
@@ -50,6 +54,7 @@ const (
 	CodeInternal      = proto.CodeInternal
 	CodeSignalLimited = proto.CodeSignalLimited
 	CodeTooManyRooms  = proto.CodeTooManyRooms
+	CodeUnavailable   = proto.CodeUnavailable
 )
 
 // Error is a lobby's answer of refusal: a code from PROTOCOL.md and a
@@ -72,6 +77,8 @@ func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrRefused:
 		return true
+	case ErrUnavailable:
+		return e.Code == CodeUnavailable
 	case ErrUnauthorized:
 		switch e.Code {
 		case CodeUnauthorized, CodeTokenInvalid, CodeTokenExpired, CodeTokenReplayed, CodeForbidden:
@@ -84,6 +91,14 @@ func (e *Error) Is(target error) bool {
 func refuse(code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
+
+// Reasons in Notice.Reason (left) that a game may want to tell apart;
+// PROTOCOL.md lists them all.
+const (
+	// ReasonLost: the lobby's shared store lost the queue or room (Redis
+	// restarted empty). A game running on it is not affected; queue again.
+	ReasonLost = proto.ReasonLost
+)
 
 // ProtocolVersion is the version of PROTOCOL.md this package speaks, sent
 // in hello and register.

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -31,6 +32,12 @@ type GameServerConfig struct {
 	Capacity int
 	// Key is the lobby's GameServerKey; DialGameServer needs it.
 	Key string
+	// Lobbies are the base URLs of other nodes of the same lobby (one
+	// that shares its state through a RedisStore), for DialGameServer when
+	// they are not behind one address: a dropped link registers again at
+	// the next of them, round the list with the URL given to
+	// DialGameServer. Any node resumes the registration.
+	Lobbies []string
 	// HandshakeTimeout bounds each player's WebRTC handshake once its offer
 	// arrives (15 s by default). A failed handshake keeps the seat: the
 	// player may offer again until the lobby's SeatTimeout.
@@ -97,6 +104,10 @@ type GameServer struct {
 
 	seats  map[seatKey]*gsSeat // owned by loop
 	resume string              // owned by loop: the token of the latest registration
+	// draining is set by Drain (owned by loop); drained is closed, and set
+	// to nil, once draining and no seat is left.
+	draining bool
+	drained  chan struct{}
 }
 
 type seatKey struct{ room, player string }
@@ -160,11 +171,21 @@ func (s *Server) AttachGameServer(ctx context.Context, ns *netcode.Server, cfg *
 // the first registration does; after that, a dropped link is registered
 // again (GameServerConfig.ReconnectTimeout).
 func DialGameServer(ctx context.Context, lobbyURL string, ns *netcode.Server, cfg *GameServerConfig) (*GameServer, error) {
-	u, err := wsURL(lobbyURL, "/v1/server")
-	if err != nil {
-		return nil, err
+	var err error
+	urls := []string{lobbyURL}
+	if cfg != nil {
+		urls = append(urls, cfg.Lobbies...)
 	}
+	for i, l := range urls {
+		if urls[i], err = wsURL(l, "/v1/server"); err != nil {
+			return nil, err
+		}
+	}
+	var dials atomic.Int64
 	dial := func(ctx context.Context) (transport, error) {
+		// The first registration goes to lobbyURL; each one after a dropped
+		// link to the next node of the list, as the last may be gone.
+		u := urls[int(dials.Add(1)-1)%len(urls)]
 		ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{Subprotocols: []string{proto.Subprotocol}})
 		if err != nil {
 			if resp != nil {
@@ -272,7 +293,7 @@ func register(ctx context.Context, t transport, c *GameServerConfig, resume stri
 func retryable(err error) bool {
 	var le *Error
 	if errors.As(err, &le) {
-		return le.Code == CodeRateLimited
+		return le.Code == CodeRateLimited || le.Code == CodeUnavailable
 	}
 	if errors.Is(err, ErrClosed) || errors.Is(err, ErrProtocol) {
 		return false
@@ -350,6 +371,52 @@ func (g *GameServer) EndRoom(room string) error {
 		}
 		g.send(proto.TypeEnd, &proto.End{Room: room})
 	})
+}
+
+// Drain is how a game server stops, as Kubernetes and Agones stop a pod
+// (docs/agones.md): the lobby places nothing new on it (no room, no player
+// joining one of its rooms by code, no backfill), the rooms on it play on,
+// and once no seat is left (their games ended, or their players left) it
+// leaves the lobby (Close) and returns nil. When ctx ends first it leaves
+// anyway and returns ctx's error; the rooms still on it then end for the
+// lobby, while the sessions already handed out stay the game's.
+func (g *GameServer) Drain(ctx context.Context) error {
+	var drained chan struct{}
+	err := g.call(func() {
+		if !g.draining {
+			g.log.Info("lobby: draining: no new rooms or players", "server", g.ID(), "seats", len(g.seats))
+			g.draining = true
+			g.send(proto.TypeDrain, &proto.Envelope{})
+		}
+		if g.drained == nil && len(g.seats) > 0 {
+			g.drained = make(chan struct{})
+		}
+		drained = g.drained
+	})
+	if err != nil {
+		return err
+	}
+	if drained != nil {
+		select {
+		case <-drained:
+		case <-g.done:
+			return g.Err()
+		case <-ctx.Done():
+			_ = g.Close()
+			return ctx.Err()
+		}
+	}
+	return g.Close()
+}
+
+// Seats reports how many players the lobby has seated on this server and
+// not yet given back: those playing and those still connecting.
+func (g *GameServer) Seats() int {
+	n := 0
+	if g.call(func() { n = len(g.seats) }) != nil {
+		return 0
+	}
+	return n
 }
 
 func (g *GameServer) call(f func()) error {
@@ -453,6 +520,10 @@ func (g *GameServer) loop() {
 		}
 	}()
 	for {
+		if g.drained != nil && len(g.seats) == 0 {
+			close(g.drained)
+			g.drained = nil
+		}
 		select {
 		case m := <-g.in:
 			if g.current(m.l) {
@@ -566,10 +637,16 @@ func (g *GameServer) relink(rl relinked) {
 			delete(g.seats, k)
 		}
 		g.log.Warn("lobby: registered as a new server; earlier seats forgotten", "was", old, "server", rl.reg.Server)
+		if g.draining {
+			g.send(proto.TypeDrain, &proto.Envelope{})
+		}
 		return
 	}
 	g.reconcile(rl.seats)
 	g.log.Info("lobby: link back; registration resumed", "server", rl.reg.Server, "seats", len(rl.seats))
+	if g.draining {
+		g.send(proto.TypeDrain, &proto.Envelope{})
+	}
 }
 
 // reconcile settles the seats with the list the lobby sent on resuming:

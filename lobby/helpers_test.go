@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,8 +26,16 @@ func TestMain(m *testing.M) {
 }
 
 // testLobby runs a lobby behind an httptest server and returns its URL.
+//
+// Under TestProtocolOnRedis, or with TICKWIRE_TEST_STORE=redis for every
+// test, the lobby keeps its state in a RedisStore on a redis-server of the
+// test's own, to check that store.lua behaves as the hub does (the tests
+// that look into the hub make their lobbies otherwise).
 func testLobby(t testing.TB, cfg *Config) (*Server, string) {
 	t.Helper()
+	if (redisLobbies.Load() || os.Getenv("TICKWIRE_TEST_STORE") == "redis") && (cfg == nil || cfg.Store == nil) {
+		cfg = onRedis(t, cfg)
+	}
 	srv, err := NewServer(cfg)
 	if err != nil {
 		t.Fatalf("NewServer: %v", err)
@@ -136,3 +145,31 @@ func wantCode(t testing.TB, err error, code string) {
 		t.Fatalf("got error %v, want code %q", err, code)
 	}
 }
+
+// onRedis puts cfg's lobby on a RedisStore of its own.
+func onRedis(t testing.TB, cfg *Config) *Config {
+	t.Helper()
+	r := startRedis(t)
+	st, err := NewRedisStore(context.Background(), RedisConfig{URL: r.URL(), NodeTTL: time.Second})
+	if err != nil {
+		t.Fatalf("NewRedisStore: %v", err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	c.Store = st
+	switch a := c.Auth.(type) {
+	case nil:
+		if c.Auth, err = NewGuests(&GuestsConfig{Secret: []byte("redis-test-secret-0123456789"), Nonces: st}); err != nil {
+			t.Fatal(err)
+		}
+	case *Guests:
+		a.used = st
+	}
+	return &c
+}
+
+// redisLobbies puts the lobbies of testLobby on Redis (TestProtocolOnRedis).
+var redisLobbies atomic.Bool

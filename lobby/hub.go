@@ -25,6 +25,7 @@ import (
 // in one place, without locks.
 type hub struct {
 	cfg   *Config
+	m     *counters
 	mm    *match.Matchmaker
 	in    chan event
 	calls chan func()
@@ -153,6 +154,8 @@ type gameServer struct {
 	// when a server whose link dropped is given up.
 	resume    string
 	graceEnds time.Time
+	// draining: no new room goes to it, and its rooms take no new players.
+	draining bool
 }
 
 // send queues a message for the game server; while its link is down the
@@ -169,7 +172,7 @@ func (g *gameServer) sendError(id, code, msg string) {
 	}
 }
 
-func newHub(cfg *Config) (*hub, error) {
+func newHub(cfg *Config, m *counters) (*hub, error) {
 	mm, err := match.New(cfg.matchModes())
 	if err != nil {
 		return nil, err
@@ -192,6 +195,7 @@ func newHub(cfg *Config) (*hub, error) {
 		ctx:          ctx,
 		cancel:       cancel,
 		cfg:          cfg,
+		m:            m,
 		mm:           mm,
 		in:           make(chan event, 1024),
 		calls:        make(chan func()),
@@ -268,7 +272,7 @@ func (h *hub) run() {
 func (h *hub) updateReady() {
 	var r Readiness
 	for _, g := range h.servers {
-		if g.c == nil {
+		if g.c == nil || g.draining {
 			continue
 		}
 		free := max(g.capacity-g.load, 0)
@@ -336,6 +340,9 @@ func (h *hub) attachPlayer(c *conn, id Identity, helloID, token string, expires 
 	w := &proto.Welcome{Envelope: proto.Envelope{ID: helloID}, V: proto.Version, Player: p.id, Name: p.name, Token: token}
 	if token != "" {
 		w.Expires = expires.Unix()
+	}
+	if p.ticket != nil {
+		w.Ticket = p.ticket.id // a connection that replaced another: still queued
 	}
 	c.send(proto.TypeWelcome, w)
 	// Back from a dropped lobby connection: say where it plays and with whom.
@@ -619,6 +626,7 @@ func (h *hub) createRoom(p *player, m *proto.RoomCreate) {
 	}
 	ip := p.c.ip
 	if h.waitingSeats[ip]+size > h.cfg.MaxRoomSeatsPerIP {
+		h.m.limit(LimitRooms)
 		p.c.sendError(m.ID, proto.CodeTooManyRooms, fmt.Sprintf("rooms created from this address already hold %d seats nobody plays in (at most %d)",
 			h.waitingSeats[ip], h.cfg.MaxRoomSeatsPerIP))
 		return
@@ -628,6 +636,7 @@ func (h *hub) createRoom(p *player, m *proto.RoomCreate) {
 	}
 	ipLim := h.ipRoomLimiter(ip)
 	if p.roomLim.Tokens() < 1 || ipLim.Tokens() < 1 {
+		h.m.limit(LimitRooms)
 		p.c.sendError(m.ID, proto.CodeTooManyRooms, "rooms created too fast, by this player or this address")
 		return
 	}
@@ -638,6 +647,7 @@ func (h *hub) createRoom(p *player, m *proto.RoomCreate) {
 	}
 	p.roomLim.Allow()
 	ipLim.Allow()
+	h.m.roomsCreated.Add(1)
 	r.name, r.public = m.Name, m.Public
 	r.code = h.freshCode(func(c string) bool { return h.codes[c] != nil })
 	r.waiting, r.creator, r.creatorIP = true, p, ip
@@ -677,6 +687,8 @@ func (h *hub) joinRoom(p *player, m *proto.RoomJoin) {
 		p.c.sendError(m.ID, proto.CodeRoomNotFound, "no room with code "+quote(m.Code))
 	case len(r.seats) >= r.max:
 		p.c.sendError(m.ID, proto.CodeRoomFull, "room is full")
+	case r.gs.draining:
+		p.c.sendError(m.ID, proto.CodeRoomFull, "the room's game server is draining: it takes no new players")
 	default:
 		h.announce(r, []*seat{h.seatPlayer(r, p, 0)}, m.ID)
 	}
@@ -686,7 +698,7 @@ func (h *hub) listRooms(p *player, m *proto.Rooms) {
 	const maxListed = 100
 	list := []proto.RoomInfo{}
 	for _, r := range h.rooms {
-		if r.public && len(r.seats) < r.max && (m.Mode == "" || m.Mode == r.mode) {
+		if r.public && len(r.seats) < r.max && (m.Mode == "" || m.Mode == r.mode) && !r.gs.draining {
 			list = append(list, proto.RoomInfo{Room: r.id, Code: r.code, Name: r.name, Mode: r.mode,
 				Region: r.region, Players: len(r.seats), Max: r.max})
 		}
@@ -707,7 +719,7 @@ func (h *hub) placeRoom(mode, region string, size int) *room {
 	bestExact := false
 	for _, g := range h.servers {
 		exact := region == "" || g.region == region
-		if (!exact && g.region != "") || g.capacity-g.load < size || g.c == nil {
+		if (!exact && g.region != "") || g.capacity-g.load < size || g.c == nil || g.draining {
 			continue
 		}
 		if best == nil || (exact && !bestExact) || (exact == bestExact && lessLoaded(g, best)) {
@@ -869,6 +881,10 @@ func (h *hub) offerBackfill(r *room) {
 	if !r.matchmade || !h.cfg.Modes[r.mode].Backfill {
 		return
 	}
+	if r.gs.draining {
+		h.mm.RemoveRoom(r.id)
+		return
+	}
 	mean := 0.0
 	if len(r.seats) > 0 {
 		mean = r.ratingSum / float64(len(r.seats))
@@ -883,15 +899,26 @@ func (h *hub) playerSignal(p *player, m *proto.Signal) {
 	}
 	switch {
 	case s == nil || s.room.id != m.Room:
+		h.m.signal(proto.CodeNotInRoom)
 		p.c.sendError(m.ID, proto.CodeNotInRoom, "not seated in room "+quote(m.Room))
 	case m.Seat != s.token:
+		h.m.signal(proto.CodeBadSeat)
 		p.c.sendError(m.ID, proto.CodeBadSeat, "wrong seat token")
 	case p.sigLim.Tokens() < 1:
+		h.m.signal(proto.CodeSignalLimited)
+		h.m.limit(LimitSignals)
 		p.c.sendError(m.ID, proto.CodeSignalLimited, "over the player's signaling budget; not relayed")
 	case !s.room.sigLim.Allow():
+		h.m.signal(proto.CodeSignalLimited)
+		h.m.limit(LimitSignals)
 		p.c.sendError(m.ID, proto.CodeSignalLimited, "over the room's signaling budget; not relayed")
 	default:
 		p.sigLim.Allow()
+		if s.room.gs.c == nil {
+			h.m.signal("dropped")
+		} else {
+			h.m.signal("relayed")
+		}
 		s.room.gs.send(proto.TypeSignal, &proto.Signal{Room: m.Room, Player: p.id, Seat: s.token, Signal: m.Signal})
 	}
 }
@@ -940,9 +967,12 @@ func (h *hub) placeMatch(m match.Match) {
 		return
 	}
 	var seated []*seat
+	h.m.matches.Add(1)
 	for _, mt := range m.Tickets {
 		t := h.tickets[mt.ID]
 		delete(h.tickets, mt.ID)
+		h.m.wait(h.now().Sub(t.since))
+		h.m.matched.Add(uint64(len(t.players)))
 		for _, q := range t.players {
 			q.ticket = nil
 			seated = append(seated, h.seatPlayer(r, q, t.rating))
@@ -1080,7 +1110,14 @@ func (h *hub) serverSeat(g *gameServer, id, roomID, playerID string) *seat {
 func (h *hub) serverMessage(g *gameServer, msg any) {
 	switch m := msg.(type) {
 	case *proto.Signal:
-		if s := h.serverSeat(g, m.ID, m.Room, m.Player); s != nil && s.p.c != nil {
+		s := h.serverSeat(g, m.ID, m.Room, m.Player)
+		switch {
+		case s == nil:
+			h.m.signal("refused")
+		case s.p.c == nil:
+			h.m.signal("dropped")
+		default:
+			h.m.signal("relayed")
 			s.p.c.send(proto.TypeSignal, &proto.Signal{Room: m.Room, Signal: m.Signal})
 		}
 	case *proto.SeatRef:
@@ -1111,7 +1148,46 @@ func (h *hub) serverMessage(g *gameServer, msg any) {
 		g.send(proto.TypeOK, &proto.Envelope{ID: m.ID})
 	case *proto.Register:
 		g.sendError(m.ID, proto.CodeBadRequest, "already registered")
+	case *proto.Envelope:
+		if m.Type == proto.TypeDrain {
+			h.drain(g)
+			g.send(proto.TypeOK, &proto.Envelope{ID: m.ID})
+		}
 	}
+}
+
+// drain stops g taking new rooms and new players: its running rooms play
+// on until they end, and the game server then leaves (GameServer.Drain).
+func (h *hub) drain(g *gameServer) {
+	if !g.draining {
+		h.cfg.Logger.Info("lobby: game server draining", "server", g.id, "rooms", len(g.rooms))
+	}
+	g.draining = true
+	for _, r := range g.rooms {
+		h.mm.RemoveRoom(r.id)
+	}
+}
+
+// statsLocked counts what the hub holds; in the hub goroutine.
+func (h *hub) statsLocked() Stats {
+	var st Stats
+	st.Players, st.Queued, st.Parties, st.Rooms = len(h.players), len(h.tickets), len(h.parties), len(h.rooms)
+	for _, g := range h.servers {
+		if g.c != nil {
+			st.GameServers++
+		} else {
+			st.GameServersDown++
+		}
+	}
+	for _, p := range h.players {
+		if p.c != nil {
+			st.Connected++
+		}
+	}
+	for _, r := range h.rooms {
+		st.Seats += len(r.seats)
+	}
+	return st
 }
 
 // ---- helpers

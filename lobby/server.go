@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -34,7 +33,9 @@ import (
 //	/v1/server   WebSocket for game servers in other processes
 type Server struct {
 	cfg *Config
-	h   *hub
+	eng engine
+	h   *hub // the engine, for a MemoryStore
+	m   *counters
 	mux *http.ServeMux
 
 	mu      sync.Mutex
@@ -53,10 +54,6 @@ func NewServer(cfg *Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := newHub(c)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
-	}
 	lims, err := lru.New[string, *rate.Limiter](1 << 16)
 	if err != nil {
 		return nil, err
@@ -65,14 +62,17 @@ func NewServer(cfg *Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: c, h: h, mux: http.NewServeMux(), ipConns: map[string]int{}, tcp: map[string]int{}, ipLims: lims, keyLims: keyLims}
+	s := &Server{cfg: c, m: newCounters(), mux: http.NewServeMux(), ipConns: map[string]int{}, tcp: map[string]int{}, ipLims: lims, keyLims: keyLims}
+	if s.eng, err = c.Store.engine(s); err != nil {
+		return nil, err
+	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.HandleFunc("POST /v1/guest", s.guest)
 	s.mux.HandleFunc("OPTIONS /v1/guest", s.guestPreflight)
 	s.mux.HandleFunc("GET /v1/play", func(w http.ResponseWriter, r *http.Request) { s.accept(w, r, proto.FromPlayer) })
 	s.mux.HandleFunc("GET /v1/server", func(w http.ResponseWriter, r *http.Request) { s.accept(w, r, proto.FromServer) })
-	go h.run()
+	go s.eng.run()
 	return s, nil
 }
 
@@ -81,7 +81,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.Serve
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	select {
-	case <-s.h.done:
+	case <-s.eng.finished():
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, `{"status":"stopped"}`+"\n")
@@ -105,13 +105,17 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 	}
 	body.Readiness = r
 	select {
-	case <-s.h.done:
+	case <-s.eng.finished():
 		body.Status = "stopped"
 		w.WriteHeader(http.StatusServiceUnavailable)
 	default:
-		if r.Ready {
+		switch {
+		case r.Ready:
 			body.Status = "ready"
-		} else {
+		case r.StoreDown:
+			body.Status = "unavailable"
+			w.WriteHeader(http.StatusServiceUnavailable)
+		default:
 			body.Status = "no_game_server"
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
@@ -120,22 +124,24 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 }
 
 // Readiness is whether a lobby can place a room now, as /readyz answers:
-// Ready when some linked game server has the free seats for the smallest
-// room a mode allows.
+// Ready when some linked game server, not draining, has the free seats for
+// the smallest room a mode allows.
 type Readiness struct {
 	Ready       bool `json:"-"`
-	GameServers int  `json:"game_servers"` // linked now (not in their grace)
+	GameServers int  `json:"game_servers"` // linked now (not in their grace), not draining
 	FreeSeats   int  `json:"free_seats"`   // on those, not held by rooms
+	// StoreDown is set while the shared store (Redis) cannot be reached.
+	StoreDown bool `json:"store_down,omitempty"`
 }
 
 // Readiness reports, without waiting on the lobby, whether it can place a
 // room now (what /readyz answers).
 func (s *Server) Readiness() Readiness {
 	select {
-	case <-s.h.done:
+	case <-s.eng.finished():
 		return Readiness{}
 	default:
-		return *s.h.ready.Load()
+		return s.eng.readiness()
 	}
 }
 
@@ -202,6 +208,7 @@ func (s *Server) guest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.ipLimiter(remoteIP(r)).Allow() {
+		s.m.limit(LimitGuestRate)
 		http.Error(w, "rate limited", http.StatusTooManyRequests)
 		return
 	}
@@ -257,6 +264,7 @@ func (s *Server) admit(ip string, fromNetwork bool) (ok bool, status int) {
 	case s.closed:
 		return false, http.StatusServiceUnavailable
 	case fromNetwork && s.ipConns[ip] >= s.cfg.MaxConnsPerIP:
+		s.m.limit(LimitConnsPerIP)
 		return false, http.StatusTooManyRequests
 	}
 	if fromNetwork {
@@ -348,6 +356,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, side proto.Side)
 	ip := remoteIP(r)
 	if side == proto.FromServer {
 		if lim, ok := s.keyLims.Peek(ip); ok && lim.spent() {
+			s.m.limit(LimitKeyFailures)
 			refuseHTTP(w, http.StatusTooManyRequests, "too many wrong game server keys from this address")
 			return
 		}
@@ -374,6 +383,7 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, side proto.Side)
 	var c *conn
 	if side == proto.FromPlayer {
 		c = newConn(wsTransport{ws}, ip, s.cfg.SendQueue)
+		c.full = func() { s.m.limit(LimitSendQueue) }
 		c.lim = rate.NewLimiter(rate.Limit(s.cfg.MessageRate), s.cfg.MessageBurst)
 		c.ipLim = s.ipLimiter(ip)
 	} else {
@@ -397,7 +407,7 @@ func (s *Server) serve(ctx context.Context, c *conn, side proto.Side, trusted bo
 	// writer sends what is queued (the error that explains it) and then the
 	// close code. Cancelling a read instead would drop the TCP connection on
 	// the spot: coder/websocket closes on a cancelled read context.
-	stop := context.AfterFunc(s.h.ctx, func() { c.close(proto.CloseGoingAway, "lobby shutting down") })
+	stop := context.AfterFunc(s.eng.context(), func() { c.close(proto.CloseGoingAway, "lobby shutting down") })
 	defer func() {
 		stop()
 		c.close(proto.CloseNormal, "")
@@ -408,7 +418,7 @@ func (s *Server) serve(ctx context.Context, c *conn, side proto.Side, trusted bo
 		return
 	}
 	peerCode := -1
-	defer func() { s.h.post(event{c: c, gone: true, peerCode: peerCode}) }()
+	defer func() { s.eng.gone(c, peerCode) }()
 	// Everything a message leads to goes through the hub, in order: the
 	// replies to the requests before a message that closes the connection
 	// (one over the rate limit, say) are sent before the close, since those
@@ -422,64 +432,18 @@ func (s *Server) serve(ctx context.Context, c *conn, side proto.Side, trusted bo
 				return
 			}
 			ev.c = c
-			s.closeThroughHub(ev)
+			s.eng.closeAfter(ev)
 			return
 		}
 		ev := s.decode(c, side, b)
 		ev.c = c
 		if ev.closeCode != 0 {
-			s.closeThroughHub(ev)
+			s.eng.closeAfter(ev)
 			return
 		}
-		if !s.hold(c, &ev) {
+		if !s.eng.message(ev) {
 			return
 		}
-		if !s.h.post(ev) {
-			if ev.reserved != nil {
-				ev.reserved.unreserve()
-			}
-			return
-		}
-	}
-}
-
-// hold applies flow control to a game-server link before ev goes to the
-// hub: a game server's request waits for room on its own link (for the
-// reply), a player's signal for room on the link of its seat's server.
-// false means c closed meanwhile.
-func (s *Server) hold(c *conn, ev *event) bool {
-	var l *conn
-	switch {
-	case c.link:
-		l = c
-	case ev.msg != nil:
-		if _, ok := ev.msg.(*proto.Signal); ok {
-			l = c.route.Load()
-		}
-	}
-	if l == nil {
-		return true
-	}
-	if l.reserve(c.done, s.h.done) {
-		ev.reserved = l
-		return true
-	}
-	// A player's link may have gone (the hub drops the signal), its own
-	// connection not.
-	return !c.closed()
-}
-
-// closeThroughHub has the hub send ev's error and close c, after what
-// the earlier messages of c led to, and waits for that.
-func (s *Server) closeThroughHub(ev event) {
-	if !s.h.post(ev) {
-		ev.c.close(ev.closeCode, ev.closeReason)
-		return
-	}
-	select {
-	case <-ev.c.done:
-	case <-s.h.done:
-		ev.c.close(ev.closeCode, ev.closeReason)
 	}
 }
 
@@ -512,6 +476,7 @@ func (s *Server) readFailed(c *conn, err error) {
 // the protocol says so, the close code.
 func (s *Server) decode(c *conn, side proto.Side, b []byte) event {
 	if c.lim != nil && (!c.lim.Allow() || !c.ipLim.Allow()) {
+		s.m.limit(LimitMessageRate)
 		return event{reply: &proto.Error{Code: proto.CodeRateLimited, Message: "too many messages"},
 			closeCode: proto.CloseRateLimited, closeReason: "rate limited"}
 	}
@@ -577,6 +542,13 @@ func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bo
 			if errors.As(err, &le) {
 				code = le.Code
 			}
+			if code == proto.CodeUnavailable {
+				// Not the token's fault: it is not spent, and may try again.
+				// Why is for the operator: it may name where Redis is.
+				s.m.unavail.Add(1)
+				s.cfg.Logger.Debug("lobby: cannot authenticate now", "ip", c.ip, "err", err)
+				return fail(m.ID, code, "the lobby cannot check tokens now: try again later", proto.CloseTryLater)
+			}
 			return fail(m.ID, code, err.Error(), proto.CloseUnauthorized)
 		}
 		if id.Player == "" || len(id.Player) > proto.MaxIDLen || len(id.Name) > proto.MaxNameLen {
@@ -589,21 +561,23 @@ func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bo
 				ev.token, ev.expires = tok, exp
 			}
 		}
-		return s.h.post(ev)
+		return s.eng.attach(ev)
 	case *proto.Register:
 		if !trusted {
 			budget := s.keyLimiter(c.ip)
 			if !budget.take() {
+				s.m.limit(LimitKeyFailures)
 				return fail(m.ID, proto.CodeRateLimited, "too many wrong game server keys from this address", proto.CloseRateLimited)
 			}
 			key := s.cfg.GameServerKey
 			if key == "" || subtle.ConstantTimeCompare([]byte(m.Key), []byte(key)) != 1 {
 				s.cfg.Logger.Info("lobby: wrong game server key", "ip", c.ip)
+				s.m.limit(LimitKeyFailures)
 				return fail(m.ID, proto.CodeForbidden, "wrong game server key", proto.CloseUnauthorized)
 			}
 			budget.give()
 		}
-		return s.h.post(event{c: c, reg: m, trusted: trusted})
+		return s.eng.attach(event{c: c, reg: m, trusted: trusted})
 	}
 	first := proto.TypeHello
 	if side == proto.FromServer {
@@ -612,7 +586,9 @@ func (s *Server) hello(ctx context.Context, c *conn, side proto.Side, trusted bo
 	return fail(proto.Env(msg).ID, proto.CodeUnauthorized, "the first message must be "+first, proto.CloseUnauthorized)
 }
 
-// Stats is a snapshot of what a lobby holds.
+// Stats is a snapshot of what a lobby holds. With a shared store it counts
+// the whole lobby, every node, but for Connected and TCPConns, which are
+// this node's.
 type Stats struct {
 	Players     int // known players, connected or holding a seat
 	Connected   int // player connections
@@ -630,32 +606,33 @@ type Stats struct {
 
 // Stats reports what the lobby holds now.
 func (s *Server) Stats() Stats {
-	var st Stats
-	s.h.do(func() {
-		h := s.h
-		st.Players, st.Queued, st.Parties, st.Rooms = len(h.players), len(h.tickets), len(h.parties), len(h.rooms)
-		for _, g := range h.servers {
-			if g.c != nil {
-				st.GameServers++
-			} else {
-				st.GameServersDown++
-			}
-		}
-		for _, p := range h.players {
-			if p.c != nil {
-				st.Connected++
-			}
-		}
-		for _, r := range h.rooms {
-			st.Seats += len(r.seats)
-		}
-	})
-	s.mu.Lock()
-	for _, n := range s.tcp {
-		st.TCPConns += n
-	}
-	s.mu.Unlock()
+	st := s.eng.stats()
+	st.TCPConns = s.tcpConns()
 	return st
+}
+
+func (s *Server) tcpConns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, k := range s.tcp {
+		n += k
+	}
+	return n
+}
+
+// Metrics reports what the lobby holds and what this node has done since
+// it started (see Metrics).
+func (s *Server) Metrics() Metrics {
+	var m Metrics
+	select {
+	case <-s.eng.finished():
+	default:
+		s.eng.gauges(&m)
+	}
+	m.TCPConns = s.tcpConns()
+	s.m.fill(&m)
+	return m
 }
 
 // Shutdown closes every connection with 1001 (going away) and waits for
@@ -664,8 +641,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
-	s.stop.Do(func() { close(s.h.quit) })
-	<-s.h.done
+	s.stop.Do(s.eng.stop)
+	<-s.eng.finished()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

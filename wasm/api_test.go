@@ -52,6 +52,12 @@ func TestClientAPITwins(t *testing.T) {
 			"TURNServer", "TURNServerConfig", "NewTURNServer", "TURNStats",
 			"TURNServer.Addr", "TURNServer.Close", "TURNServer.Stats",
 			"TURNServer.TCPAddr", "TURNServer.TLSAddr", "TURNServer.URLs",
+			// Issue 18: stores, drain, metrics.
+			"Store", "RedisStore", "RedisConfig", "NewRedisStore", "RedisStore.Close", "RedisStore.Spend",
+			"GameServer.Drain", "GameServer.Seats",
+			"Metrics", "Server.Metrics", "QueueLen", "Histogram",
+			"LimitMessageRate", "LimitConnsPerIP", "LimitTCPConnsPerIP", "LimitKeyFailures", "LimitSignals",
+			"LimitRooms", "LimitSendQueue", "LimitGuestRate",
 		},
 	}
 	for pkg, only := range serverOnly {
@@ -125,6 +131,12 @@ func exportedAPI(t *testing.T, dir string, env []string) map[string]string {
 					recv := d.Recv.List[0].Type
 					if s, ok := recv.(*ast.StarExpr); ok {
 						recv = s.X
+					}
+					switch g := recv.(type) { // a generic type's: T[P] or T[P, Q]
+					case *ast.IndexExpr:
+						recv = g.X
+					case *ast.IndexListExpr:
+						recv = g.X
 					}
 					if !recv.(*ast.Ident).IsExported() {
 						continue

@@ -61,14 +61,24 @@ type config struct {
 	TURNKey      string
 	TURNHost     string // its host in the URLs handed out, or "" for the relay IP
 
-	Origins  []string
-	LogLevel slog.Level
+	Origins   []string
+	LogLevel  slog.Level
+	LogFormat string // text or json
+
+	Redis        string // the RedisStore's URL, or "" for a lobby alone in memory
+	RedisPrefix  string
+	Metrics      bool   // serve /metrics
+	Pprof        string // host:port of net/http/pprof, or ""
+	DrainTimeout time.Duration
 
 	Web string // a directory of static files served at "/", or ""
 
 	// Set by tests rather than flags.
 	out   io.Writer         // the banner and logs; os.Stderr in main
 	ready func(base string) // called with the lobby's base URL once it serves
+	// sigterm receives SIGTERM (main): the stop it starts drains the
+	// embedded game server first, as Kubernetes stops a pod.
+	sigterm <-chan os.Signal
 }
 
 // flagDoc describes one flag for -h: its value name and what it does.
@@ -149,6 +159,15 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	str(&origins, "origin", "", "patterns",
 		"Browser origins allowed to open a player WebSocket, comma-separated host patterns such as game.example.com,*.example.com; * allows every origin. Empty: same origin only. Native clients are always allowed.")
 	str(&logLevel, "log-level", "info", "level", "Log level: debug, info, warn or error. WebRTC (pion) warnings show at debug only.")
+	str(&c.LogFormat, "log-format", "text", "text|json", "Log format: text (key=value) or json (one object a line, for log collectors).")
+	str(&c.Redis, "redis", "", "url",
+		"Share the lobby's state (queues, parties, rooms, seats, game servers, spent tokens) with other lobby nodes through this Redis, such as redis://redis:6379/0, rediss://:password@host:6380/0 or unix:///run/redis.sock: players and game servers then connect to any node, and a node that stops or dies loses only its connections. Every node needs the same -guest-secret, -key and -modes. Empty: this process alone, its state in memory.")
+	str(&c.RedisPrefix, "redis-prefix", "tickwire", "name", "Names this lobby's keys in -redis, so that lobbies with other modes or secrets can share the Redis.")
+	boolean(&c.Metrics, "metrics", true, "Serve Prometheus metrics at /metrics: the lobby's players, queues, matches, rooms, signaling and limits, and the embedded game server's sessions.")
+	str(&c.Pprof, "pprof", "", "host:port",
+		"Serve Go's profiler (net/http/pprof) at /debug/pprof/ on this address, for diagnosis. Keep it on loopback or a private network. Empty: off.")
+	dur(&c.DrainTimeout, "drain-timeout", 30*time.Second,
+		"On SIGTERM (how Kubernetes stops a pod), how long the embedded game server drains before the process stops: no new room or player goes to it, and the rooms on it play on until they end or this passes. Keep it below the pod's terminationGracePeriodSeconds. 0: stop at once. Ctrl-C (SIGINT) stops at once.")
 	str(&c.Web, "web", "", "dir",
 		"Serve the static files of this directory at / next to the lobby's own routes, such as the browser demo that make run builds into build/web. Empty: no page.")
 
@@ -332,6 +351,28 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return nil, bad("log-level", "%q: want debug, info, warn or error", logLevel)
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return nil, bad("log-format", "%q: want text or json", c.LogFormat)
+	}
+	if c.Redis != "" {
+		if !strings.Contains(c.Redis, "://") {
+			return nil, bad("redis", "%q: want a URL such as redis://host:6379/0", c.Redis)
+		}
+		if c.GuestSecret == "" {
+			return nil, bad("redis", "needs -guest-secret (%s), the same on every node: a token one node issues must open a connection on any other", envName("guest-secret"))
+		}
+	}
+	if c.RedisPrefix == "" || strings.ContainsAny(c.RedisPrefix, "{}") {
+		return nil, bad("redis-prefix", "%q: want a name without braces", c.RedisPrefix)
+	}
+	if c.Pprof != "" {
+		if err := checkHostPort(c.Pprof); err != nil {
+			return nil, bad("pprof", "%v", err)
+		}
+	}
+	if c.DrainTimeout < 0 {
+		return nil, bad("drain-timeout", "negative duration %v", c.DrainTimeout)
+	}
 	return &c, nil
 }
 
@@ -350,6 +391,7 @@ somewhere to play:
   POST /v1/guest    a guest token
   GET  /v1/play     WebSocket for players
   GET  /v1/server   WebSocket for game servers in other processes (-key)
+  GET  /metrics     Prometheus metrics (-metrics)
   GET  /            the files of -web, if set (a browser game, say)
 
 Every flag has an environment variable twin, shown below. A flag on the
@@ -383,6 +425,7 @@ Examples:
   go run ./examples/lobbybots -lobby http://127.0.0.1:8080  # in another terminal
   TICKWIRE_LOBBY_ADDR=:8080 TICKWIRE_LOBBY_GAME_UDP=0.0.0.0:7777 go run ./lobby/cmd/lobby
   go run ./lobby/cmd/lobby -web build/web                   # and the browser demo make run builds there
+  go run ./lobby/cmd/lobby -redis redis://127.0.0.1:6379/0 -guest-secret S -key K -addr :8081   # one node of several
 
 Bad values exit with status 2.
 `)

@@ -10,6 +10,11 @@
 // routes: `make run` builds the browser demo (examples/web and the wasm
 // client) into build/web and serves it there, to play in two tabs.
 //
+// With -redis URL, several such processes share one lobby's state in
+// Redis: players and game servers connect to any of them (docs/scaling.md).
+// /metrics serves Prometheus metrics; SIGTERM drains the embedded game
+// server before the process stops.
+//
 // Every flag has an environment variable twin (TICKWIRE_LOBBY_ADDR for
 // -addr, and so on); -h lists them.
 package main
@@ -25,13 +30,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"github.com/tickwire/tickwire/lobby"
+	"github.com/tickwire/tickwire/metrics"
 	"github.com/tickwire/tickwire/netcode"
 )
 
@@ -39,9 +50,12 @@ import (
 const shutdownTimeout = 10 * time.Second
 
 func main() {
-	// Signals first, so that none is lost while the lobby starts.
+	// Signals first, so that none is lost while the lobby starts. SIGTERM
+	// is also noted on its own: the stop it starts drains the game server.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
 	// Once the first signal starts the shutdown, a second one kills.
 	context.AfterFunc(ctx, stop)
 	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stdout)
@@ -53,6 +67,10 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.out = os.Stderr
+	cfg.sigterm = term
+	// go-redis logs every failed dial of a Redis outage, in a format of its
+	// own; the lobby logs the outage once. A process-wide setting, so here.
+	redis.SetLogger(redisLogger{slog.New(logHandler(os.Stderr, cfg.LogFormat, cfg.LogLevel)).With("component", "redis")})
 	if err := run(ctx, cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "lobby:", err)
 		os.Exit(1)
@@ -68,7 +86,7 @@ func run(ctx context.Context, cfg *config) (err error) {
 	if out == nil {
 		out = io.Discard
 	}
-	log := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := slog.New(logHandler(out, cfg.LogFormat, cfg.LogLevel))
 
 	var cleanups []func(context.Context) error // run in reverse
 	defer func() {
@@ -83,11 +101,24 @@ func run(ctx context.Context, cfg *config) (err error) {
 	if cfg.GuestSecret != "" {
 		secret = []byte(cfg.GuestSecret)
 	}
-	guests, err := lobby.NewGuests(&lobby.GuestsConfig{Secret: secret, TTL: cfg.TokenTTL})
+	gcfg := &lobby.GuestsConfig{Secret: secret, TTL: cfg.TokenTTL}
+	var store lobby.Store
+	if cfg.Redis != "" {
+		rs, err := lobby.NewRedisStore(ctx, lobby.RedisConfig{URL: cfg.Redis, Prefix: cfg.RedisPrefix, Logger: log})
+		if err != nil {
+			return err
+		}
+		// Closed after the lobby has handed its players over (cleanups run
+		// in reverse).
+		cleanups = append(cleanups, func(context.Context) error { return rs.Close() })
+		store, gcfg.Nonces = rs, rs
+	}
+	guests, err := lobby.NewGuests(gcfg)
 	if err != nil {
 		return err
 	}
 	lcfg := &lobby.Config{
+		Store:          store,
 		Modes:          cfg.Modes,
 		Auth:           guests,
 		GameServerKey:  cfg.Key,
@@ -138,6 +169,23 @@ func run(ctx context.Context, cfg *config) (err error) {
 	if cfg.Web != "" {
 		handler = withWeb(ls, cfg.Web)
 	}
+	var reg *prometheus.Registry
+	if cfg.Metrics {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+			metrics.NewLobbyCollector(ls))
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}))
+		mux.Handle("/", handler)
+		handler = mux
+	}
+	if cfg.Pprof != "" {
+		stopPprof, err := servePprof(cfg.Pprof, log)
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, stopPprof)
+	}
 	// An idle keep-alive holds one of its address's MaxTCPConnsPerIP
 	// connections (ls.Listener) until IdleTimeout: browsers reconnect in
 	// milliseconds, so half a minute costs them nothing.
@@ -160,6 +208,7 @@ func run(ctx context.Context, cfg *config) (err error) {
 	})
 
 	var game *netcode.Server
+	var gs *lobby.GameServer
 	if cfg.Game {
 		// pion warns about the normal course of a connection (pings before
 		// the first candidate pair, writes racing a close): its warnings
@@ -168,7 +217,7 @@ func run(ctx context.Context, cfg *config) (err error) {
 		if cfg.LogLevel <= slog.LevelDebug {
 			nlevel = cfg.LogLevel
 		}
-		nlog := slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: nlevel})).With("component", "netcode")
+		nlog := slog.New(logHandler(out, cfg.LogFormat, nlevel)).With("component", "netcode")
 		ncfg := &netcode.Config{UDPAddr: cfg.GameUDP, TCPAddr: cfg.GameTCP, PublicAddrs: cfg.PublicIPs, Logger: nlog}
 		if cfg.PublicIPAuto {
 			ncfg.PublicAddrSTUN = cfg.STUN[0]
@@ -184,7 +233,10 @@ func run(ctx context.Context, cfg *config) (err error) {
 			return nil
 		})
 		game = ns
-		gs, err := ls.AttachGameServer(ctx, ns, &lobby.GameServerConfig{
+		if reg != nil {
+			reg.MustRegister(metrics.NewSessionCollector(ns))
+		}
+		gs, err = ls.AttachGameServer(ctx, ns, &lobby.GameServerConfig{
 			Name: cfg.GameName, Region: cfg.GameRegion, Capacity: cfg.GameCapacity, Logger: log,
 		})
 		if err != nil {
@@ -213,10 +265,69 @@ func run(ctx context.Context, cfg *config) (err error) {
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down")
+		drain(cfg, gs, log)
 		return nil
 	case err := <-served:
 		return fmt.Errorf("http: %w", err)
 	}
+}
+
+// drain lets the embedded game server's rooms finish before the process
+// stops, when SIGTERM stopped it: the lobby places nothing new on it
+// meanwhile, and /readyz fails unless another game server can take rooms.
+func drain(cfg *config, gs *lobby.GameServer, log *slog.Logger) {
+	select {
+	case <-cfg.sigterm:
+	default:
+		return // Ctrl-C, or a test's stop: at once
+	}
+	if gs == nil || cfg.DrainTimeout <= 0 {
+		return
+	}
+	log.Info("draining the game server: no new rooms or players; waiting for the running rooms to end", "seats", gs.Seats(),
+		"timeout", cfg.DrainTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.DrainTimeout)
+	defer cancel()
+	if err := gs.Drain(ctx); err != nil {
+		log.Warn("drain ended before the rooms did", "err", err, "seats", gs.Seats())
+		return
+	}
+	log.Info("game server drained")
+}
+
+// redisLogger puts go-redis's logs in the command's log, at debug.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, strings.TrimSpace(fmt.Sprintf(format, v...)))
+}
+
+// logHandler is the command's log handler: text or JSON lines.
+func logHandler(w io.Writer, format string, level slog.Level) slog.Handler {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.NewJSONHandler(w, opts)
+	}
+	return slog.NewTextHandler(w, opts)
+}
+
+// servePprof serves net/http/pprof on addr, apart from the players'
+// address, and returns how to stop it.
+func servePprof(addr string, log *slog.Logger) (func(context.Context) error, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ps := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	go func() { _ = ps.Serve(ln) }()
+	log.Info("profiler on http://" + connectHost(ln.Addr()) + "/debug/pprof/")
+	return ps.Shutdown, nil
 }
 
 // connectHost is the listening address as a client on this machine dials
@@ -240,6 +351,12 @@ func printBanner(w io.Writer, cfg *config, base string, game *netcode.Server, tu
 	}
 	fmt.Fprintf(&b, "  health:        %s/healthz (alive), %s/readyz (a game server can take rooms)\n", base, base)
 	fmt.Fprintf(&b, "  guest tokens:  POST %s/v1/guest\n", base)
+	if cfg.Metrics {
+		fmt.Fprintf(&b, "  metrics:       %s/metrics (Prometheus)\n", base)
+	}
+	if cfg.Redis != "" {
+		fmt.Fprintf(&b, "  shared state:  Redis (prefix %q): a node of a lobby, with every node that shares it\n", cfg.RedisPrefix)
+	}
 	fmt.Fprintf(&b, "  players:       %s/v1/play (WebSocket)\n", "ws"+strings.TrimPrefix(base, "http"))
 	if cfg.Key != "" {
 		fmt.Fprintf(&b, "  game servers:  %s/v1/server (WebSocket, with -key)\n", "ws"+strings.TrimPrefix(base, "http"))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -571,4 +572,25 @@ func TestRunTURN(t *testing.T) {
 	}
 	c.Close()
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// TestRedisLogger: go-redis's lines join the command's log, as JSON when
+// it is, at debug only.
+func TestRedisLogger(t *testing.T) {
+	var buf bytes.Buffer
+	l := redisLogger{slog.New(logHandler(&buf, "json", slog.LevelDebug))}
+	l.Printf(context.Background(), "redis: failed to dial after %d attempts\n", 5)
+	var line struct{ Level, Msg string }
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatalf("not a JSON line: %q: %v", buf.String(), err)
+	}
+	if line.Level != "DEBUG" || line.Msg != "redis: failed to dial after 5 attempts" {
+		t.Errorf("got %+v", line)
+	}
+	buf.Reset()
+	l = redisLogger{slog.New(logHandler(&buf, "text", slog.LevelInfo))}
+	l.Printf(context.Background(), "redis: noise")
+	if buf.Len() != 0 {
+		t.Errorf("logged above debug: %q", buf.String())
+	}
 }

@@ -48,6 +48,7 @@ const (
 	TypeClaim    = "claim"
 	TypeRelease  = "release"
 	TypeEnd      = "end"
+	TypeDrain    = "drain"
 
 	TypeWelcome    = "welcome"
 	TypeRegistered = "registered"
@@ -90,6 +91,7 @@ const (
 	CodeInternal      = "internal"
 	CodeSignalLimited = "signal_limited" // a signal over the player's or the room's signaling budget; not relayed
 	CodeTooManyRooms  = "too_many_rooms" // room.create over the player's or the IP address's quota of rooms nobody plays in yet
+	CodeUnavailable   = "unavailable"    // the lobby's shared store cannot be reached: no new work, try again later
 )
 
 // WebSocket close codes. 1000-1015 are RFC 6455's; 4000-4999 are ours.
@@ -99,6 +101,8 @@ const (
 	ClosePolicy       = 1008 // the connection stopped reading: its send queue filled
 	CloseInternal     = 1011 // the lobby failed to encode a message: a bug, not the client's
 	CloseTooBig       = 1009 // a message over the size limit
+	CloseRestart      = 1012 // the lobby lost a game server's registration (its store restarted empty): register again
+	CloseTryLater     = 1013 // the lobby cannot take the connection now (its shared store is down): try again later
 	CloseUnauthorized = 4001 // hello missing, late, or with a bad token; game server with a bad key
 	CloseProtocol     = 4002 // malformed message
 	CloseRateLimited  = 4003
@@ -230,6 +234,9 @@ type Welcome struct {
 	Name    string `json:"name,omitempty"`
 	Token   string `json:"token,omitempty"`
 	Expires int64  `json:"expires,omitempty"` // unix seconds, of Token
+	// Ticket is the ticket the player still holds, when it connects again
+	// while queued (its connection replaced, or its lobby node gone).
+	Ticket string `json:"ticket,omitempty"`
 }
 
 // Registered answers register: the server's id, the capacity the lobby
@@ -311,6 +318,7 @@ const (
 	ReasonServerLost = "server_lost" // the game server disconnected
 	ReasonPartyLeft  = "party_left"  // another member took the party out of the queue, or disconnected
 	ReasonAbandoned  = "abandoned"   // the room's creator went before anyone claimed a seat
+	ReasonLost       = "lost"        // the lobby's shared store lost the queue or room (Redis restarted empty)
 )
 
 // ErrProto is wrapped by every decoding error; the *Error it comes with says
@@ -374,6 +382,8 @@ func newBody(side Side, typ string) any {
 			return &SeatRef{}
 		case TypeEnd:
 			return &End{}
+		case TypeDrain:
+			return &Envelope{}
 		}
 	case ToPlayer:
 		switch typ {
