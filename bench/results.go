@@ -38,7 +38,12 @@ func cmdResults(ctx context.Context, args []string, e *env) error {
 	goTool := fs.String("go", "go", "go command, for `go tool pprof` and compare's builds")
 	base := fs.String("base", "907f4b3", "issue 16: the `revision` to compare netcode with (bench compare); empty to skip that section, which takes about ten minutes")
 	compareRuns := fs.Int("compare-runs", 1, "issue 16: runs of each side of each compare")
+	lobby := fs.Bool("lobby", true, "issue 18: run the lobby's Go benchmarks (in memory and on Redis); false leaves that section out")
+	lobbyFlags := addLobbyFlags(fs, "lobby-")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := lobbyFlags.check(fs, "lobby-"); err != nil {
 		return err
 	}
 	sweep, err := parseList(*ccuSweep, strconv.Atoi)
@@ -155,6 +160,12 @@ func cmdResults(ctx context.Context, args []string, e *env) error {
 		}
 	}
 
+	issue18 := &issue18Doc{skipped: "-lobby=false"}
+	if *lobby {
+		issue18 = runIssue18(ctx, *goTool, lobbyFlags, e.stderr)
+		commands = append(commands, issue18.commands()...)
+	}
+
 	var md bytes.Buffer
 	writeResultsMarkdown(&md, resultsDoc{
 		started: started, took: time.Since(started), commands: commands,
@@ -162,6 +173,7 @@ func cmdResults(ctx context.Context, args []string, e *env) error {
 		rtt: &rtt, loss: &loss, grid: &grid, ccus: ccus, goalClients: *ccuClients,
 		profileTop: profileTop, profileCum: profileCum,
 		flood: &flood, paths: paths, pathsSkipped: pathsSkipped, issue16: issue16,
+		issue18: issue18,
 	})
 	if err := os.WriteFile(*outPath, md.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", *outPath, err)
@@ -216,6 +228,7 @@ type resultsDoc struct {
 	paths                  *pathsReport
 	pathsSkipped           string
 	issue16                *issue16Doc
+	issue18                *issue18Doc
 }
 
 func writeResultsMarkdown(w io.Writer, d resultsDoc) {
@@ -332,6 +345,7 @@ func writeResultsMarkdown(w io.Writer, d resultsDoc) {
 	}
 
 	writeIssue16Markdown(w, d.issue16)
+	writeIssue18Markdown(w, d.issue18)
 
 	p("\n## Commands\n\nEach with how long it took.\n\n```\n")
 	for _, c := range d.commands {
