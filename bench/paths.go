@@ -135,11 +135,13 @@ func (l *pathLab) run(ctx context.Context, pc pathCase, n int, e *env) pathResul
 		return fail(err)
 	}
 	defer ns.Close()
-	// One player creates a room per connection, faster than the lobby's
-	// default budgets for a real player allow.
+	// One player creates a room per connection and signals for each,
+	// faster than the lobby's default budgets for a real player allow (32
+	// signals, then 4/s: about four connections in a row).
 	ls, err := lobby.NewServer(&lobby.Config{
 		TURN:           lobby.TURNConfig{URLs: pc.turn(l.ts.URLs()), Secret: pathsTURNSecret},
 		RoomCreateRate: 1000, RoomCreateBurst: 1000, IPRoomCreateRate: 1000, IPRoomCreateBurst: 1000,
+		SignalRate: 1000, SignalBurst: 1000,
 	})
 	if err != nil {
 		return fail(err)
@@ -236,24 +238,26 @@ func cmdPathPlayer(ctx context.Context, args []string, e *env) error {
 			return err
 		}
 		defer c.Close()
-		for range *n {
+		for i := range *n {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			m, err := c.CreateRoom(cctx, lobby.RoomOptions{Mode: "default"})
 			if err != nil {
 				cancel()
-				return err
+				return fmt.Errorf("connection %d: create room: %w", i+1, err)
 			}
 			start := time.Now()
 			nc, err := c.Connect(cctx, m, &netcode.Config{RelayOnly: *relayOnly})
 			if err != nil {
 				cancel()
-				return err
+				return fmt.Errorf("connection %d: connect: %w", i+1, err)
 			}
 			rep.MS = append(rep.MS, float64(time.Since(start).Microseconds())/1000)
 			rep.Path, err = nc.Path(cctx)
 			_ = nc.Close()
-			if err == nil {
-				err = c.Leave(cctx)
+			if err != nil {
+				err = fmt.Errorf("connection %d: path: %w", i+1, err)
+			} else if err = c.Leave(cctx); err != nil {
+				err = fmt.Errorf("connection %d: leave: %w", i+1, err)
 			}
 			cancel()
 			if err != nil {
