@@ -137,11 +137,13 @@ func (l *pathLab) run(ctx context.Context, pc pathCase, n int, e *env) pathResul
 	defer ns.Close()
 	// One player creates a room per connection and signals for each,
 	// faster than the lobby's default budgets for a real player allow (32
-	// signals, then 4/s: about four connections in a row).
+	// signals, then 4/s: about four connections in a row; 60 messages a
+	// connection, then 20/s: the lobby closes it with rate_limited some 25
+	// connections in).
 	ls, err := lobby.NewServer(&lobby.Config{
 		TURN:           lobby.TURNConfig{URLs: pc.turn(l.ts.URLs()), Secret: pathsTURNSecret},
 		RoomCreateRate: 1000, RoomCreateBurst: 1000, IPRoomCreateRate: 1000, IPRoomCreateBurst: 1000,
-		SignalRate: 1000, SignalBurst: 1000,
+		SignalRate: 1000, SignalBurst: 1000, MessageRate: 1000, MessageBurst: 1000, IPMessageRate: 1000, IPMessageBurst: 1000,
 	})
 	if err != nil {
 		return fail(err)
