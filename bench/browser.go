@@ -357,10 +357,11 @@ func startBrowserServers(dir string) (string, func(), error) {
 	return "http://" + ln.Addr().String(), stop, nil
 }
 
-// startChromium starts headless Chromium with the flags WebRTC on loopback
-// needs (docs/webrtc-facts.md) and returns its context and version.
-func startChromium(ctx context.Context, path string) (context.Context, string, func(), error) {
-	opts := []chromedp.ExecAllocatorOption{
+// chromiumOptions are the flags of every headless Chromium the bench
+// starts: quiet, unthrottled, and able to use WebRTC on loopback
+// (docs/webrtc-facts.md, "Chromium on loopback").
+func chromiumOptions(path string) []chromedp.ExecAllocatorOption {
+	return []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", "new"),
 		chromedp.NoSandbox,
@@ -377,8 +378,13 @@ func startChromium(ctx context.Context, path string) (context.Context, string, f
 		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("allow-loopback-in-peer-connection", true),
 		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
-		chromedp.CombinedOutput(io.Discard),
 	}
+}
+
+// startChromium starts headless Chromium with the flags WebRTC on loopback
+// needs (docs/webrtc-facts.md) and returns its context and version.
+func startChromium(ctx context.Context, path string) (context.Context, string, func(), error) {
+	opts := append(chromiumOptions(path), chromedp.CombinedOutput(io.Discard))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancel := chromedp.NewContext(allocCtx)
 	stop := func() {

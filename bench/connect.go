@@ -538,29 +538,12 @@ func startConnectBrowser(ctx context.Context, path string, extra []string, url s
 		return nil, err
 	}
 	out := &lockedWriter{w: &strings.Builder{}}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
+	opts := append(chromiumOptions(path),
 		chromedp.UserDataDir(dir),
-		chromedp.Flag("headless", "new"),
-		chromedp.NoSandbox,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("mute-audio", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
 		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		// WebRTC on loopback (docs/webrtc-facts.md, "Chromium on loopback").
-		chromedp.Flag("allow-loopback-in-peer-connection", true),
-		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
 		chromedp.CombinedOutput(out),
-	}
+	)
 	for _, f := range extra {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(f, "-"), "=")
 		if hasValue {

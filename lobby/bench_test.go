@@ -45,10 +45,17 @@ func BenchmarkJoinToOpen(b *testing.B) {
 	defer wg.Wait()
 	defer cancel()
 
+	joinToOpen(b, ctx, func() []*Client { return []*Client{guest(b, ctx, url, "a"), guest(b, ctx, url, "b")} })
+}
+
+// joinToOpen times, per b.Loop iteration, two new players (newPlayers,
+// untimed) queueing for a duel until both have their channels open, and
+// reports the p50 and p99.
+func joinToOpen(b *testing.B, ctx context.Context, newPlayers func() []*Client) {
 	var lat []time.Duration
-	for i := 0; b.Loop(); i++ {
+	for b.Loop() {
 		b.StopTimer()
-		players := []*Client{guest(b, ctx, url, "a"), guest(b, ctx, url, "b")}
+		players := newPlayers()
 		b.StartTimer()
 		start := time.Now()
 		var pw sync.WaitGroup

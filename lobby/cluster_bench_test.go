@@ -139,51 +139,9 @@ func BenchmarkClusterJoinToOpen(b *testing.B) {
 					}
 				}
 			}()
-			var lat []time.Duration
-			for i := 0; b.Loop(); i++ {
-				b.StopTimer()
-				players := []*Client{guestAt(b, ctx, l.urls[0], "a", nil), guestAt(b, ctx, l.urls[min(1, len(l.urls)-1)], "b", nil)}
-				b.StartTimer()
-				start := time.Now()
-				var pw sync.WaitGroup
-				errs := make(chan error, 2)
-				for _, c := range players {
-					pw.Add(1)
-					go func() {
-						defer pw.Done()
-						if _, err := c.Queue(ctx, "duel", "", 1000); err != nil {
-							errs <- err
-							return
-						}
-						m, err := c.WaitMatch(ctx)
-						if err != nil {
-							errs <- err
-							return
-						}
-						nc, err := c.Connect(ctx, m, nil)
-						if err != nil {
-							errs <- err
-							return
-						}
-						b.Cleanup(func() { _ = nc.Close() })
-					}()
-				}
-				pw.Wait()
-				lat = append(lat, time.Since(start))
-				close(errs)
-				for err := range errs {
-					b.Fatal(err)
-				}
-				b.StopTimer()
-				for _, c := range players {
-					_ = c.Leave(ctx)
-					_ = c.Close()
-				}
-				b.StartTimer()
-			}
-			slices.Sort(lat)
-			b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
-			b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
+			joinToOpen(b, ctx, func() []*Client {
+				return []*Client{guestAt(b, ctx, l.urls[0], "a", nil), guestAt(b, ctx, l.urls[min(1, len(l.urls)-1)], "b", nil)}
+			})
 		})
 	}
 }
