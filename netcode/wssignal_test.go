@@ -680,7 +680,10 @@ func TestWSSignalReconnect(t *testing.T) {
 // client does not answer them is dropped long before the handshake would
 // time out.
 func TestWSSignalPing(t *testing.T) {
-	const interval = 300 * time.Millisecond
+	// A pong is due within one interval: a second is far more than a
+	// loopback round trip even on a loaded 2-core CI machine, where 300 ms
+	// was once missed.
+	const interval = time.Second
 	g := newWSGame(t, nil, &SignalHandlerConfig{PingInterval: interval, HandshakeTimeout: time.Minute})
 	c, s := g.dial(t, g.url, nil)
 	ctx := ctxTimeout(t, 20*time.Second)
@@ -694,7 +697,7 @@ func TestWSSignalPing(t *testing.T) {
 	g.mu.Lock()
 	before := len(g.raw)
 	g.mu.Unlock()
-	time.Sleep(5 * interval) // five pings, each answered within an interval
+	time.Sleep(4 * interval) // four pings, each answered within an interval
 	g.mu.Lock()
 	after := len(g.raw)
 	g.mu.Unlock()
