@@ -90,6 +90,8 @@ FUZZ_TARGETS = \
 	./lobby:FuzzGuestAnswer \
 	./lobby:FuzzTURNCredentials \
 	./netcode/internal/wire:FuzzDecode \
+	./netcode/internal/repl:FuzzApply \
+	./netcode/internal/repl:FuzzParseType \
 	./netcode:FuzzResumeToken \
 	./netcode:FuzzSignalJSON \
 	./netcode:FuzzSignalMessage \

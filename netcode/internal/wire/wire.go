@@ -27,6 +27,8 @@ const (
 	KindInput    Kind = 2  // client to server: [v, 2, seq, payload]
 	KindPing     Kind = 3  // either way: [v, 3, id, time]
 	KindPong     Kind = 4  // reply to a ping: [v, 4, id, time]
+	KindState    Kind = 5  // server to client: [v, 5, tick, base, time, payload] (REPLICATION.md)
+	KindStateAck Kind = 6  // client to server: [v, 6, tick]
 	KindEvent    Kind = 16 // either way, reliable: [v, 16, seq, ack, payload]
 	KindAck      Kind = 17 // either way, reliable: [v, 17, ack]
 	KindClose    Kind = 18 // either way, reliable: [v, 18, code, reason]
@@ -45,6 +47,10 @@ func (k Kind) String() string {
 		return "ping"
 	case KindPong:
 		return "pong"
+	case KindState:
+		return "state"
+	case KindStateAck:
+		return "state ack"
 	case KindEvent:
 		return "event"
 	case KindAck:
@@ -78,12 +84,13 @@ var (
 // (see WIRE.md). After Decode, Payload aliases the decoded buffer.
 type Message struct {
 	Kind    Kind
-	Seq     uint64 // snapshot, input, event: sequence number; ping, pong: id
+	Seq     uint64 // snapshot, input, event: sequence number; ping, pong: id; state, state ack: tick
+	Base    uint64 // state: the tick it is a delta against
 	Ack     uint64 // event, ack: highest event seq received in order
-	Time    int64  // ping, pong: sender's clock, echoed unchanged
+	Time    int64  // ping, pong: sender's clock, echoed unchanged; state: the server's clock (not negative)
 	Code    uint16 // close
 	Reason  string // close
-	Payload []byte // snapshot, input, event
+	Payload []byte // snapshot, input, event, state
 }
 
 // fields is the number of array elements each kind needs (version and kind
@@ -91,12 +98,14 @@ type Message struct {
 // revision can add fields without breaking older receivers.
 func fields(k Kind) int {
 	switch k {
-	case KindAck:
+	case KindAck, KindStateAck:
 		return 3
 	case KindSnapshot, KindInput, KindPing, KindPong, KindClose:
 		return 4
 	case KindEvent:
 		return 5
+	case KindState:
+		return 6
 	}
 	return 0
 }
@@ -145,6 +154,13 @@ func (e *Encoder) Encode(m *Message) ([]byte, error) {
 		e.bin(m.Payload)
 	case KindAck:
 		_ = e.enc.EncodeUint(m.Ack)
+	case KindState:
+		_ = e.enc.EncodeUint(m.Seq)
+		_ = e.enc.EncodeUint(m.Base)
+		_ = e.enc.EncodeUint(uint64(max(m.Time, 0)))
+		e.bin(m.Payload)
+	case KindStateAck:
+		_ = e.enc.EncodeUint(m.Seq)
 	case KindClose:
 		_ = e.enc.EncodeUint(uint64(m.Code))
 		_ = e.enc.EncodeString(m.Reason)
@@ -236,6 +252,28 @@ func (d *Decoder) Decode(b []byte, m *Message) error {
 		}
 	case KindAck:
 		if m.Ack, err = d.uint("ack"); err != nil {
+			return err
+		}
+	case KindState:
+		if m.Seq, err = d.uint("tick"); err != nil {
+			return err
+		}
+		if m.Base, err = d.uint("base"); err != nil {
+			return err
+		}
+		t, err := d.uint("time")
+		if err != nil {
+			return err
+		}
+		if t > 1<<63-1 {
+			return malformed("time", fmt.Errorf("%d out of range", t))
+		}
+		m.Time = int64(t)
+		if m.Payload, err = d.bin("payload"); err != nil {
+			return err
+		}
+	case KindStateAck:
+		if m.Seq, err = d.uint("tick"); err != nil {
 			return err
 		}
 	case KindClose:

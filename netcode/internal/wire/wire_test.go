@@ -17,6 +17,9 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindEvent, Seq: 1 << 40, Ack: 99, Payload: []byte("hello")},
 		{Kind: KindAck, Ack: 12},
 		{Kind: KindClose, Code: 2, Reason: "bad message"},
+		{Kind: KindState, Seq: 9, Base: 4, Time: math.MaxInt64, Payload: []byte{0, 0}},
+		{Kind: KindState, Seq: 1, Payload: []byte{}},
+		{Kind: KindStateAck, Seq: 1 << 33},
 	}
 	enc, dec := NewEncoder(), NewDecoder()
 	for _, want := range tests {
@@ -29,7 +32,7 @@ func TestRoundTrip(t *testing.T) {
 			if err := dec.Decode(b, &got); err != nil {
 				t.Fatalf("Decode(%x): %v", b, err)
 			}
-			if got.Kind != want.Kind || got.Seq != want.Seq || got.Ack != want.Ack || got.Time != want.Time ||
+			if got.Kind != want.Kind || got.Seq != want.Seq || got.Ack != want.Ack || got.Time != want.Time || got.Base != want.Base ||
 				got.Code != want.Code || got.Reason != want.Reason || !bytes.Equal(got.Payload, want.Payload) {
 				t.Fatalf("got %+v, want %+v", got, want)
 			}
@@ -49,6 +52,9 @@ func TestGolden(t *testing.T) {
 		{Message{Kind: KindEvent, Seq: 1, Ack: 0, Payload: []byte("hi")}, []byte{0x95, 0x01, 0x10, 0x01, 0x00, 0xc4, 0x02, 'h', 'i'}},
 		{Message{Kind: KindAck, Ack: 3}, []byte{0x93, 0x01, 0x11, 0x03}},
 		{Message{Kind: KindClose, Code: 1, Reason: "bye"}, []byte{0x94, 0x01, 0x12, 0x01, 0xa3, 'b', 'y', 'e'}},
+		// REPLICATION.md's examples.
+		{Message{Kind: KindState, Seq: 7, Base: 5, Time: 1000, Payload: []byte{0, 0}}, []byte{0x96, 0x01, 0x05, 0x07, 0x05, 0xcd, 0x03, 0xe8, 0xc4, 0x02, 0x00, 0x00}},
+		{Message{Kind: KindStateAck, Seq: 7}, []byte{0x93, 0x01, 0x06, 0x07}},
 	}
 	enc := NewEncoder()
 	for _, tt := range tests {
@@ -85,6 +91,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"close code out of range", []byte{0x94, 0x01, 0x12, 0xce, 0x00, 0x01, 0x00, 0x00, 0xa0}, ErrMalformed},
 		{"close reason too long", append([]byte{0x94, 0x01, 0x12, 0x00, 0xda, 0x01, 0x01}, make([]byte, MaxReasonLen+1)...), ErrMalformed},
 		{"truncated header", []byte{0xdc, 0x00}, ErrMalformed},
+		{"state time negative", []byte{0x96, 0x01, 0x05, 0x07, 0x05, 0xff, 0xc4, 0x00}, ErrMalformed},
+		{"state time over int64", []byte{0x96, 0x01, 0x05, 0x07, 0x05, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc4, 0x00}, ErrMalformed},
+		{"state without payload", []byte{0x95, 0x01, 0x05, 0x07, 0x05, 0x00}, ErrMalformed},
 	}
 	dec := NewDecoder()
 	for _, tt := range tests {
@@ -119,6 +128,8 @@ func FuzzDecode(f *testing.F) {
 		{Kind: KindEvent, Seq: 2, Ack: 1, Payload: []byte("ev")},
 		{Kind: KindAck, Ack: 1},
 		{Kind: KindClose, Code: 2, Reason: "why"},
+		{Kind: KindState, Seq: 3, Base: 2, Time: 1e9, Payload: []byte{0, 0}},
+		{Kind: KindStateAck, Seq: 3},
 	} {
 		b, _ := enc.Encode(&m)
 		f.Add(append([]byte(nil), b...))
@@ -144,7 +155,7 @@ func FuzzDecode(f *testing.F) {
 		if err := dec.Decode(b, &again); err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}
-		if again.Kind != m.Kind || again.Seq != m.Seq || again.Ack != m.Ack || again.Time != m.Time ||
+		if again.Kind != m.Kind || again.Seq != m.Seq || again.Ack != m.Ack || again.Time != m.Time || again.Base != m.Base ||
 			again.Code != m.Code || again.Reason != m.Reason || !bytes.Equal(again.Payload, m.Payload) {
 			t.Fatalf("round trip changed %+v into %+v", m, again)
 		}

@@ -1,0 +1,350 @@
+package repl
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// History is how many sent states a Sender keeps: an ack older than the
+// newest History states it sent is of no use, and the next state is full.
+// A client keeps more (REPLICATION.md), so a base the server picks is
+// one the client still has.
+const History = 32
+
+// ErrAck means a client acknowledged a tick it was never sent.
+var ErrAck = errors.New("ack of a state never sent")
+
+// Sender is the server's side of replication to one client: what it sent
+// in its recent states, what the client acknowledged, and the priority
+// each waiting entity has built up. It is not safe for concurrent use.
+type Sender struct {
+	sent    [History]*State // by tick % History... in send order
+	next    int             // index in sent of the next send
+	newest  uint64          // newest tick sent
+	acked   *State          // newest acknowledged state still of use
+	acc     map[uint32]accum
+	tick    uint64 // the tick being encoded, for acc
+	w       Writer
+	cands   []cand
+	chosen  []cand
+	typeBuf []*Type
+}
+
+type accum struct {
+	v    float64
+	tick uint64 // the tick v was last brought up to date
+}
+
+// cand is an entity that differs from the base.
+type cand struct {
+	id   uint32
+	op   uint8
+	e    *Entity // the world's, for create and update
+	mask uint64  // update: the fields that differ
+	bits int     // its size in the payload, at most
+	pri  float64
+}
+
+// NewSender is a sender that has sent nothing.
+func NewSender() *Sender { return &Sender{acc: make(map[uint32]accum)} }
+
+// Ack takes the client's acknowledgement of tick.
+func (s *Sender) Ack(tick uint64) error {
+	if tick == 0 || tick > s.newest {
+		return fmt.Errorf("%w: tick %d, newest sent %d", ErrAck, tick, s.newest)
+	}
+	if s.acked != nil && tick <= s.acked.Tick {
+		return nil // late or repeated
+	}
+	for _, st := range s.sent {
+		if st != nil && st.Tick == tick {
+			s.acked = st
+			return nil
+		}
+	}
+	oldest := uint64(math.MaxUint64)
+	for _, st := range s.sent {
+		if st != nil {
+			oldest = min(oldest, st.Tick)
+		}
+	}
+	if tick < oldest {
+		return nil // too old to be of use
+	}
+	return fmt.Errorf("%w: tick %d", ErrAck, tick)
+}
+
+// Acked is the tick of the base the next state is encoded against, 0 for
+// the empty world.
+func (s *Sender) Acked() uint64 {
+	if b := s.base(); b != nil {
+		return b.Tick
+	}
+	return 0
+}
+
+// base is the newest acknowledged state still kept, or nil.
+func (s *Sender) base() *State {
+	if s.acked == nil {
+		return nil
+	}
+	for _, st := range s.sent {
+		if st == s.acked {
+			return st
+		}
+	}
+	s.acked = nil // evicted: the client has not acked for History sends
+	return nil
+}
+
+// Options are what a game decides per client and tick.
+type Options struct {
+	// Budget is the payload's size limit in bytes.
+	Budget int
+	// Sees reports whether the client sees the entity; nil sees all.
+	Sees func(id uint32, e *Entity) bool
+	// Weight is how fast the entity's priority grows for this client; nil
+	// is 1 for every entity. Weights not above 0 count as a small one, so
+	// that nothing waits for ever.
+	Weight func(id uint32, e *Entity) float64
+}
+
+// minWeight stands in for a weight that is not positive.
+const minWeight = 1e-3
+
+// Encode makes the payload of tick for this client: world as a delta
+// against the newest state the client acknowledged, at most o.Budget
+// bytes. It returns the payload (valid until the next Encode) and its base
+// tick (0 for the empty world). Ticks must grow from call to call.
+func (s *Sender) Encode(world *State, tick uint64, o Options) (payload []byte, base uint64, err error) {
+	if tick <= s.newest {
+		return nil, 0, fmt.Errorf("tick %d after %d", tick, s.newest)
+	}
+	b := s.base()
+	if b == nil {
+		b = &State{}
+	}
+	budget := 8 * o.Budget
+	s.tick = tick
+
+	// The types the base lacks go first, as many as fit.
+	s.typeBuf = s.typeBuf[:0]
+	used := 0
+	nTypes := 0
+	for _, t := range world.types {
+		if t != nil && b.Type(t.ID) == nil {
+			nTypes++
+		}
+	}
+	used += VarBits(uint32(nTypes))
+	types := b.types
+	for _, t := range world.types {
+		if t == nil || b.Type(t.ID) != nil {
+			continue
+		}
+		if used+t.defBits() > budget-VarBits(0) {
+			break
+		}
+		used += t.defBits()
+		s.typeBuf = append(s.typeBuf, t)
+		types = withType(types, t)
+	}
+	// A shorter type list than announced would be wrong: count again.
+	used += VarBits(uint32(len(s.typeBuf))) - VarBits(uint32(nTypes))
+
+	s.collect(b, world, o)
+	used += VarBits(uint32(len(s.cands)))
+	s.chosen = s.chosen[:0]
+	for _, c := range s.cands {
+		if c.op == opCreate && (int(c.e.Type.ID) >= len(types) || types[c.e.Type.ID] == nil) {
+			continue // its type did not fit this time
+		}
+		if used+c.bits > budget {
+			continue
+		}
+		used += c.bits
+		s.chosen = append(s.chosen, c)
+		if c.op != opRemove {
+			delete(s.acc, c.id)
+		}
+	}
+	slices.SortFunc(s.chosen, func(a, b cand) int { return cmp.Compare(a.id, b.id) })
+
+	w := &s.w
+	w.Reset()
+	w.WriteVar(uint32(len(s.typeBuf)))
+	for _, t := range s.typeBuf {
+		w.Write(uint32(t.ID), 8)
+		w.WriteVar(uint32(len(t.def)))
+		w.WriteBytes(t.def)
+	}
+	w.WriteVar(uint32(len(s.chosen)))
+	prev := int64(-1)
+	for _, c := range s.chosen {
+		w.WriteVar(uint32(int64(c.id) - prev - 1))
+		prev = int64(c.id)
+		w.Write(uint32(c.op), 2)
+		switch c.op {
+		case opCreate:
+			w.Write(uint32(c.e.Type.ID), 8)
+			writeFields(w, c.e, 1<<len(c.e.Type.Fields)-1)
+		case opUpdate:
+			w.Write64(c.mask, len(c.e.Type.Fields))
+			writeFields(w, c.e, c.mask)
+		}
+	}
+	if w.Len() > budget {
+		// The estimate bounds the writing; this is a bug, not bad input.
+		return nil, 0, fmt.Errorf("repl: %d bits written over a budget of %d", w.Len(), budget)
+	}
+	s.remember(s.apply(b, tick, types))
+	return w.Bytes(), b.Tick, nil
+}
+
+// collect lists in s.cands every entity that differs between b and what
+// the client should see of world, removals first, then by priority.
+func (s *Sender) collect(b, world *State, o Options) {
+	s.cands = s.cands[:0]
+	i, j := 0, 0
+	for i < len(b.ids) || j < len(world.ids) {
+		var id uint32
+		var have, want *Entity
+		switch {
+		case j == len(world.ids) || i < len(b.ids) && b.ids[i] < world.ids[j]:
+			id, have = b.ids[i], b.ents[i]
+			i++
+		case i == len(b.ids) || world.ids[j] < b.ids[i]:
+			id, want = world.ids[j], world.ents[j]
+			j++
+		default:
+			id, have, want = b.ids[i], b.ents[i], world.ents[j]
+			i++
+			j++
+		}
+		if want != nil && o.Sees != nil && !o.Sees(id, want) {
+			want = nil
+		}
+		idBits := VarBits(id) + 2
+		switch {
+		case want == nil && have == nil:
+		case want == nil, have != nil && have.Type != want.Type:
+			// Gone, or out of sight; or its type changed, which only a
+			// removal and then a create can say.
+			s.cands = append(s.cands, cand{id: id, op: opRemove, bits: idBits, pri: math.Inf(1)})
+			delete(s.acc, id)
+		case have == nil:
+			s.cands = append(s.cands, cand{id: id, op: opCreate, e: want, bits: idBits + 8 + fieldBits(want, 1<<len(want.Type.Fields)-1), pri: s.grow(id, want, o)})
+		case have == want:
+			delete(s.acc, id)
+		default:
+			mask := changed(have, want)
+			if mask == 0 {
+				delete(s.acc, id)
+				continue
+			}
+			s.cands = append(s.cands, cand{id: id, op: opUpdate, e: want, mask: mask, bits: idBits + len(want.Type.Fields) + fieldBits(want, mask), pri: s.grow(id, want, o)})
+		}
+	}
+	slices.SortStableFunc(s.cands, func(a, b cand) int { return cmp.Compare(b.pri, a.pri) })
+}
+
+// grow adds this tick's weight to id's accumulated priority.
+func (s *Sender) grow(id uint32, e *Entity, o Options) float64 {
+	w := 1.0
+	if o.Weight != nil {
+		w = o.Weight(id, e)
+	}
+	if !(w > minWeight) {
+		w = minWeight
+	}
+	a := s.acc[id]
+	if a.tick != s.tick {
+		a.v += w
+		a.tick = s.tick
+		s.acc[id] = a
+	}
+	return a.v
+}
+
+// changed is the mask of the fields that differ between have and want,
+// of one type.
+func changed(have, want *Entity) uint64 {
+	var m uint64
+	for i := range want.V {
+		if !have.fieldEqual(want, i) {
+			m |= 1 << i
+		}
+	}
+	return m
+}
+
+// fieldBits is the size of the fields of e in mask.
+func fieldBits(e *Entity, mask uint64) int {
+	n := 0
+	for i := range e.Type.Fields {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		f := &e.Type.Fields[i]
+		if f.Kind == KindString || f.Kind == KindBytes {
+			n += VarBits(uint32(len(e.S[i]))) + 8*len(e.S[i])
+		} else {
+			n += f.width()
+		}
+	}
+	return n
+}
+
+func writeFields(w *Writer, e *Entity, mask uint64) {
+	for i := range e.Type.Fields {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		f := &e.Type.Fields[i]
+		if f.Kind == KindString || f.Kind == KindBytes {
+			w.WriteVar(uint32(len(e.S[i])))
+			w.WriteBytes([]byte(e.S[i]))
+		} else {
+			w.Write64(e.V[i], f.width())
+		}
+	}
+}
+
+// apply is b with the chosen changes: the state the client has if it
+// decodes this tick.
+func (s *Sender) apply(b *State, tick uint64, types []*Type) *State {
+	out := &State{Tick: tick, types: types, ids: make([]uint32, 0, len(b.ids)+len(s.chosen)), ents: make([]*Entity, 0, len(b.ids)+len(s.chosen))}
+	i := 0
+	for _, c := range s.chosen {
+		for i < len(b.ids) && b.ids[i] < c.id {
+			out.ids, out.ents = append(out.ids, b.ids[i]), append(out.ents, b.ents[i])
+			i++
+		}
+		if i < len(b.ids) && b.ids[i] == c.id {
+			i++
+		}
+		if c.op != opRemove {
+			out.ids, out.ents = append(out.ids, c.id), append(out.ents, c.e)
+		}
+	}
+	out.ids, out.ents = append(out.ids, b.ids[i:]...), append(out.ents, b.ents[i:]...)
+	return out
+}
+
+func (s *Sender) remember(st *State) {
+	s.sent[s.next] = st
+	s.next = (s.next + 1) % History
+	s.newest = st.Tick
+	// Accumulators of entities gone from the world are dropped now and
+	// then, so that churn does not grow the map.
+	if len(s.acc) > 2*len(s.cands)+64 {
+		for id, a := range s.acc {
+			if a.tick != s.tick {
+				delete(s.acc, id)
+			}
+		}
+	}
+}
