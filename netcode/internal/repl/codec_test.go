@@ -141,7 +141,7 @@ func TestReplicationProperty(t *testing.T) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 17))
 			loss := float64(seed%5) * 0.05 // 0 to 20%
-			budget := 400 + rng.IntN(800) // the dot type's definition takes about 300
+			budget := 400 + rng.IntN(800)  // the dot type's definition takes about 300
 			w := &world{types: testTypes(t), ents: map[uint32]*Entity{}}
 			w.step(rng, 200)
 			snd, rcv := NewSender(), NewReceiver()
