@@ -99,6 +99,11 @@ func (c *Client) SendInput(payload []byte) error { return c.p.sendUnreliable(pay
 // Config.EventBuffer bytes are still on their way.
 func (c *Client) SendEvent(payload []byte) error { return c.p.sendEvent(payload) }
 
+// World is the client's replica of the world the server replicates to
+// it (World on the server; REPLICATION.md). It is empty until the first
+// state arrives, and stays as it was after the client closes.
+func (c *Client) World() *Replica { return c.p.replica }
+
 // ReadSnapshot waits for a snapshot newer than any returned before. Only the
 // newest is kept, so a slow reader skips snapshots but never holds up the
 // network. After the client closes it returns the close error.

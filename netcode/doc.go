@@ -16,6 +16,14 @@
 // and ICE candidates between the two: the lobby provides one per player,
 // SignalPipe connects two in one process.
 //
+// A game whose state is more than a snapshot holds (more than about fifty
+// moving things, or a world each player sees only part of) declares it
+// instead: a World per room, of entities whose struct tags say how each
+// field travels. World.Tick sends each client the changes since the state
+// it acknowledged, within its budget, the most urgent first; the client's
+// Replica rebuilds the world and plays it out smoothly a little in the
+// past (Replica.At). REPLICATION.md specifies it.
+//
 // Payloads are the game's own bytes. A snapshot or input must fit
 // Config.MaxUnreliableSize (1200 bytes by default) and is refused with
 // ErrTooLarge rather than fragmented, since one lost fragment would lose the

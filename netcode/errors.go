@@ -50,6 +50,14 @@ var (
 	// ErrNotConnected is returned by Path while no connection carries the
 	// session: before it opens, and while it reconnects.
 	ErrNotConnected = errors.New("netcode: not connected")
+	// ErrInvalidType is returned for an entity type a World cannot
+	// replicate (a field without a tag saying how it travels, a range
+	// that does not fit 32 bits, ...), and for a value of a type never
+	// registered.
+	ErrInvalidType = errors.New("netcode: invalid entity type")
+	// ErrNoEntity is returned for an entity id the world or replica does
+	// not have.
+	ErrNoEntity = errors.New("netcode: no such entity")
 	// ErrInvalidConfig is returned for a Config that cannot work.
 	ErrInvalidConfig = errors.New("netcode: invalid config")
 	// ErrRefused means the server refused the session before it opened:

@@ -117,6 +117,12 @@ type peer struct {
 	recvMu   sync.Mutex    // orders event handling across links
 	recvAck  atomic.Uint64 // the highest event seq received in order
 
+	// Replication (REPLICATION.md): the newest state tick sent and
+	// acknowledged (server), and the client's replica.
+	stateSent atomic.Uint64
+	stateAck  atomic.Uint64
+	replica   *Replica
+
 	inbox  *datagramRing // snapshots (client) or inputs (server)
 	events *eventQueue
 
@@ -188,6 +194,7 @@ func newPeer(cfg *Config, r role, sig Signaler, onClosed func()) *peer {
 	if r == roleClient {
 		p.inKind, p.outKind = wire.KindSnapshot, wire.KindInput
 		p.inbox = newDatagramRing(1) // newest wins
+		p.replica = newReplica(p)
 	} else {
 		p.inKind, p.outKind = wire.KindInput, wire.KindSnapshot
 		p.inbox = newDatagramRing(cfg.InputQueue)
@@ -317,6 +324,9 @@ func (p *peer) statsSnapshot() Stats {
 		BytesIn:        c.bytesIn.Load(),
 		BytesOut:       c.bytesOut.Load(),
 		Malformed:      c.malformed.Load(),
+		StatesSent:     c.statesSent.Load(),
+		StatesReceived: c.statesRecv.Load(),
+		StatesDropped:  c.statesDropped.Load(),
 
 		CandidatesRefused: c.candidatesRefused.Load(),
 	}

@@ -47,6 +47,42 @@ func (p *peer) onUnreliable(l *link, ch *rtcChannel, b []byte) {
 		if b, err := l.encU.Encode(&wire.Message{Kind: wire.KindPong, Seq: m.Seq, Time: m.Time}); err == nil {
 			p.writeControl(ch, b)
 		}
+		if p.replica != nil {
+			// The server's pings carry its clock (REPLICATION.md, "Playout").
+			srtt, _ := p.rtt.get()
+			p.replica.observePing(time.Duration(m.Time), time.Now(), srtt)
+		}
+	case wire.KindState:
+		if p.replica == nil {
+			p.badMessage(labelSnapshots, fmt.Errorf("%w: state sent to a server", wire.ErrMalformed))
+			return
+		}
+		ack, err := p.replica.receive(&m, time.Now())
+		switch {
+		case err != nil:
+			p.badMessage(labelSnapshots, fmt.Errorf("%w: %v", wire.ErrMalformed, err))
+			return
+		case ack == 0:
+			p.stats.statesDropped.Add(1)
+		default:
+			p.stats.statesRecv.Add(1)
+			if b, err := l.encU.Encode(&wire.Message{Kind: wire.KindStateAck, Seq: ack}); err == nil {
+				p.writeControl(ch, b)
+			}
+		}
+		p.stir()
+	case wire.KindStateAck:
+		if p.role != roleServer || m.Seq == 0 || m.Seq > p.stateSent.Load() {
+			p.badMessage(labelSnapshots, fmt.Errorf("%w: state ack of tick %d, newest sent %d", wire.ErrMalformed, m.Seq, p.stateSent.Load()))
+			return
+		}
+		for {
+			old := p.stateAck.Load()
+			if m.Seq <= old || p.stateAck.CompareAndSwap(old, m.Seq) {
+				break
+			}
+		}
+		p.stir()
 	case wire.KindPong:
 		rtt := time.Since(p.epoch) - time.Duration(m.Time)
 		if m.Time <= 0 || rtt < 0 || rtt > time.Minute {

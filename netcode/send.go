@@ -49,6 +49,49 @@ func (p *peer) sendUnreliable(payload []byte) error {
 	return nil
 }
 
+// canSendState reports whether a state sent now has a connection to go
+// on, so that a World does not spend a tick's place in its history on one
+// that cannot.
+func (p *peer) canSendState() bool {
+	l := p.link.Load()
+	return !p.isClosing() && l != nil && l.open.Load()
+}
+
+// sendState sends a replicated state (REPLICATION.md). Like a snapshot it
+// never blocks, and a congested or reconnecting transport refuses it.
+func (p *peer) sendState(tick, base uint64, payload []byte) error {
+	if p.isClosing() {
+		return p.Err()
+	}
+	p.unrelMu.Lock()
+	defer p.unrelMu.Unlock()
+	l := p.link.Load()
+	if l == nil || !l.open.Load() {
+		p.stats.congested.Add(1)
+		return errResuming
+	}
+	b, err := p.unrelEnc.Encode(&wire.Message{Kind: wire.KindState, Seq: tick, Base: base, Time: p.now(), Payload: payload})
+	if err != nil {
+		return err
+	}
+	if len(b) > p.cfg.MaxUnreliableSize {
+		return fmt.Errorf("%w: state of %d bytes encoded, limit %d", ErrTooLarge, len(b), p.cfg.MaxUnreliableSize)
+	}
+	if l.u.bufferedAmount()+uint64(len(b)) > uint64(p.cfg.UnreliableBuffer) {
+		p.stats.congested.Add(1)
+		return ErrCongested
+	}
+	if err := l.u.send(b); err != nil {
+		p.stats.congested.Add(1)
+		return fmt.Errorf("%w: %v", ErrCongested, err)
+	}
+	p.stateSent.Store(tick)
+	p.stats.statesSent.Add(1)
+	p.stir()
+	p.stats.bytesOut.Add(uint64(len(b)))
+	return nil
+}
+
 // errResuming refuses unreliable sends while no connection carries them.
 var errResuming = fmt.Errorf("%w: reconnecting", ErrCongested)
 

@@ -49,6 +49,13 @@ type Stats struct {
 	Lost uint64
 	Loss float64
 
+	// StatesSent (server) and StatesReceived (client) count replicated
+	// states (World, Replica); StatesDropped counts those a client could
+	// not use: stale, or against a base it no longer had.
+	StatesSent     uint64
+	StatesReceived uint64
+	StatesDropped  uint64
+
 	// BytesIn and BytesOut count data channel message bytes, both channels.
 	BytesIn  uint64
 	BytesOut uint64
@@ -66,6 +73,7 @@ type Stats struct {
 type counters struct {
 	unrelSent, unrelRecv, unrelStale, inputsOverflow, congested atomic.Uint64
 	eventsSent, eventsRecv, eventsResent                        atomic.Uint64
+	statesSent, statesRecv, statesDropped                       atomic.Uint64
 	restarts, resumes                                           atomic.Uint64
 	lost, bytesIn, bytesOut, malformed, candidatesRefused       atomic.Uint64
 	lossBits                                                    atomic.Uint64 // float64
@@ -79,7 +87,7 @@ type counters struct {
 // activity counts the snapshots, inputs and events sent and received: what
 // the game did, as against pings and acks.
 func (c *counters) activity() uint64 {
-	return c.unrelSent.Load() + c.unrelRecv.Load() + c.eventsSent.Load() + c.eventsRecv.Load()
+	return c.unrelSent.Load() + c.unrelRecv.Load() + c.eventsSent.Load() + c.eventsRecv.Load() + c.statesSent.Load() + c.statesRecv.Load()
 }
 
 func (c *counters) updateLoss() {

@@ -61,7 +61,7 @@ func (e *Entity) Same(o *Entity) bool {
 	if e == o {
 		return true
 	}
-	if e.Type != o.Type {
+	if !e.Type.Same(o.Type) {
 		return false
 	}
 	for i := range e.V {

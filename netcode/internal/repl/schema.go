@@ -106,6 +106,12 @@ type Type struct {
 	maxCreate int    // bits of a create's body, at most
 }
 
+// Same reports whether t and o are one type: a client decodes a type
+// again from every full state, into a new Type.
+func (t *Type) Same(o *Type) bool {
+	return t == o || t.ID == o.ID && bytes.Equal(t.def, o.def)
+}
+
 // Def is the type's JSON definition, as sent.
 func (t *Type) Def() []byte { return t.def }
 
