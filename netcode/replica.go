@@ -155,9 +155,10 @@ func (r *Replica) At(now time.Time) Frame {
 		// The playout's states outlived the receiver's (it keeps as
 		// many); the newest is then the best there is.
 		n := r.rcv.Newest()
-		return Frame{from: n, to: n, Delay: r.playout.Delay()}
+		return Frame{from: n, to: n, Delay: r.playout.Delay(), Tick: float64(n.Tick)}
 	}
-	return Frame{from: a, to: b, alpha: alpha, Delay: r.playout.Delay(), Time: r.playout.Time()}
+	return Frame{from: a, to: b, alpha: alpha, Delay: r.playout.Delay(), Time: r.playout.Time(),
+		Tick: float64(from) + alpha*(float64(to)-float64(from))}
 }
 
 // PlayoutStats are a replica's playout figures, for a game's debug
@@ -183,6 +184,10 @@ type Frame struct {
 	Delay time.Duration
 	// Time is the frame's moment on the server's clock.
 	Time time.Duration
+	// Tick is the frame's moment in server ticks: 41.5 is halfway between
+	// ticks 41 and 42. A game that compensates for lag tells the server
+	// the tick its player saw.
+	Tick float64
 }
 
 // Entities lists the frame's entity ids in increasing order: those of
