@@ -81,11 +81,12 @@ func (p *peer) sendState(tick, base uint64, payload []byte) error {
 		p.stats.congested.Add(1)
 		return ErrCongested
 	}
+	// Before the send: the client's ack may come back before send returns.
+	p.stateSent.Store(tick)
 	if err := l.u.send(b); err != nil {
 		p.stats.congested.Add(1)
 		return fmt.Errorf("%w: %v", ErrCongested, err)
 	}
-	p.stateSent.Store(tick)
 	p.stats.statesSent.Add(1)
 	p.stir()
 	p.stats.bytesOut.Add(uint64(len(b)))

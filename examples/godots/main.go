@@ -4,9 +4,10 @@
 // lobby command (`make run`, then http://127.0.0.1:8080/go/), compiled to
 // WebAssembly, on the same lobby and netcode Go API a native client uses.
 // It gets a guest token, creates a room (or, with ?play=quick, queues for
-// one), opens its channels to the game server, draws every dot of the
-// newest snapshot on a canvas at the display's frame rate, and sends a Move
-// 30 times a second while an arrow key or WASD is held.
+// one), opens its channels to the game server, draws the replicated world
+// (players' dots and the bots') on a canvas at the display's frame rate,
+// interpolated between the server's ticks, and sends a Move 30 times a
+// second while an arrow key or WASD is held.
 //
 // For games in JavaScript, @tickwire/client (js/) is the smaller choice;
 // this is for games whose code is Go. Build it with
@@ -20,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"syscall/js"
 	"time"
@@ -42,7 +44,8 @@ type state struct {
 	room  string
 	me    uint16
 	names map[uint16]string
-	snap  dots.Snapshot
+	world *netcode.Replica // once playing
+	tick  uint64
 	err   string
 	keys  map[string]bool
 }
@@ -105,14 +108,14 @@ func (s *state) play() error {
 		return err
 	}
 	s.mu.Lock()
-	s.phase, s.room = "playing", m.Room
+	s.phase, s.room, s.world = "playing", m.Room, c.World()
 	s.mu.Unlock()
 	status(fmt.Sprintf("playing in room %s (join code %s): move with the arrow keys or WASD", m.Room, m.Code))
 
 	go s.readEvents(c)
 	go s.sendMoves(c)
 	for {
-		snap, err := c.ReadSnapshot(context.Background())
+		u, err := c.World().Next(context.Background())
 		if err != nil {
 			s.mu.Lock()
 			s.phase = "closed"
@@ -120,12 +123,8 @@ func (s *state) play() error {
 			status("the game ended: " + err.Error())
 			return nil
 		}
-		d, err := dots.DecodeSnapshot(snap.Payload)
-		if err != nil {
-			continue // not the dots game's: nothing to draw
-		}
 		s.mu.Lock()
-		s.snap = d
+		s.tick = u.Tick
 		s.mu.Unlock()
 	}
 }
@@ -207,8 +206,8 @@ func (s *state) listenKeys() {
 	window.Call("addEventListener", "keyup", key(false))
 }
 
-// frames draws the newest snapshot at every animation frame. A frame
-// callback must not block: it only reads the state under its lock.
+// frames draws the world at every animation frame. A frame callback must
+// not block: it reads the state under its lock, and the replica's frame.
 func (s *state) frames(canvas, g js.Value) {
 	var frame js.Func
 	frame = js.FuncOf(func(js.Value, []js.Value) any {
@@ -221,19 +220,44 @@ func (s *state) frames(canvas, g js.Value) {
 
 func (s *state) draw(canvas, g js.Value) {
 	s.mu.Lock()
-	snap, me, phase, room, errText := s.snap, s.me, s.phase, s.room, s.err
-	players := make([]any, 0, len(snap.Players))
+	world, me, phase, room, errText, tick := s.world, s.me, s.phase, s.room, s.err, s.tick
 	type dot struct {
-		id   uint16
-		x, y float64
-		name string
+		id     uint32
+		x, y   float64
+		name   string
+		player bool
 	}
-	ds := make([]dot, 0, len(snap.Players))
-	for _, p := range snap.Players {
-		ds = append(ds, dot{p.ID, float64(p.X), float64(p.Y), s.names[p.ID]})
-		players = append(players, []any{int(p.ID), int(p.X), int(p.Y)})
+	var ds []dot
+	var players []any
+	var delay time.Duration
+	if world != nil {
+		// The world as it was a little while ago, between two ticks, so
+		// that the dots glide rather than jump 30 times a second.
+		f := world.At(time.Now())
+		delay = f.Delay
+		for _, id := range f.Entities() {
+			e, _ := f.Entity(id)
+			var d dots.Dot
+			if e.Decode(&d) != nil {
+				continue
+			}
+			ds = append(ds, dot{id, d.X, d.Y, s.names[uint16(id)], d.Player})
+			if d.Player {
+				players = append(players, []any{int(id), d.X, d.Y})
+			}
+		}
 	}
 	s.mu.Unlock()
+	// Bots first, so that the players' dots are drawn over them.
+	slices.SortStableFunc(ds, func(a, b dot) int {
+		switch {
+		case a.player == b.player:
+			return 0
+		case b.player:
+			return -1
+		}
+		return 1
+	})
 
 	w, h := canvas.Get("width").Float(), canvas.Get("height").Float()
 	g.Set("fillStyle", "#0b0e13")
@@ -241,12 +265,19 @@ func (s *state) draw(canvas, g js.Value) {
 	scale := (w - 40) / (2 * dots.Arena)
 	for _, d := range ds {
 		x, y := w/2+d.x*scale, h/2+d.y*scale
+		if !d.player {
+			g.Set("fillStyle", "#3a4656")
+			g.Call("beginPath")
+			g.Call("arc", x, y, 3, 0, 2*math.Pi)
+			g.Call("fill")
+			continue
+		}
 		hue := float64(d.id) * 137.5
 		g.Set("fillStyle", fmt.Sprintf("hsl(%.0f 70%% 60%%)", math.Mod(hue, 360)))
 		g.Call("beginPath")
 		g.Call("arc", x, y, 9, 0, 2*math.Pi)
 		g.Call("fill")
-		if d.id == me {
+		if d.id == uint32(me) {
 			g.Set("strokeStyle", "#ffffff")
 			g.Set("lineWidth", 2)
 			g.Call("beginPath")
@@ -264,8 +295,10 @@ func (s *state) draw(canvas, g js.Value) {
 	o.Set("phase", phase)
 	o.Set("room", room)
 	o.Set("me", int(me))
-	o.Set("tick", int(snap.Tick))
+	o.Set("tick", int(tick))
 	o.Set("dots", players)
+	o.Set("entities", len(ds))
+	o.Set("delayMs", delay.Seconds()*1000)
 	o.Set("error", errText)
 	window.Set("__godots", o)
 }

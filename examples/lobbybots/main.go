@@ -1,8 +1,8 @@
 // Command lobbybots plays the lobby's demo game with a few bots, the way a
 // real native client would: each bot gets a guest token, connects to the
 // lobby, queues for a match, opens its netcode channels to the game server
-// through the lobby's signaling, sends moves and reads snapshots, then
-// leaves. Start a lobby with its embedded game server first:
+// through the lobby's signaling, sends moves and follows the replicated
+// world (its own dot, the other players' and the bots'), then leaves. Start a lobby with its embedded game server first:
 //
 //	make run                                   # or: go run ./lobby/cmd/lobby
 //	go run ./examples/lobbybots -lobby http://127.0.0.1:8080 -bots 4 -mode default -duration 10s
@@ -82,9 +82,10 @@ type result struct {
 	Player    string // the lobby's player id
 	Room      string
 	Dot       uint16 // the bot's id in the game, from the welcome event
-	Players   int    // players in the room's last snapshot
-	X, Y      int16  // the bot's last position in a snapshot
-	Snapshots int    // snapshots decoded
+	Players   int     // players' dots in the world, last seen
+	Dots      int     // all dots in the world, last seen
+	X, Y      float64 // the bot's dot, last seen
+	States    int     // world updates read
 	Events    int    // events received
 	Wait      time.Duration
 	Stats     netcode.Stats
@@ -112,9 +113,9 @@ func run(ctx context.Context, o options, out io.Writer) []result {
 			pr.printf("  %-6s failed: %v\n", r.Name, r.Err)
 			continue
 		}
-		pr.printf("  %-6s room %s  dot %-2d  matched+connected in %-6v  %4d snapshots (%d lost)  %4d inputs  %d events  %d players  at (%d, %d)  rtt %v\n",
-			r.Name, r.Room, r.Dot, r.Wait.Round(time.Millisecond), r.Snapshots, r.Stats.Lost, r.Stats.InputsSent,
-			r.Events, r.Players, r.X, r.Y, r.Stats.RTT.Round(time.Microsecond))
+		pr.printf("  %-6s room %s  dot %-2d  matched+connected in %-6v  %4d states (%d dropped)  %4d inputs  %d events  %d players, %d dots  at (%.0f, %.0f)  rtt %v\n",
+			r.Name, r.Room, r.Dot, r.Wait.Round(time.Millisecond), r.Stats.StatesReceived, r.Stats.StatesDropped, r.Stats.InputsSent,
+			r.Events, r.Players, r.Dots, r.X, r.Y, r.Stats.RTT.Round(time.Microsecond))
 		if r.Err != nil {
 			pr.printf("         failed: %v\n", r.Err)
 		}
@@ -181,7 +182,8 @@ func playBot(ctx context.Context, o options, name string, pr *printer) (r result
 	pr.printf("%s: %s in room %s on %s with %d players, connected after %v\n",
 		name, c.Player(), m.Room, m.Server, len(m.Players), r.Wait.Round(time.Millisecond))
 
-	// 4. Play: snapshots on one goroutine, moves and events on this one.
+	// 4. Play: the world's updates on one goroutine, moves and events on
+	// this one.
 	pctx, stop := context.WithTimeout(ctx, o.Duration)
 	defer stop()
 	var mu sync.Mutex // guards r's game fields between the two goroutines
@@ -189,21 +191,26 @@ func playBot(ctx context.Context, o options, name string, pr *printer) (r result
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		world := nc.World()
 		for {
-			snap, err := nc.ReadSnapshot(pctx)
-			if err != nil {
+			if _, err := world.Next(pctx); err != nil {
 				return
 			}
-			s, err := dots.DecodeSnapshot(snap.Payload)
-			if err != nil {
-				continue
-			}
 			mu.Lock()
-			r.Snapshots++
-			r.Players = len(s.Players)
-			for _, p := range s.Players {
-				if p.ID == r.Dot {
-					r.X, r.Y = p.X, p.Y
+			r.States++
+			r.Dots, r.Players = 0, 0
+			for _, id := range world.Entities() {
+				e, _ := world.Entity(id)
+				var d dots.Dot
+				if e.Type() != "dot" || e.Decode(&d) != nil {
+					continue
+				}
+				r.Dots++
+				if d.Player {
+					r.Players++
+				}
+				if id == uint32(r.Dot) {
+					r.X, r.Y = d.X, d.Y
 				}
 			}
 			mu.Unlock()
@@ -265,8 +272,8 @@ loop:
 	if err := c.Leave(lctx); err != nil && r.Err == nil && ctx.Err() == nil {
 		r.Err = fmt.Errorf("leave: %w", err)
 	}
-	if r.Err == nil && r.Snapshots == 0 {
-		r.Err = errors.New("no snapshot received")
+	if r.Err == nil && r.States == 0 {
+		r.Err = errors.New("no world state received")
 	}
 	return r
 }

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 
 // TestBots runs two bots through a real lobby on loopback, against a
 // stand-in for the lobby command's game: it welcomes each player and sends
-// it a snapshot with its dot at 50 Hz.
+// it a world with its dot at 50 Hz.
 func TestBots(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
@@ -56,6 +56,11 @@ func TestBots(t *testing.T) {
 				defer wg.Done()
 				ev, _ := dots.EncodeEvent(dots.Event{Type: dots.EventWelcome, Room: p.Room, ID: id, Player: p.ID})
 				_ = p.Session.SendEvent(ev)
+				world, _ := netcode.NewWorld(nil)
+				if err := world.Register("dot", dots.Dot{}); err != nil {
+					panic(err)
+				}
+				world.Join(p.Session)
 				tick := time.NewTicker(20 * time.Millisecond)
 				defer tick.Stop()
 				st := dots.PlayerState{ID: id}
@@ -72,8 +77,8 @@ func TestBots(t *testing.T) {
 							st.Apply(mv)
 						}
 					}
-					b, _ := dots.EncodeSnapshot(&dots.Snapshot{Players: []dots.PlayerState{st}})
-					_ = p.Session.SendSnapshot(b)
+					_ = world.Set(uint32(id), dots.Dot{X: float64(st.X), Y: float64(st.Y), Player: true})
+					_ = world.Tick()
 				}
 			}(id)
 		}
@@ -91,7 +96,7 @@ func TestBots(t *testing.T) {
 	var out bytes.Buffer
 	results := run(ctx, options{Lobby: hs.URL, Bots: 2, Mode: "duel", Duration: 500 * time.Millisecond, MatchTimeout: 5 * time.Second, Hz: 30}, &out)
 	for _, r := range results {
-		if r.Err != nil || r.Snapshots == 0 || r.Dot == 0 || r.Room == "" || r.Stats.InputsSent == 0 {
+		if r.Err != nil || r.States == 0 || r.Players != 1 || r.Dot == 0 || r.Room == "" || r.Stats.InputsSent == 0 {
 			t.Errorf("%s: %+v", r.Name, r)
 		}
 	}

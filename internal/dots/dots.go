@@ -1,7 +1,9 @@
 // Package dots is the wire format of the demo game that the lobby command
 // hosts (lobby/cmd/lobby) and the lobby bots play (examples/lobbybots): dots
-// moving in a square arena. Inputs and snapshots are msgpack, sent on
-// netcode's unreliable channel; events are msgpack on the reliable one.
+// moving in a square arena, the players' and the computer's. Inputs are
+// msgpack on netcode's unreliable channel; the dots are entities of type
+// Dot that the game replicates (netcode.World); events are msgpack on the
+// reliable channel.
 //
 // It lives in the module's internal/ so that both the command and the
 // examples can import it without making it a public API.
@@ -23,6 +25,20 @@ const (
 	// header. Bigger games send each player only what is near it.
 	MaxPlayers = 64
 )
+
+// Bots is how many computer-driven dots each room has beside its players.
+const Bots = 200
+
+// BotID is the entity id of bot i; players' dots have their own ids,
+// below it.
+func BotID(i int) uint32 { return 1000 + uint32(i) }
+
+// Dot is the replicated state of a dot, its entity type "dot": positions
+// to a hundredth of a unit (15 bits each), interpolated by clients.
+type Dot struct {
+	X, Y   float64 `tw:"float,min=-100,max=100,step=0.01"`
+	Player bool    // a player's dot, not a bot's
+}
 
 // Move is one input: a step of -1, 0 or +1 on each axis.
 type Move struct {

@@ -208,7 +208,7 @@ func TestRunDrain(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer nc.Close()
-		if _, err := nc.ReadSnapshot(pctx); err != nil {
+		if _, err := nc.World().Next(pctx); err != nil {
 			t.Fatal(err)
 		}
 	}

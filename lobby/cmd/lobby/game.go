@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -15,13 +16,14 @@ import (
 )
 
 // game is the embedded demo game: a tiny authoritative game per room, in
-// which each player is a dot that moves one step per input. The lobby
-// matches players into rooms; the game server half (lobby.GameServer)
-// hands over each player once its channels are open, and the game keeps one
-// room per lobby room id.
+// which each player is a dot that moves one step per input, among
+// dots.Bots dots that wander on their own. The lobby matches players into
+// rooms; the game server half (lobby.GameServer) hands over each player
+// once its channels are open, and the game keeps one room per lobby room
+// id. Each room's dots are a netcode.World, replicated to its players.
 //
 // One goroutine, loop, owns every room: it admits players, applies inputs,
-// and sends each room's snapshot to its players at hz. Only the accept
+// moves the bots and ticks each room's world at hz. Only the accept
 // goroutine waits on the lobby.
 type game struct {
 	gs  *lobby.GameServer
@@ -37,10 +39,20 @@ type room struct {
 	tick     uint32
 	nextID   uint16
 	members  []*member
-	// players is the members' sessions, for snapshots: a session leaves
-	// it by itself when it closes.
-	players *netcode.Room
+	// world is the room's dots, players' and bots', replicated to its
+	// members: a session leaves it by itself when it closes.
+	world *netcode.World
+	bots  []bot
 }
+
+// bot is a computer-driven dot: it glides at a steady speed and turns a
+// little each tick, bouncing off the arena's walls.
+type bot struct {
+	x, y, heading float64
+}
+
+// botSpeed is how far a bot moves a tick, in arena units.
+const botSpeed = 0.6
 
 type member struct {
 	p     *lobby.Player
@@ -90,7 +102,6 @@ func (g *game) loop(ctx context.Context) {
 	// Reused every tick: a tick loop should not allocate much.
 	var inputs []netcode.Input
 	var events [][]byte
-	var snap dots.Snapshot
 	for {
 		select {
 		case <-ctx.Done():
@@ -99,7 +110,7 @@ func (g *game) loop(ctx context.Context) {
 			g.join(p)
 		case <-t.C:
 			for _, r := range g.rooms {
-				g.step(r, &inputs, &events, &snap)
+				g.step(r, &inputs, &events)
 			}
 		}
 	}
@@ -110,7 +121,12 @@ func (g *game) loop(ctx context.Context) {
 func (g *game) join(p *lobby.Player) {
 	r := g.rooms[p.Room]
 	if r == nil {
-		r = &room{id: p.Room, mode: p.Mode, players: netcode.NewRoom()}
+		var err error
+		if r, err = newRoom(p.Room, p.Mode); err != nil {
+			g.log.Error("game: room", "room", p.Room, "err", err)
+			_ = p.Session.Close("game error")
+			return
+		}
 		g.rooms[p.Room] = r
 		g.log.Info("game: room opened", "room", r.id, "mode", r.mode)
 	}
@@ -134,12 +150,61 @@ func (g *game) join(p *lobby.Player) {
 		g.send(m, dots.Event{Type: dots.EventJoined, Room: r.id, ID: o.state.ID, Player: o.p.ID, Name: o.p.Name})
 	}
 	r.members = append(r.members, m)
-	r.players.Add(p.Session)
+	r.world.Join(p.Session)
+	r.place(m)
 	g.log.Info("game: player joined", "room", r.id, "player", p.ID, "name", p.Name, "dot", m.state.ID, "players", len(r.members))
 }
 
-// step runs one tick of one room: departures, inputs, then the snapshot.
-func (g *game) step(r *room, inputs *[]netcode.Input, events *[][]byte, snap *dots.Snapshot) {
+// newRoom makes a room's world, with its bots scattered about.
+func newRoom(id, mode string) (*room, error) {
+	w, err := netcode.NewWorld(nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Register("dot", dots.Dot{}); err != nil {
+		return nil, err
+	}
+	r := &room{id: id, mode: mode, world: w, bots: make([]bot, dots.Bots)}
+	for i := range r.bots {
+		b := &r.bots[i]
+		b.x = rand.Float64()*2*dots.Arena - dots.Arena
+		b.y = rand.Float64()*2*dots.Arena - dots.Arena
+		b.heading = rand.Float64() * 2 * math.Pi
+		if err := w.Set(dots.BotID(i), dots.Dot{X: b.x, Y: b.y}); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// place puts a member's dot in the world as it is now.
+func (r *room) place(m *member) {
+	_ = r.world.Set(uint32(m.state.ID), dots.Dot{X: float64(m.state.X), Y: float64(m.state.Y), Player: true})
+}
+
+// moveBots moves every bot one tick on.
+func (r *room) moveBots() {
+	const wall = dots.Arena
+	for i := range r.bots {
+		b := &r.bots[i]
+		b.heading += (rand.Float64() - 0.5) * 0.2
+		b.x += botSpeed * math.Cos(b.heading)
+		b.y += botSpeed * math.Sin(b.heading)
+		if b.x < -wall || b.x > wall {
+			b.x = max(-wall, min(wall, b.x))
+			b.heading = math.Pi - b.heading
+		}
+		if b.y < -wall || b.y > wall {
+			b.y = max(-wall, min(wall, b.y))
+			b.heading = -b.heading
+		}
+		_ = r.world.Set(dots.BotID(i), dots.Dot{X: b.x, Y: b.y})
+	}
+}
+
+// step runs one tick of one room: departures, inputs, the bots, then the
+// world goes to the players.
+func (g *game) step(r *room, inputs *[]netcode.Input, events *[][]byte) {
 	var gone []*member
 	r.members = slices.DeleteFunc(r.members, func(m *member) bool {
 		if m.p.Session.Err() != nil {
@@ -149,9 +214,10 @@ func (g *game) step(r *room, inputs *[]netcode.Input, events *[][]byte, snap *do
 		return false
 	})
 	for _, m := range gone {
+		r.world.Remove(uint32(m.state.ID))
 		st := m.p.Session.Stats()
 		g.log.Info("game: player left", "room", r.id, "player", m.p.ID, "name", m.p.Name, "dot", m.state.ID,
-			"reason", closeReason(m.p.Session.Err()), "snapshots_sent", st.SnapshotsSent, "inputs_received", st.InputsReceived)
+			"reason", closeReason(m.p.Session.Err()), "states_sent", st.StatesSent, "inputs_received", st.InputsReceived)
 		for _, o := range r.members {
 			g.send(o, dots.Event{Type: dots.EventLeft, Room: r.id, ID: m.state.ID, Player: m.p.ID, Name: m.p.Name})
 		}
@@ -163,8 +229,6 @@ func (g *game) step(r *room, inputs *[]netcode.Input, events *[][]byte, snap *do
 	}
 
 	r.tick++
-	snap.Tick = r.tick
-	snap.Players = snap.Players[:0]
 	for _, m := range r.members {
 		// Events must be read, or the session closes as a slow reader;
 		// this game has no use for what players say.
@@ -178,17 +242,13 @@ func (g *game) step(r *room, inputs *[]netcode.Input, events *[][]byte, snap *do
 			}
 			m.state.Apply(mv)
 		}
-		snap.Players = append(snap.Players, m.state)
+		r.place(m)
 	}
-	b, err := dots.EncodeSnapshot(snap)
-	if err != nil {
-		g.log.Error("game: encode snapshot", "room", r.id, "err", err)
-		return
-	}
-	// Never blocks: a congested player misses this snapshot and gets the
-	// next one, as its Stats show.
-	if err := r.players.Broadcast(b); err != nil {
-		g.log.Warn("game: snapshot", "room", r.id, "err", err)
+	r.moveBots()
+	// Never blocks: a congested player misses this tick's state and gets
+	// the changes in the next.
+	if err := r.world.Tick(); err != nil {
+		g.log.Warn("game: state", "room", r.id, "err", err)
 	}
 }
 

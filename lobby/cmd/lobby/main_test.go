@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -329,8 +330,9 @@ func TestRun(t *testing.T) {
 	}
 }
 
-// playUntilBothSeen plays one player until a snapshot holds both dots and
-// the other player's joined event has arrived, then leaves.
+// playUntilBothSeen plays one player until its replica of the world holds
+// both players' dots and every bot, and the other player's joined event
+// has arrived, then leaves.
 func playUntilBothSeen(ctx context.Context, base string, i int) error {
 	tok, err := lobby.GuestToken(ctx, base, "p"+string(rune('0'+i)))
 	if err != nil {
@@ -370,20 +372,30 @@ func playUntilBothSeen(ctx context.Context, base string, i int) error {
 			joined = ev.Player != c.Player() && ev.Room == m.Room
 		}
 	}
+	last := "nothing"
 	for {
 		mv, _ := dots.EncodeMove(dots.Move{DX: 1})
 		_ = nc.SendInput(mv)
-		snap, err := nc.ReadSnapshot(ctx)
-		if err != nil {
-			return errors.New("snapshots: " + err.Error())
+		if _, err := nc.World().Next(ctx); err != nil {
+			return fmt.Errorf("world, last %s: %w", last, err)
 		}
-		s, err := dots.DecodeSnapshot(snap.Payload)
-		if err != nil {
-			return err
+		players, bots := 0, 0
+		for _, id := range nc.World().Entities() {
+			e, _ := nc.World().Entity(id)
+			var d dots.Dot
+			if err := e.Decode(&d); err != nil {
+				return err
+			}
+			if d.Player {
+				players++
+			} else {
+				bots++
+			}
 		}
-		if len(s.Players) == 2 {
+		if players == 2 && bots == dots.Bots {
 			break
 		}
+		last = fmt.Sprintf("%d players and %d bots at tick %d", players, bots, nc.World().Tick())
 	}
 	return c.Leave(ctx)
 }
