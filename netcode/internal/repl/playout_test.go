@@ -196,6 +196,8 @@ func TestPlayoutClean(t *testing.T) {
 
 func TestPlayoutJitterAndLoss(t *testing.T) {
 	const interval = 1000.0 / 30
+	// The mean delays js/test/playout.test.ts pins too: the twins agree.
+	twin := map[float64]float64{0.05: 104.857, 0.1: 120.060, 0.2: 163.957}
 	for _, loss := range []float64{0.05, 0.1, 0.2} {
 		o := clean30()
 		o.jitter, o.loss, o.seed = 10, loss, 7
@@ -215,6 +217,9 @@ func TestPlayoutJitterAndLoss(t *testing.T) {
 		// path's two intervals, still at most eight.
 		if mean < 2*interval+10 || mean > 8*interval {
 			t.Errorf("loss %v: mean delay %.1f ms, want between %.1f and %.1f", loss, mean, 2*interval+10, 8*interval)
+		}
+		if math.Abs(mean-twin[loss]) > 0.01 {
+			t.Errorf("loss %v: mean delay %.3f ms, the TypeScript twin's %.3f", loss, mean, twin[loss])
 		}
 		// The delay is there so that states are in time: extrapolating is rare.
 		if extrapolated*20 > n {
