@@ -47,11 +47,10 @@ type Playout struct {
 	n      int // states kept
 	head   int // index of the oldest
 
-	// The estimates, from the newest playoutWindow states.
+	// The estimates, from the newest playoutWindow states (see estimate).
 	interval time.Duration // between the states the server sends; 0 until two states
 	jitter   time.Duration
 	lead     time.Duration // the largest time − arrival: the least delayed state
-	losses   int           // the longest run of states lost in a row
 	target   time.Duration // the delay aimed at
 
 	started bool
@@ -114,10 +113,10 @@ func (p *Playout) estimate() {
 	}
 	step := median(ticks[:w-1])
 	p.interval = max(time.Duration(step)*median(perTick[:w-1]), 1)
-	p.losses = 0
+	run := 0 // the longest run of states lost in a row
 	for _, dt := range ticks[:w-1] {
 		// Gaps in units of the usual step, rounded: 2 steps is one lost state.
-		p.losses = max(p.losses, int((dt+step/2)/step)-1)
+		run = max(run, int((dt+step/2)/step)-1)
 	}
 	p.lead = lead
 	for i := range w {
@@ -126,7 +125,7 @@ func (p *Playout) estimate() {
 	}
 	slices.Sort(late[:w])
 	p.jitter = late[w-2] // the largest lateness but one: one outlier is ignored
-	losses := time.Duration(min(p.losses, playoutMaxDelay))
+	losses := time.Duration(min(run, playoutMaxDelay))
 	p.target = min(max(2*p.interval+p.jitter+losses*p.interval, p.interval), playoutMaxDelay*p.interval)
 }
 
