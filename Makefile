@@ -92,6 +92,7 @@ FUZZ_TARGETS = \
 	./netcode/internal/wire:FuzzDecode \
 	./netcode/internal/repl:FuzzApply \
 	./netcode/internal/repl:FuzzParseType \
+	./netcode/internal/repl:FuzzPlayout \
 	./netcode:FuzzResumeToken \
 	./netcode:FuzzSignalJSON \
 	./netcode:FuzzSignalMessage \

@@ -373,6 +373,7 @@ func playUntilBothSeen(ctx context.Context, base string, i int) error {
 		}
 	}
 	last := "nothing"
+	sawBoth, sawBots := false, false
 	for {
 		mv, _ := dots.EncodeMove(dots.Move{DX: 1})
 		_ = nc.SendInput(mv)
@@ -392,7 +393,11 @@ func playUntilBothSeen(ctx context.Context, base string, i int) error {
 				bots++
 			}
 		}
-		if players == 2 && bots == dots.Bots {
+		// Each at some point: the other player may have left before this
+		// one's replica holds every bot (a full world takes a few ticks).
+		sawBoth = sawBoth || players == 2
+		sawBots = sawBots || bots == dots.Bots
+		if sawBoth && sawBots {
 			break
 		}
 		last = fmt.Sprintf("%d players and %d bots at tick %d", players, bots, nc.World().Tick())
