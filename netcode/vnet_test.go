@@ -29,8 +29,15 @@ type lossyNet struct {
 
 func newLossyNet(t testing.TB, delay time.Duration, seed int64) *lossyNet {
 	t.Helper()
+	return newJitteryNet(t, delay, 0, seed)
+}
+
+// newJitteryNet is a lossyNet whose router also delays each batch of
+// packets by up to jitter more.
+func newJitteryNet(t testing.TB, delay, jitter time.Duration, seed int64) *lossyNet {
+	t.Helper()
 	ln := &lossyNet{rng: rand.New(rand.NewSource(seed))}
-	serverNet, clientNet, stop, err := vnetpair.New(delay, ln.filter)
+	serverNet, clientNet, stop, err := vnetpair.NewJitter(delay, jitter, ln.filter)
 	if err != nil {
 		t.Fatal(err)
 	}

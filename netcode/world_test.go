@@ -125,7 +125,7 @@ func (g *worldGame) checkConverged(c *Client, sees func(id uint32, d testDot) bo
 
 // TestWorldUnderLoss: a world of moving, appearing and disappearing
 // entities replicated at 30 Hz to two clients over a path that loses 0,
-// 10 or 20% of packets each way, one client seeing everything, the other
+// 10 or 20% of packets each way, with 10 ms of jitter, one client seeing everything, the other
 // through the grid: once the world stops changing and a client has
 // acknowledged the latest tick, its replica equals the world as it sees
 // it; no state was ever over the budget (Tick fails on one); the client
@@ -133,7 +133,7 @@ func (g *worldGame) checkConverged(c *Client, sees func(id uint32, d testDot) bo
 func TestWorldUnderLoss(t *testing.T) {
 	for _, loss := range []float64{0, 0.1, 0.2} {
 		t.Run(fmt.Sprint(loss), func(t *testing.T) {
-			ln := newLossyNet(t, 10*time.Millisecond, int64(loss*100))
+			ln := newJitteryNet(t, 10*time.Millisecond, 10*time.Millisecond, int64(loss*100))
 			srv := newTestServer(t, ln.server)
 			c1, s1 := connect(t, srv, ln.client)
 			c2, s2 := connect(t, srv, ln.client)

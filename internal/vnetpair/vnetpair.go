@@ -23,9 +23,16 @@ const (
 // not nil, decides for each packet whether it goes through. stop stops the
 // router.
 func New(delay time.Duration, filter vnet.ChunkFilter) (server, client *vnet.Net, stop func() error, err error) {
+	return NewJitter(delay, 0, filter)
+}
+
+// NewJitter is New on a router that also pauses, at random, up to jitter
+// before each batch of packets it forwards (pion's MaxJitter), so that
+// packets arrive unevenly and, across batches, out of order.
+func NewJitter(delay, jitter time.Duration, filter vnet.ChunkFilter) (server, client *vnet.Net, stop func() error, err error) {
 	lf := logging.NewDefaultLoggerFactory()
 	lf.DefaultLogLevel = logging.LogLevelError
-	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", MinDelay: delay, LoggerFactory: lf})
+	router, err := vnet.NewRouter(&vnet.RouterConfig{CIDR: "10.0.0.0/24", MinDelay: delay, MaxJitter: jitter, LoggerFactory: lf})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("vnet router: %w", err)
 	}
