@@ -326,7 +326,9 @@ func (p *peer) statsSnapshot() Stats {
 		Malformed:      c.malformed.Load(),
 		StatesSent:     c.statesSent.Load(),
 		StatesReceived: c.statesRecv.Load(),
-		StatesDropped:  c.statesDropped.Load(),
+		StatesStale:    c.statesStale.Load(),
+
+		StatesUnknownBase: c.statesNoBase.Load(),
 
 		CandidatesRefused: c.candidatesRefused.Load(),
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tickwire/tickwire/netcode/internal/repl"
 	"github.com/tickwire/tickwire/netcode/internal/wire"
 )
 
@@ -59,11 +60,13 @@ func (p *peer) onUnreliable(l *link, ch *rtcChannel, b []byte) {
 		}
 		ack, err := p.replica.receive(&m, time.Now())
 		switch {
+		case errors.Is(err, repl.ErrStale):
+			p.stats.statesStale.Add(1)
+		case errors.Is(err, repl.ErrNoBase):
+			p.stats.statesNoBase.Add(1)
 		case err != nil:
 			p.badMessage(labelSnapshots, fmt.Errorf("%w: %v", wire.ErrMalformed, err))
 			return
-		case ack == 0:
-			p.stats.statesDropped.Add(1)
 		default:
 			p.stats.statesRecv.Add(1)
 			if b, err := l.encU.Encode(&wire.Message{Kind: wire.KindStateAck, Seq: ack}); err == nil {

@@ -2,7 +2,6 @@ package netcode
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -38,16 +37,14 @@ func newReplica(p *peer) *Replica {
 	}
 }
 
-// receive applies a state message. It returns the tick to acknowledge, 0
-// for a state to drop, or an error for a malformed one.
+// receive applies a state message. It returns the tick to acknowledge,
+// or repl.ErrStale or repl.ErrNoBase for a state to drop, or another
+// error for a malformed one.
 func (r *Replica) receive(m *wire.Message, at time.Time) (uint64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	st, err := r.rcv.Receive(m.Seq, m.Base, time.Duration(m.Time), m.Payload)
-	switch {
-	case errors.Is(err, repl.ErrStale), errors.Is(err, repl.ErrNoBase):
-		return 0, nil
-	case err != nil:
+	if err != nil {
 		return 0, err
 	}
 	r.playout.OnState(st.Tick, st.Time, at)
@@ -382,4 +379,39 @@ func (e Entity) Decode(dst any) error {
 		}
 	}
 	return nil
+}
+
+// Fields lists the entity's field names, in its type's order.
+func (e Entity) Fields() []string {
+	if e.to == nil {
+		return nil
+	}
+	names := make([]string, len(e.to.Type.Fields))
+	for i, f := range e.to.Type.Fields {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// Value is field name's value, interpolated where the entity is: a
+// float64 for int, float and angle fields, a bool, a string, a []byte, or
+// a [4]float64 quaternion (x, y, z, w); nil when there is no such field.
+// It suits code that handles any type (a debug view, a bridge to another
+// language); a game knows its types and calls Decode.
+func (e Entity) Value(name string) any {
+	i, f, ok := e.field(name)
+	if !ok {
+		return nil
+	}
+	switch f.Kind {
+	case repl.KindBool:
+		return e.to.V[i] == 1
+	case repl.KindString:
+		return e.to.S[i]
+	case repl.KindBytes:
+		return []byte(e.to.S[i])
+	case repl.KindQuat:
+		return e.quat(i, f)
+	}
+	return e.float(i, f)
 }

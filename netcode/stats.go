@@ -50,11 +50,13 @@ type Stats struct {
 	Loss float64
 
 	// StatesSent (server) and StatesReceived (client) count replicated
-	// states (World, Replica); StatesDropped counts those a client could
-	// not use: stale, or against a base it no longer had.
-	StatesSent     uint64
-	StatesReceived uint64
-	StatesDropped  uint64
+	// states (World, Replica). A client drops those it cannot use: stale
+	// ones (not newer than its newest), and those against a base it no
+	// longer keeps (StatesUnknownBase).
+	StatesSent        uint64
+	StatesReceived    uint64
+	StatesStale       uint64
+	StatesUnknownBase uint64
 
 	// BytesIn and BytesOut count data channel message bytes, both channels.
 	BytesIn  uint64
@@ -73,7 +75,7 @@ type Stats struct {
 type counters struct {
 	unrelSent, unrelRecv, unrelStale, inputsOverflow, congested atomic.Uint64
 	eventsSent, eventsRecv, eventsResent                        atomic.Uint64
-	statesSent, statesRecv, statesDropped                       atomic.Uint64
+	statesSent, statesRecv, statesStale, statesNoBase           atomic.Uint64
 	restarts, resumes                                           atomic.Uint64
 	lost, bytesIn, bytesOut, malformed, candidatesRefused       atomic.Uint64
 	lossBits                                                    atomic.Uint64 // float64

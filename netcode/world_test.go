@@ -194,7 +194,7 @@ func TestWorldUnderLoss(t *testing.T) {
 			}
 			st1, st2 := c1.Stats(), s1.Stats()
 			t.Logf("loss %.0f%%: client 1 got %d states, dropped %d, %d resumes; server sent %d; %d entities",
-				100*loss, st1.StatesReceived, st1.StatesDropped, st1.Resumes, st2.StatesSent, g.w.Len())
+				100*loss, st1.StatesReceived, st1.StatesStale+st1.StatesUnknownBase, st1.Resumes, st2.StatesSent, g.w.Len())
 			if st1.Resumes != 1 {
 				t.Errorf("client 1 resumed %d times, want 1", st1.Resumes)
 			}

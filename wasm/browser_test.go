@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	mathrand "math/rand/v2"
 	"net"
 	"net/http"
@@ -200,6 +201,41 @@ type btResult struct {
 	} `json:"states"`
 	Timings    map[string]float64 `json:"timings"`
 	PageErrors []string           `json:"pageErrors"`
+	World      btWorld            `json:"world"`
+}
+
+// btWorld is what the page saw of the replicated world (btGame.tick):
+// the first change onState reported, the entities of the newest state,
+// and the ball's x in frames rendered with world.at.
+type btWorld struct {
+	Tick     float64          `json:"tick"`
+	First    btWorldChange    `json:"first"`
+	Changes  int              `json:"changes"`
+	Entities []map[string]any `json:"entities"`
+	BallX    []float64        `json:"ballX"`
+	Playout  map[string]any   `json:"playout"`
+}
+
+type btWorldChange struct {
+	Tick    float64   `json:"tick"`
+	Created []float64 `json:"created"`
+	Changed []float64 `json:"changed"`
+	Removed []float64 `json:"removed"`
+}
+
+// btBall and btSign are the replicated world's two entity types: a ball
+// that moves a quarter unit a tick along x, and a sign of every other
+// kind of field, which never changes.
+type btBall struct {
+	X float64 `tw:"float,min=0,max=10000,step=0.01"`
+}
+
+type btSign struct {
+	Text    string     `tw:"string,max=32"`
+	On      bool       //
+	Heading float64    `tw:"angle,bits=12"`
+	Rot     [4]float64 `tw:"quat,bits=12"`
+	HP      int        `tw:"int,min=-10,max=100"`
 }
 
 type btICEServer struct {
@@ -246,11 +282,53 @@ func btHello(name string) map[string]any {
 	}
 }
 
+// btCheckWorld checks what the page saw of the replicated world: onState
+// first reported the three entities created; the newest state has every
+// field as the server set it (to the field's precision); and the ball
+// rendered with world.at moved forward, between ticks as well as on them.
+func btCheckWorld(t *testing.T, name string, w btWorld) {
+	t.Helper()
+	if fmt.Sprint(w.First.Created) != "[1 2 3]" || len(w.First.Removed) != 0 || w.Changes < 1 || w.Tick < 1 {
+		t.Errorf("%s: world: first change %+v, %d changes, tick %v; want entities 1, 2 and 3 created", name, w.First, w.Changes, w.Tick)
+	}
+	if len(w.Entities) != 3 {
+		t.Fatalf("%s: world: %d entities, want 3: %v", name, len(w.Entities), w.Entities)
+	}
+	near := func(a any, b, tol float64) bool { f, ok := a.(float64); return ok && math.Abs(f-b) <= tol }
+	sign, _ := w.Entities[1]["fields"].(map[string]any)
+	rot, _ := sign["rot"].([]any)
+	if w.Entities[1]["type"] != "sign" || sign["text"] != "héllo" || sign["on"] != true || !near(sign["heading"], 1.5, 2*math.Pi/4096) ||
+		!near(sign["hp"], -3, 0) || len(rot) != 4 || !near(rot[0], 0, 1e-3) || !near(rot[1], 0, 1e-3) || !near(rot[2], 0.6, 1e-3) || !near(rot[3], 0.8, 1e-3) {
+		t.Errorf("%s: world: sign %v", name, w.Entities[1])
+	}
+	blob, _ := w.Entities[2]["fields"].(map[string]any)
+	if w.Entities[2]["type"] != "blob" || fmt.Sprint(blob["data"]) != "map[$u8:[0 1 254 255]]" {
+		t.Errorf("%s: world: blob %v", name, w.Entities[2])
+	}
+	between := 0
+	for i, x := range w.BallX {
+		if i > 0 && x < w.BallX[i-1] {
+			t.Errorf("%s: world: the ball went back from x=%v to %v at frame %d", name, w.BallX[i-1], x, i)
+		}
+		if math.Abs(4*x-math.Round(4*x)) > 1e-6 {
+			between++
+		}
+	}
+	if len(w.BallX) < 40 || between == 0 {
+		t.Errorf("%s: world: %d frames, %d of them between ticks: %v", name, len(w.BallX), between, w.BallX)
+	}
+	if d, _ := w.Playout["delay"].(float64); d <= 0 {
+		t.Errorf("%s: world: playout %v, want a delay", name, w.Playout)
+	}
+}
+
 // btCheckPlay checks what the page and the game server saw of one player's
 // game: snapshots with the right content in order, inputs and the hello
-// event decoded on the server, the echo of that event in the page.
+// event decoded on the server, the echo of that event in the page, and
+// the replicated world.
 func btCheckPlay(t *testing.T, name string, r *btResult, g *btGame) {
 	t.Helper()
+	btCheckWorld(t, name, r.World)
 	if len(r.PageErrors) > 0 {
 		t.Errorf("%s: errors in the page: %q", name, r.PageErrors)
 	}
@@ -685,6 +763,20 @@ func (g *btGame) tick(ctx context.Context, p *lobby.Player, bp *btPlayer) {
 	t := time.NewTicker(time.Second / 30)
 	defer t.Stop()
 	var buf []netcode.Input
+	// Each player's own world: a ball moving along x, a sign, and a blob
+	// of bytes.
+	world, err := netcode.NewWorld(nil)
+	if err == nil {
+		err = errors.Join(world.Register("ball", btBall{}), world.Register("sign", btSign{}), world.RegisterBytes("blob", 8))
+	}
+	if err == nil {
+		err = errors.Join(world.Set(2, btSign{Text: "héllo", On: true, Heading: 1.5, Rot: [4]float64{0, 0, 0.6, 0.8}, HP: -3}),
+			world.SetBytes(3, "blob", []byte{0, 1, 254, 255}))
+	}
+	if err != nil {
+		panic(err)
+	}
+	world.Join(p.Session)
 	for n := 0; ; n++ {
 		select {
 		case <-t.C:
@@ -696,6 +788,12 @@ func (g *btGame) tick(ctx context.Context, p *lobby.Player, bp *btPlayer) {
 		snap, err := msgpack.Marshal(map[string]any{"tick": n, "room": p.Room, "player": p.ID})
 		if err == nil {
 			err = p.Session.SendSnapshot(snap)
+		}
+		if err == nil {
+			err = world.Set(1, btBall{X: float64(n) / 4})
+		}
+		if err == nil {
+			err = world.Tick()
 		}
 		buf = p.Session.ReadInputs(buf[:0])
 		g.mu.Lock()

@@ -23,8 +23,9 @@
 //	notices(id, cb)                cb(JSON Notice) from now on; undefined or an Error
 //	closeLobby(id)                 Promise<undefined>, once the connection is down
 //	play(id, matchJSON, optsJSON, sink)  Promise<game handle>; sink is
-//	                               {snapshot(state, seq), event(ev), state(s, closeJSON)}
-//	listen(game, "snapshot"|"event")  starts delivering to the sink; undefined or an Error
+//	                               {snapshot(state, seq), event(ev), state(s, closeJSON), world(changeJSON)}
+//	listen(game, "snapshot"|"event"|"world")  starts delivering to the sink; undefined or an Error
+//	world(game, op, arg)           JSON: the replicated world (world.go)
 //	sendInput(game, payload)       true, false (dropped: congested) or an Error
 //	sendEvent(game, payload)       undefined or an Error
 //	stats(game), channels(game)    JSON or an Error
@@ -91,6 +92,7 @@ func main() {
 		{"sendEvent", apiSendEvent},
 		{"stats", apiStats},
 		{"channels", apiChannels},
+		{"world", apiWorld},
 		{"closeGame", apiCloseGame},
 		{"handles", apiHandles},
 	} {
@@ -513,9 +515,12 @@ type gameHandle struct {
 	codec codec
 
 	mu        sync.Mutex
-	sink      js.Value // {snapshot, event, state} from tickwire.js
-	listening [2]bool  // snapshot, event
-	ending    bool     // Done has closed: no new pumps
+	sink      js.Value // {snapshot, event, state, world} from tickwire.js
+	listening [3]bool  // snapshot, event, world
+	// The Go clock and performance.now() read at one moment, for world.at.
+	goEpoch   time.Time
+	perfEpoch float64
+	ending    bool // Done has closed: no new pumps
 	pumps     sync.WaitGroup
 	closed    chan struct{} // after sink.state("closed") has run
 }
@@ -561,7 +566,8 @@ func apiPlay(args []js.Value) any {
 				}
 				return nil, err
 			}
-			g := &gameHandle{c: c, codec: cd, sink: sink, closed: make(chan struct{})}
+			g := &gameHandle{c: c, codec: cd, sink: sink, closed: make(chan struct{}),
+				goEpoch: time.Now(), perfEpoch: js.Global().Get("performance").Call("now").Float()}
 			g.id = games.add(g)
 			g.pumps.Add(1)
 			go g.pumpStates()
@@ -649,8 +655,10 @@ func apiListen(args []js.Value) any {
 		i = 0
 	case "event":
 		i = 1
+	case "world":
+		i = 2
 	default:
-		return errorToJS(badArg("listen(%q): want \"snapshot\" or \"event\"", kind))
+		return errorToJS(badArg("listen(%q): want \"snapshot\", \"event\" or \"world\"", kind))
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -659,10 +667,13 @@ func apiListen(args []js.Value) any {
 	}
 	g.listening[i] = true
 	g.pumps.Add(1)
-	if i == 0 {
+	switch i {
+	case 0:
 		go g.pumpSnapshots(g.sink.Get("snapshot"))
-	} else {
+	case 1:
 		go g.pumpEvents(g.sink.Get("event"))
+	default:
+		go g.pumpWorld(g.sink.Get("world"))
 	}
 	return nil
 }

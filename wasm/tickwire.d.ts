@@ -157,6 +157,64 @@ export interface Stats {
   resumes: number;
   bytesIn: number;
   bytesOut: number;
+  /** Replicated states kept (netcode/REPLICATION.md), and those dropped: stale (not newer than the newest), or against a base no longer kept. */
+  statesReceived: number;
+  statesStale: number;
+  statesUnknownBase: number;
+}
+
+/** A field's value: int, float and angle (radians) fields are numbers, a quat is [x, y, z, w]. */
+export type FieldValue = number | boolean | string | Uint8Array | [number, number, number, number];
+
+/** An entity of the replicated world. */
+export interface Entity {
+  readonly id: number;
+  /** Its type's name, as the server registered it. */
+  readonly type: string;
+  readonly fields: Readonly<Record<string, FieldValue>>;
+}
+
+/** What changed in the world: entity ids created, changed (any field differs) and removed. */
+export interface WorldChange {
+  tick: number;
+  created: number[];
+  changed: number[];
+  removed: number[];
+}
+
+/** The playout's figures, in milliseconds, for a debug overlay. */
+export interface PlayoutInfo {
+  delay(): number;
+  targetDelay(): number;
+  jitter(): number;
+  interval(): number;
+}
+
+/**
+ * The world the game server replicates (netcode.World): rebuilt from each
+ * state, and played out a little in the past so that it moves smoothly.
+ */
+export interface World {
+  /** The newest state's tick; 0 before the first. */
+  readonly tick: number;
+  /** The newest state's entities. */
+  entities(): Entity[];
+  /** An entity of the newest state. */
+  get(id: number): Entity | undefined;
+  /**
+   * The entities to draw at local time localMs (performance.now(), as
+   * requestAnimationFrame gives it): numeric fields interpolated between
+   * the two states around the render time, as their types say.
+   */
+  at(localMs: number): Entity[];
+  /**
+   * Called with what changed, as states arrive (several that arrive
+   * between two calls come as one). The first call first hears of the
+   * world so far, all of it created.
+   */
+  onState(cb: (change: WorldChange) => void): void;
+  /** How far behind the newest arrivals the render time runs, and what it follows. */
+  readonly playout: PlayoutInfo;
 }
 
 /**
@@ -165,6 +223,8 @@ export interface Stats {
  * any other API call.
  */
 export interface Game {
+  /** The replicated world, for servers that replicate one (netcode.World). */
+  readonly world: World;
   /**
    * Called with each snapshot newer than the last; older ones are dropped.
    * Delivery starts with the first call; a later call replaces the callback.

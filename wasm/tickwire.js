@@ -237,6 +237,45 @@ class Lobby {
   close() { return this.#raw.closeLobby(this.#id); }
 }
 
+// --- World --------------------------------------------------------------------
+
+// Entities cross as JSON; bytes fields as base64, which the Go side names.
+function toEntity(e) {
+  if (e && e.bytes) {
+    for (const name of e.bytes) {
+      const bin = atob(e.fields[name] ?? "");
+      const b = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) b[i] = bin.charCodeAt(i);
+      e.fields[name] = b;
+    }
+    delete e.bytes;
+  }
+  return e;
+}
+
+class World {
+  #call;
+  #listen;
+  #onState = null;
+
+  constructor(key, call, listen) {
+    if (key !== internal) throw new TypeError("tickwire: use game.world");
+    this.#call = call;
+    this.#listen = listen;
+    // The playout runs in Go: its figures are read, not set.
+    const figure = (name) => () => this.#call("playout")?.[name] ?? 0;
+    this.playout = Object.freeze({ delay: figure("delay"), targetDelay: figure("targetDelay"), jitter: figure("jitter"), interval: figure("interval") });
+    Object.defineProperty(this, internal, { value: { deliver: (text) => deliver(() => this.#onState, JSON.parse(text)) } });
+    Object.freeze(this);
+  }
+
+  get tick() { return this.#call("playout")?.tick ?? 0; }
+  entities() { return (this.#call("entities") ?? []).map(toEntity); }
+  get(id) { return toEntity(this.#call("get", id) ?? undefined); }
+  at(localMs) { return (this.#call("at", localMs) ?? []).map(toEntity); }
+  onState(cb) { this.#onState = cb; this.#listen(); }
+}
+
 // --- Game ---------------------------------------------------------------------
 
 class Game {
@@ -245,7 +284,7 @@ class Game {
   #onSnapshot = null;
   #onEvent = null;
   #onState = null;
-  #listening = { snapshot: false, event: false };
+  #listening = { snapshot: false, event: false, world: false };
   #closed = null; // {reason, code, remote, stats} once closed
   #held = null; // events never listened for, once closed
   #pending = []; // listen calls made before the handle arrived
@@ -260,7 +299,20 @@ class Game {
       for (const kind of this.#pending) this.#listen(kind);
       this.#pending = [];
     };
+    // The world's calls answer as if empty before the game opens and
+    // after it closes (its handle is gone).
+    const call = (op, arg) => {
+      if (this.#id === 0 || this.#closed) return undefined;
+      const r = this.#raw.world(this.#id, op, arg);
+      if (r instanceof Error) {
+        if (r.code === "closed") return undefined;
+        throw r;
+      }
+      return JSON.parse(r);
+    };
+    this.world = new World(internal, call, () => this.#listen("world"));
     open.sink = {
+      world: (text) => this.world[internal].deliver(text),
       snapshot: (state, seq) => deliver(() => this.#onSnapshot, state, { seq }),
       event: (ev) => deliver(() => this.#onEvent, ev),
       // Events that arrived but were never listened for, when the game

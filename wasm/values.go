@@ -108,6 +108,9 @@ type statsJSON struct {
 	Resumes           uint64  `json:"resumes"`
 	BytesIn           uint64  `json:"bytesIn"`
 	BytesOut          uint64  `json:"bytesOut"`
+	StatesReceived    uint64  `json:"statesReceived"`
+	StatesStale       uint64  `json:"statesStale"`
+	StatesUnknownBase uint64  `json:"statesUnknownBase"`
 }
 
 // stateJSON is what onState reports for a transition short of closing.
@@ -123,6 +126,7 @@ func toStatsJSON(s netcode.Stats) statsJSON {
 		EventsSent: s.EventsSent, EventsReceived: s.EventsReceived, EventsUnacked: s.EventsUnacked,
 		EventsResent: s.EventsResent, Restarts: s.Restarts, Resumes: s.Resumes,
 		BytesIn: s.BytesIn, BytesOut: s.BytesOut,
+		StatesReceived: s.StatesReceived, StatesStale: s.StatesStale, StatesUnknownBase: s.StatesUnknownBase,
 	}
 }
 

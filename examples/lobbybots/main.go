@@ -114,7 +114,7 @@ func run(ctx context.Context, o options, out io.Writer) []result {
 			continue
 		}
 		pr.printf("  %-6s room %s  dot %-2d  matched+connected in %-6v  %4d states (%d dropped)  %4d inputs  %d events  %d players, %d dots  at (%.0f, %.0f)  rtt %v\n",
-			r.Name, r.Room, r.Dot, r.Wait.Round(time.Millisecond), r.Stats.StatesReceived, r.Stats.StatesDropped, r.Stats.InputsSent,
+			r.Name, r.Room, r.Dot, r.Wait.Round(time.Millisecond), r.Stats.StatesReceived, r.Stats.StatesStale+r.Stats.StatesUnknownBase, r.Stats.InputsSent,
 			r.Events, r.Players, r.Dots, r.X, r.Y, r.Stats.RTT.Round(time.Microsecond))
 		if r.Err != nil {
 			pr.printf("         failed: %v\n", r.Err)

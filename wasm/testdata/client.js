@@ -174,6 +174,29 @@ async function main() {
   step.name = "snapshots";
   await until(() => snapshotCount >= 10, 5000, "10 snapshots");
 
+  step.name = "world";
+  // The replicated world (netcode.World in the test's game): what onState
+  // reports, the newest entities, and frames rendered with world.at.
+  const world = { changes: 0, first: null };
+  game.world.onState((c) => { world.changes++; if (!world.first) world.first = c; });
+  await until(() => world.first && game.world.get(1) && game.world.get(2) && game.world.get(3), 5000, "the world's three entities");
+  const ballX = [];
+  await withTimeout(new Promise((resolve) => {
+    // Timers rather than requestAnimationFrame, which a hidden page may
+    // not run; world.at takes any performance.now() reading.
+    const frame = () => {
+      const ball = game.world.at(performance.now()).find((e) => e.id === 1);
+      if (ball) ballX.push(ball.fields.x);
+      if (ballX.length >= 40) resolve(); else setTimeout(frame, 16);
+    };
+    frame();
+  }), 10000, "40 frames of world.at");
+  world.ballX = ballX;
+  world.tick = game.world.tick;
+  world.entities = jsonable(game.world.entities().sort((a, b) => a.id - b.id));
+  const po = game.world.playout;
+  world.playout = { delay: po.delay(), targetDelay: po.targetDelay(), jitter: po.jitter(), interval: po.interval() };
+
   step.name = "inputs";
   const inputsSent = [];
   for (let i = 0; i < 10; i++) {
@@ -231,6 +254,7 @@ async function main() {
     states,
     timings,
     pageErrors,
+    world,
   };
 
   // For tests that go on after the report: the ICE username fragment this
