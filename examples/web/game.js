@@ -5,13 +5,17 @@
 // page loads the Tickwire client (@tickwire/client from js/, built into
 // tickwire.js: about 12 KB gzipped, nothing to start), gets a guest token, is matched into a room, opens the WebRTC channels to
 // the game server and then:
-//   - draws every dot of each snapshot (30 a second), its own with a ring;
+//   - draws the replicated world at every frame: the players' dots, its own
+//     with a ring, among 200 bots, each where the client's playout puts it
+//     between the server's ticks (game.world.at);
 //   - sends a Move input {dx, dy} 30 times a second while a key is held;
-//   - names the dots from the game's reliable events (welcome, joined, left).
+//   - names the dots from the game's reliable events (welcome, joined, left);
+//   - shows what that costs: bytes a second in, and the playout's delay.
 //
-// The wire format is the game's (internal/dots): inputs {dx, dy} with steps
-// of -1, 0 or +1, snapshots {tick, players: [[id, x, y], ...]} with x and y
-// in [-100, 100], events {type, room, id, player, name}.
+// The game's own wire format (internal/dots): inputs {dx, dy} with steps of
+// -1, 0 or +1, events {type, room, id, player, name}; the dots are entities
+// of type "dot" {x, y, player} with x and y in [-100, 100], which Tickwire
+// replicates (netcode/REPLICATION.md).
 //
 // Plain JavaScript, no framework and nothing from a CDN. Handy URL
 // parameters: ?name=Ada, ?room=CODE (join that room), ?play=quick or
@@ -30,7 +34,7 @@ const ui = {
   game: $("game"), canvas: $("arena"), overlay: $("overlay"), leave: $("leave"),
   roomBox: $("roomBox"), roomTitle: $("roomTitle"), roomShare: $("roomShare"), players: $("players"),
   statsBox: $("statsBox"), sState: $("sState"), sRTT: $("sRTT"), sTick: $("sTick"), sSnaps: $("sSnaps"),
-  sLoss: $("sLoss"), sInputs: $("sInputs"), sBytes: $("sBytes"),
+  sLoss: $("sLoss"), sInputs: $("sInputs"), sBytes: $("sBytes"), sRate: $("sRate"), sDelay: $("sDelay"),
   log: $("log"),
 };
 
@@ -44,10 +48,10 @@ let attempt = 0;      // bumped to abandon an action in progress (cancel, leave)
 let match = null;     // the current match
 let game = null;      // the current game
 let me = 0;           // our dot's id, from the welcome event
-let tick = 0;         // the latest snapshot's tick
-const dots = new Map();    // dot id -> {x, y} as the latest snapshot has it
-const shown = new Map();   // dot id -> {x, y} as drawn, eased towards dots
+let tick = 0;         // the newest state's tick
+const dots = new Map();    // players' dot id -> {x, y} as the newest state has it
 const dotNames = new Map(); // dot id -> {player, name}
+let rate = { at: 0, bytes: 0, perSecond: 0 }; // bytes in a second, measured each second
 const roster = new Map();  // lobby player id -> name, from the match and room notices
 
 // ---- log and status --------------------------------------------------------
@@ -319,7 +323,7 @@ async function enter(m, my) {
   game = g;
   // Handlers first, before anything else can run.
   g.onEvent(onGameEvent);
-  g.onSnapshot(onSnapshot);
+  g.world.onState(onWorld);
   g.onState((state, reason) => {
     if (game !== g) return;
     ui.sState.textContent = state;
@@ -360,8 +364,8 @@ function endGame() {
   me = 0;
   tick = 0;
   dots.clear();
-  shown.clear();
   dotNames.clear();
+  rate = { at: 0, bytes: 0, perSecond: 0 };
   roster.clear();
   held.clear();
   if (g) g.close();
@@ -387,7 +391,6 @@ function onGameEvent(ev) {
     case "left":
       dotNames.delete(ev.id);
       dots.delete(ev.id);
-      shown.delete(ev.id);
       if (ev.player) roster.delete(ev.player);
       log(`${who} left`);
       break;
@@ -397,26 +400,20 @@ function onGameEvent(ev) {
   renderPlayers();
 }
 
-function onSnapshot(s) {
-  if (!s || !Array.isArray(s.players)) return;
-  tick = s.tick;
-  const seen = new Set();
-  for (const p of s.players) {
-    // PlayerState travels as an array [id, x, y] (msgpack as_array).
-    const [id, x, y] = Array.isArray(p) ? p : [p.ID ?? p.id, p.X ?? p.x, p.Y ?? p.y];
-    seen.add(id);
-    dots.set(id, { x, y });
-    if (!shown.has(id)) shown.set(id, { x, y });
-  }
+// onWorld follows the players' dots in the newest state, for the list of
+// players and the page's window.dots; drawing asks the world itself.
+function onWorld(change) {
+  if (!game) return;
+  tick = change.tick;
   let changed = false;
-  for (const id of dots.keys()) {
-    if (!seen.has(id)) {
-      dots.delete(id);
-      shown.delete(id);
-      changed = true;
-    }
+  for (const id of change.removed) changed = dots.delete(id) || changed;
+  for (const id of [...change.created, ...change.changed]) {
+    const e = game.world.get(id);
+    if (!e || e.type !== "dot" || !e.fields.player) continue;
+    if (!dots.has(id)) changed = true;
+    dots.set(id, { x: e.fields.x, y: e.fields.y });
   }
-  if (changed || seen.size !== ui.players.children.length) renderPlayers();
+  if (changed) renderPlayers();
 }
 
 function color(id) {
@@ -503,11 +500,8 @@ function fitCanvas() {
   }
 }
 
-let last = performance.now();
 function draw(now) {
   requestAnimationFrame(draw);
-  const dt = Math.min(0.1, (now - last) / 1000);
-  last = now;
   if (ui.game.hidden) return;
   fitCanvas();
   const W = ui.canvas.width;
@@ -532,21 +526,25 @@ function draw(now) {
   ctx.lineWidth = Math.max(2, W / 300);
   ctx.strokeRect(sx(-ARENA), sy(-ARENA), 2 * ARENA * scale, 2 * ARENA * scale);
 
-  // Ease the drawn dots towards the latest snapshot: snapshots come 30
-  // times a second, frames often 60 or more.
-  const k = 1 - Math.exp(-dt * 25);
+  // The world as the server had it a little while ago, between two of its
+  // ticks: 30 states a second, drawn smoothly at the display's rate.
+  const entities = game ? game.world.at(now) : [];
   const radius = Math.max(5, W * 0.016);
+  ctx.fillStyle = "#3a4656";
+  for (const e of entities) {
+    if (e.type !== "dot" || e.fields.player) continue;
+    ctx.beginPath();
+    ctx.arc(sx(e.fields.x), sy(e.fields.y), radius * 0.35, 0, 2 * Math.PI);
+    ctx.fill();
+  }
   ctx.font = `${Math.round(W * 0.024)}px system-ui, sans-serif`;
   ctx.textAlign = "center";
   ctx.textBaseline = "bottom";
-  const ids = [...dots.keys()].sort((a, b) => (a === me) - (b === me)); // ours on top
-  for (const id of ids) {
-    const d = dots.get(id);
-    const s = shown.get(id) || { ...d };
-    s.x += (d.x - s.x) * k;
-    s.y += (d.y - s.y) * k;
-    shown.set(id, s);
-    const x = sx(s.x), y = sy(s.y);
+  const players = entities.filter((e) => e.type === "dot" && e.fields.player)
+    .sort((a, b) => (a.id === me) - (b.id === me)); // ours on top
+  for (const e of players) {
+    const id = e.id;
+    const x = sx(e.fields.x), y = sy(e.fields.y);
     ctx.beginPath();
     ctx.arc(x, y, radius, 0, 2 * Math.PI);
     ctx.fillStyle = color(id);
@@ -573,10 +571,18 @@ setInterval(() => {
   }
   ui.sRTT.textContent = `${s.rttMs.toFixed(1)} ms`;
   ui.sTick.textContent = String(tick);
-  ui.sSnaps.textContent = String(s.snapshotsReceived);
-  ui.sLoss.textContent = `${s.snapshotsLost} (${(100 * s.loss).toFixed(1)} %)`;
+  ui.sSnaps.textContent = String(s.statesReceived);
+  ui.sLoss.textContent = String(s.statesStale + s.statesUnknownBase);
   ui.sInputs.textContent = String(s.inputsSent);
   ui.sBytes.textContent = `${kb(s.bytesIn)} / ${kb(s.bytesOut)}`;
+  const now = performance.now();
+  if (rate.at === 0 || now - rate.at >= 1000) {
+    if (rate.at !== 0) rate.perSecond = (s.bytesIn - rate.bytes) * 1000 / (now - rate.at);
+    rate.at = now;
+    rate.bytes = s.bytesIn;
+  }
+  ui.sRate.textContent = `${kb(Math.round(rate.perSecond))}/s`;
+  ui.sDelay.textContent = `${game.world.playout.delay().toFixed(0)} ms`;
 }, 250);
 
 function kb(n) {
@@ -628,6 +634,9 @@ window.dots = {
   get room() { return match && match.room; },
   get code() { return match && match.code; },
   get dots() { return [...dots].map(([id, d]) => ({ id, x: d.x, y: d.y, name: nameOf(id) })); },
+  get entities() { return game ? game.world.entities().length : 0; },
+  get delay() { return game ? game.world.playout.delay() : 0; },
+  get bytesPerSecond() { return rate.perSecond; },
   get stats() { return game ? game.stats() : null; },
   quickPlay, createRoom, joinRoom, leave,
 };
