@@ -62,6 +62,15 @@ func (s *Sender) Ack(tick uint64) error {
 	for _, st := range s.sent {
 		if st != nil && st.Tick == tick {
 			s.acked = st
+			// What was sent before it is of no more use as a base: letting
+			// it go keeps a client's history at the states in flight, a
+			// few at the usual round trips, rather than History whole
+			// worlds.
+			for i, old := range s.sent {
+				if old != nil && old.Tick < tick {
+					s.sent[i] = nil
+				}
+			}
 			return nil
 		}
 	}
@@ -71,7 +80,7 @@ func (s *Sender) Ack(tick uint64) error {
 			oldest = min(oldest, st.Tick)
 		}
 	}
-	if tick < oldest {
+	if tick < oldest || oldest == math.MaxUint64 {
 		return nil // too old to be of use
 	}
 	return fmt.Errorf("%w: tick %d", ErrAck, tick)
