@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -30,6 +31,8 @@ type Sender struct {
 	w       Writer
 	cands   []cand
 	chosen  []cand
+	ids     []uint32 // the candidates' ids in id order: cand.pos indexes it
+	picked  []uint64 // a bit per pos: chosen this tick
 	typeBuf []*Type
 }
 
@@ -44,7 +47,8 @@ type cand struct {
 	op   uint8
 	e    *Entity // the world's, for create and update
 	mask uint64  // update: the fields that differ
-	bits int     // its size in the payload, at most
+	bits int     // its size in the payload, at most, but for its id gap
+	pos  int     // its index in id order among the candidates
 	pri  float64
 }
 
@@ -167,14 +171,25 @@ func (s *Sender) Encode(world *State, tick uint64, o Options) (payload []byte, b
 	s.collect(b, world, o)
 	used += VarBits(uint32(len(s.cands)))
 	s.chosen = s.chosen[:0]
+	s.picked = slices.Grow(s.picked[:0], len(s.ids)/64+1)[:len(s.ids)/64+1]
+	clear(s.picked)
 	for _, c := range s.cands {
 		if c.op == opCreate && (int(c.e.Type.ID) >= len(types) || types[c.e.Type.ID] == nil) {
 			continue // its type did not fit this time
 		}
-		if used+c.bits > budget {
+		// Its id gap is from the nearest chosen id below it. One chosen
+		// later between the two only shortens this gap, and never
+		// lengthens the one after: the sum stays a bound.
+		gap := c.id
+		if p := s.pickedBefore(c.pos); p >= 0 {
+			gap = c.id - s.ids[p] - 1
+		}
+		bits := VarBits(gap) + c.bits
+		if used+bits > budget {
 			continue
 		}
-		used += c.bits
+		used += bits
+		s.picked[c.pos/64] |= 1 << (c.pos % 64)
 		s.chosen = append(s.chosen, c)
 		if c.op != opRemove {
 			delete(s.acc, c.id)
@@ -213,10 +228,25 @@ func (s *Sender) Encode(world *State, tick uint64, o Options) (payload []byte, b
 	return w.Bytes(), b.Tick, nil
 }
 
+// pickedBefore is the highest chosen pos below pos, or -1.
+func (s *Sender) pickedBefore(pos int) int {
+	w := pos / 64
+	if m := s.picked[w] & (1<<(pos%64) - 1); m != 0 {
+		return w*64 + bits.Len64(m) - 1
+	}
+	for w--; w >= 0; w-- {
+		if s.picked[w] != 0 {
+			return w*64 + bits.Len64(s.picked[w]) - 1
+		}
+	}
+	return -1
+}
+
 // collect lists in s.cands every entity that differs between b and what
 // the client should see of world, removals first, then by priority.
 func (s *Sender) collect(b, world *State, o Options) {
 	s.cands = s.cands[:0]
+	s.ids = s.ids[:0]
 	i, j := 0, 0
 	for i < len(b.ids) || j < len(world.ids) {
 		var id uint32
@@ -236,7 +266,8 @@ func (s *Sender) collect(b, world *State, o Options) {
 		if want != nil && o.Sees != nil && !o.Sees(id, want) {
 			want = nil
 		}
-		idBits := VarBits(id) + 2
+		idBits, pos := 2, len(s.ids) // the op; the gap comes at selection
+		n := len(s.cands)
 		switch {
 		case want == nil && have == nil:
 		case want == nil, have != nil && have.Type != want.Type:
@@ -255,6 +286,10 @@ func (s *Sender) collect(b, world *State, o Options) {
 				continue
 			}
 			s.cands = append(s.cands, cand{id: id, op: opUpdate, e: want, mask: mask, bits: idBits + len(want.Type.Fields) + fieldBits(want, mask), pri: s.grow(id, want, o)})
+		}
+		if len(s.cands) > n {
+			s.cands[n].pos = pos
+			s.ids = append(s.ids, id)
 		}
 	}
 	slices.SortStableFunc(s.cands, func(a, b cand) int { return cmp.Compare(b.pri, a.pri) })
