@@ -19,9 +19,23 @@ export interface Entity {
   readonly fields: Readonly<Record<string, FieldValue>>;
 }
 
-/** @internal An entity with its type, as the replica keeps it. */
-export interface Ent extends Entity {
-  readonly def: TypeDef;
+/** @internal An entity with its type, as the replica keeps it; the type stays out of its own properties (JSON, spreads). */
+export class Ent implements Entity {
+  readonly type: string;
+  readonly #def: TypeDef;
+
+  constructor(
+    readonly id: number,
+    def: TypeDef,
+    readonly fields: Readonly<Record<string, FieldValue>>,
+  ) {
+    this.type = def.name;
+    this.#def = def;
+  }
+
+  get def(): TypeDef {
+    return this.#def;
+  }
 }
 
 /** @internal One decoded state. */
@@ -120,7 +134,7 @@ export function decodeState(tick: number, time: number, base: State, payload: Ui
         fs.forEach((f, i) => {
           if (set[i]) fields[f.name] = readValue(r, f);
         });
-        entities.set(id, { id, type: old.type, def: old.def, fields });
+        entities.set(id, new Ent(id, old.def, fields));
         break;
       }
       case 1: {
@@ -130,7 +144,7 @@ export function decodeState(tick: number, time: number, base: State, payload: Ui
         if (!def) throw malformed(`create of entity ${id} of type ${tid}, which is not defined`);
         const fields: Record<string, FieldValue> = {};
         for (const f of def.fields) fields[f.name] = readValue(r, f);
-        entities.set(id, { id, type: def.name, def, fields });
+        entities.set(id, new Ent(id, def, fields));
         break;
       }
       case 2:
