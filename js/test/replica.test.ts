@@ -147,7 +147,7 @@ test("each malformed payload of 'Applying a state' step 3 is refused with Malfor
     ["padding not zero", Uint8Array.of(0, 0b100)],
     ["a byte after the padding", Uint8Array.of(0, 0, 0)],
     ["op 3", new BitWriter().varbits(0).varbits(1).varbits(3).write(3, 2).finish()],
-    ["an id over 2³² − 1", new BitWriter().varbits(0).varbits(2).varbits(2 ** 32 - 1).write(2, 2).varbits(0).write(2, 2).finish()],
+    ["an id over 2³² − 1", encodePayload([], [{ id: 2 ** 32 - 1, op: "remove" }, create(0, [0, 0, 0, new Uint8Array()], 2 ** 32)], dotFields)],
     ["update of an entity the base lacks", encodePayload([], [{ id: 4, op: "update", mask: [true, false, false, false], values: [1] }], dotFields)],
     ["remove of an entity the base lacks", encodePayload([], [{ id: 4, op: "remove" }])],
     ["create of an entity the base has", encodePayload([], [create(0, [0, 0, 0, new Uint8Array()], 3)], dotFields)],
@@ -404,9 +404,26 @@ test("states share unchanged entities; 64 are kept", () => {
   const many: Op[] = Array.from({ length: 1000 }, (_, i) => ({ id: i, op: "create", type: 0, values: [i, 1, 1, te.encode("")] }));
   r.apply(1, 0, 0, encodePayload([[0, dot]], many, dotFields));
   for (let t = 2; t <= 100; t++) r.apply(t, t - 1, 0, encodePayload([], [{ id: t, op: "update", mask: [true, false, false, false], values: [t * 2] }], dotFields));
-  assert.equal(r.states.length, keptStates);
+  assert.equal(keptStates, 64);
+  assert.equal(r.states.length, 64);
+  assert.equal(r.states[0]!.tick, 37);
   const [a, b] = [r.states[0]!, r.newest!];
   assert.equal(a.entities.get(999), b.entities.get(999), "an entity no update touched is one object in every state");
   assert.notEqual(a.entities.get(99), b.entities.get(99));
   assert.equal(a.types, b.types, "types are shared too");
+  assert.ok(r.apply(101, 37, 0, Uint8Array.of(0, 0)), "the oldest kept state is a base");
+  assert.equal(r.apply(102, 37, 0, Uint8Array.of(0, 0)), undefined, "and then no longer");
+  assert.equal(r.unknownBase, 1);
+});
+
+test("an id whose type differs between the newest state and the next is removed and created", () => {
+  const r = new Replica();
+  const other: TypeSpec = { name: "other", fields: [{ name: "on", kind: "bool" }] };
+  r.apply(1, 0, 0, encodePayload([[0, dot]], [{ id: 3, op: "create", type: 0, values: [0, 1, 0, te.encode("")] }], dotFields));
+  // Tick 2 against the empty world, as after a resume: the same type again (no change), and...
+  assert.deepEqual(r.apply(2, 0, 0, encodePayload([[0, dot]], [{ id: 3, op: "create", type: 0, values: [0, 1, 0, te.encode("")] }], dotFields)), { tick: 2, created: [], changed: [], removed: [] });
+  // ...id 3 now of another type.
+  const p = encodePayload([[1, other]], [{ id: 3, op: "create", type: 1, values: [1] }], () => other.fields);
+  assert.deepEqual(r.apply(3, 0, 0, p), { tick: 3, created: [3], changed: [], removed: [3] });
+  assert.deepEqual({ ...r.newest!.entities.get(3) }, { id: 3, type: "other", fields: { on: true } });
 });
