@@ -46,6 +46,8 @@ export interface State {
   /** By type id; shared with the base when the payload defines no type. */
   readonly types: readonly (TypeDef | undefined)[];
   readonly entities: ReadonlyMap<number, Ent>;
+  /** The ids its payload named, ascending: against its base, nothing else changed. */
+  readonly named: readonly number[];
 }
 
 /** The changes a state brought, against the newest state before it; ids ascending. */
@@ -59,7 +61,7 @@ export interface StateChange {
 /** @internal How many decoded states a client keeps (REPLICATION.md: at least the last 64). */
 export const keptStates = 64;
 
-const empty: State = { tick: 0, time: 0, types: [], entities: new Map() };
+const empty: State = { tick: 0, time: 0, types: [], entities: new Map(), named: [] };
 const maxID = 2 ** 32 - 1;
 
 /** @internal */
@@ -102,7 +104,7 @@ export class Replica {
     this.kept++;
     this.states.push(s);
     if (this.states.length > keptStates) this.states.shift();
-    return diff(prev ?? empty, s);
+    return diff(prev ?? empty, s, from === prev);
   }
 }
 
@@ -118,10 +120,12 @@ export function decodeState(tick: number, time: number, base: State, payload: Ui
     (types as (TypeDef | undefined)[])[id] = t;
   }
   const entities = new Map(base.entities);
+  const named: number[] = [];
   let id = -1;
   for (let n = r.varbits(); n > 0; n--) {
     id += r.varbits() + 1;
     if (id > maxID) throw malformed(`entity id ${id} over 2³² − 1`);
+    named.push(id);
     const op = r.read(2);
     const old = base.entities.get(id);
     switch (op) {
@@ -156,29 +160,28 @@ export function decodeState(tick: number, time: number, base: State, payload: Ui
     }
   }
   r.end();
-  return { tick, time, types, entities };
+  return { tick, time, types, entities, named };
 }
 
 /**
- * @internal diff is what changed from a to b. An id whose type differs between
+ * @internal diff is what changed from a to b; when a is b's base, only
+ * the ids b's payload named can have. An id whose type differs between
  * them is another entity: removed and created. Types are compared by id,
  * as a full state (base 0) sends them again.
  */
-export function diff(a: State, b: State): StateChange {
+export function diff(a: State, b: State, isBase = false): StateChange {
   const c: StateChange = { tick: b.tick, created: [], changed: [], removed: [] };
-  for (const [id, e] of b.entities) {
+  const ids = isBase ? b.named : [...new Set([...a.entities.keys(), ...b.entities.keys()])].sort((x, y) => x - y);
+  for (const id of ids) {
     const o = a.entities.get(id);
+    const e = b.entities.get(id);
     if (o === e) continue;
-    if (!o || o.def.id !== e.def.id) {
+    if (!e) c.removed.push(id);
+    else if (!o || o.def.id !== e.def.id) {
       c.created.push(id);
       if (o) c.removed.push(id);
     } else if (o.def.fields.some((f) => !same(o.fields[f.name]!, e.fields[f.name]!))) c.changed.push(id);
   }
-  for (const id of a.entities.keys()) if (!b.entities.has(id)) c.removed.push(id);
-  const up = (x: number, y: number): number => x - y;
-  c.created.sort(up);
-  c.changed.sort(up);
-  c.removed.sort(up);
   return c;
 }
 

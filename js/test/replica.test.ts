@@ -132,7 +132,7 @@ function base(): State {
     ],
     dotFields,
   );
-  return decodeState(1, 0, { tick: 0, time: 0, types: [], entities: new Map() }, p);
+  return decodeState(1, 0, { tick: 0, time: 0, types: [], entities: new Map(), named: [] }, p);
 }
 
 const typeJSON = (f: object | object[]): string => JSON.stringify({ name: "t", fields: Array.isArray(f) ? f : [f] });
