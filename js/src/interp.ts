@@ -1,7 +1,7 @@
 // Playing the world out between two kept states (netcode/REPLICATION.md,
 // Playout): each numeric field moves as its type's interp says.
 
-import { Ent, type Entity, type State } from "./replica.js";
+import { Ent, type Entity, type State, put } from "./replica.js";
 import type { FieldValue, Interp, Quat } from "./schema.js";
 
 const tau = 2 * Math.PI;
@@ -30,7 +30,7 @@ export function blend(a: State, b: State, alpha: number): Entity[] {
 function mix(o: Ent, e: Ent, t: number): Entity {
   const fields: Record<string, FieldValue> = { ...e.fields };
   for (const f of e.def.fields) {
-    if (f.interp !== "none") fields[f.name] = lerp(f.interp, o.fields[f.name] as number | Quat, e.fields[f.name] as number | Quat, t);
+    if (f.interp !== "none") put(fields, f.name, lerp(f.interp, o.fields[f.name] as number | Quat, e.fields[f.name] as number | Quat, t));
   }
   return new Ent(e.id, e.def, fields);
 }

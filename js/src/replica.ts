@@ -136,7 +136,7 @@ export function decodeState(tick: number, time: number, base: State, payload: Ui
         if (!set.includes(true)) throw malformed(`update of entity ${id} with an empty mask`);
         const fields = { ...old.fields };
         fs.forEach((f, i) => {
-          if (set[i]) fields[f.name] = readValue(r, f);
+          if (set[i]) put(fields, f.name, readValue(r, f));
         });
         entities.set(id, new Ent(id, old.def, fields));
         break;
@@ -147,7 +147,7 @@ export function decodeState(tick: number, time: number, base: State, payload: Ui
         const def = types[tid];
         if (!def) throw malformed(`create of entity ${id} of type ${tid}, which is not defined`);
         const fields: Record<string, FieldValue> = {};
-        for (const f of def.fields) fields[f.name] = readValue(r, f);
+        for (const f of def.fields) put(fields, f.name, readValue(r, f));
         entities.set(id, new Ent(id, def, fields));
         break;
       }
@@ -161,6 +161,12 @@ export function decodeState(tick: number, time: number, base: State, payload: Ui
   }
   r.end();
   return { tick, time, types, entities, named };
+}
+
+/** @internal put sets a field as an own property, even one named "__proto__" (spreads copy it as one). */
+export function put(o: Record<string, FieldValue>, k: string, v: FieldValue): void {
+  if (k === "__proto__") Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
 }
 
 /**

@@ -6,7 +6,7 @@ import { report } from "./errors.js";
 import { blend } from "./interp.js";
 import { type Entity, Replica, type StateChange } from "./replica.js";
 
-/** Which two kept states (by tick) to render between, and how far from the first (alpha over 1 extrapolates). */
+/** Which two kept states (by tick) to render between, and how far along: alpha 0 is from, 1 is to, over 1 extrapolates (the playout bounds it). */
 export interface PlayoutSample {
   from: number;
   to: number;
@@ -63,9 +63,14 @@ export class World {
 
   /**
    * The entities at local render time localMs (performance.now()
-   * milliseconds), interpolated between the two kept states the playout
-   * chooses, in no particular order. With no playout, or no sample yet, or
-   * a state no longer kept, the newest state's.
+   * milliseconds), in no particular order, between the two kept states the
+   * playout chooses: numeric fields move by their type's interp (linear;
+   * angle the shorter way round; quat normalised lerp; none takes the newer
+   * state's value), extrapolated when alpha is over 1. An entity created
+   * between the two states is there throughout, at its newer values; one
+   * removed between them is there at its older values until alpha reaches
+   * 1. With no playout, no sample yet, or a state no longer kept, the
+   * newest state's entities.
    */
   at(localMs: number): Entity[] {
     const s = this.playout?.sample(localMs);

@@ -127,3 +127,18 @@ test("the timing side hears of each state kept, with the server's clock in milli
   w.apply(1, 0, 1_500_000, Uint8Array.of(0, 0), 43); // stale: not kept
   assert.deepEqual(heard, [[1, 1.5, 42]]);
 });
+
+test("fields named like Object.prototype's members are plain fields", () => {
+  const odd: TypeSpec = { name: "odd", fields: [{ name: "__proto__", kind: "quat", bits: 10 }, { name: "constructor", kind: "float", min: 0, max: 100, step: 1, bits: 7 }] };
+  const w = new World();
+  const f = (): FieldSpec[] => odd.fields;
+  w.apply(1, 0, 0, encodePayload([[0, odd]], [{ id: 1, op: "create", type: 0, values: [quatW, 10] }], f), 0);
+  w.apply(2, 1, 0, encodePayload([], [{ id: 1, op: "update", mask: [false, true], values: [20] }], f), 0);
+  w.playout = { sample: () => ({ from: 1, to: 2, alpha: 0.5 }) };
+  for (const e of [w.get(1)!, w.at(0)[0]!]) {
+    assert.deepEqual(Object.keys(e.fields), ["__proto__", "constructor"]);
+    assert.ok(Array.isArray(e.fields["__proto__"]));
+    assert.equal(Object.getPrototypeOf(e.fields), Object.prototype);
+  }
+  assert.equal(w.at(0)[0]!.fields.constructor, 15);
+});
