@@ -13,6 +13,7 @@ import { Link, type LinkHandler } from "./link.js";
 import { Loss, RTT } from "./rtt.js";
 import type { Signal, Signaler } from "./signal.js";
 import type { ChannelInfo, CloseInfo, GameState, ICEServer, Stats } from "./types.js";
+import { World } from "./world.js";
 import { CloseCode, Kind, WireError, closeName, decode, encode, maxEventSize, maxUnreliableMessage, maxUnreliableSize, truncate } from "./wire.js";
 
 /** Timing and limits, as netcode's Config defaults have them. */
@@ -43,6 +44,8 @@ const now = (): number => performance.now();
  * "error") and delivery goes on.
  */
 export class Game {
+  /** The replicated world (REPLICATION.md), for a server that replicates one. */
+  readonly world: World = new World();
   #codec: Codec;
   #sig!: Signaler;
   #config: RTCConfiguration;
@@ -243,7 +246,24 @@ export class Game {
         return;
       case Kind.ping:
         this.#write(l.u, encode({ kind: Kind.pong, id: m.id, time: m.time }));
+        // The server's clock, in nanoseconds (REPLICATION.md, Playout).
+        this.world.timing?.ping(m.time / 1e6, this.#lastRecv, this.#rtt.srtt);
         return;
+      case Kind.state: {
+        this.#stir();
+        let c;
+        try {
+          c = this.world.apply(m.tick, m.base, m.time, m.payload, this.#lastRecv);
+        } catch (err) {
+          this.#bad(err);
+          return;
+        }
+        if (!c) return;
+        // Acknowledged at once, before the game hears of it.
+        this.#write(l.u, encode({ kind: Kind.stateAck, tick: m.tick }));
+        this.world.deliver(c);
+        return;
+      }
       case Kind.pong: {
         const rtt = now() - this.#epoch - m.time / 1000;
         if (m.time <= 0 || rtt < 0 || rtt > 60000) {
@@ -773,6 +793,9 @@ export class Game {
       snapshotsReceived: c.snapshotsReceived,
       snapshotsLost: c.snapshotsLost,
       snapshotsStale: c.snapshotsStale,
+      statesReceived: this.world.replica.kept,
+      statesStale: this.world.replica.stale,
+      statesUnknownBase: this.world.replica.unknownBase,
       inputsSent: c.inputsSent,
       congested: c.congested,
       eventsSent: c.eventsSent,

@@ -116,6 +116,10 @@ export interface Stats {
   snapshotsLost: number;
   /** Snapshots that arrived after a newer one, and were dropped. */
   snapshotsStale: number;
+  /** Replicated states kept (REPLICATION.md), and those dropped: stale (not newer than the newest), or against a base no longer kept. */
+  statesReceived: number;
+  statesStale: number;
+  statesUnknownBase: number;
   inputsSent: number;
   /** Inputs dropped because the channel was backed up (sendInput returned false). */
   congested: number;

@@ -11,6 +11,9 @@ export const Kind = {
   input: 2,
   ping: 3,
   pong: 4,
+  /** REPLICATION.md: a tick of the world, as a delta against an acknowledged state. */
+  state: 5,
+  stateAck: 6,
   event: 16,
   ack: 17,
   close: 18,
@@ -28,6 +31,8 @@ export const maxReasonLength = 256;
 export type Message =
   | { kind: typeof Kind.snapshot | typeof Kind.input; seq: number; payload: Uint8Array }
   | { kind: typeof Kind.ping | typeof Kind.pong; id: number; time: number }
+  | { kind: typeof Kind.state; tick: number; base: number; time: number; payload: Uint8Array }
+  | { kind: typeof Kind.stateAck; tick: number }
   | { kind: typeof Kind.event; seq: number; ack: number; payload: Uint8Array }
   | { kind: typeof Kind.ack; ack: number }
   | { kind: typeof Kind.close; code: number; reason: string }
@@ -85,6 +90,19 @@ export function encode(m: Message): Uint8Array {
       w.u8(m.kind);
       w.uint(m.id);
       w.int(m.time);
+      break;
+    case Kind.state:
+      w.u8u8(0x96, wireVersion);
+      w.u8(m.kind);
+      w.uint(m.tick);
+      w.uint(m.base);
+      w.uint(m.time);
+      w.bin(m.payload);
+      break;
+    case Kind.stateAck:
+      w.u8u8(0x93, wireVersion);
+      w.u8(m.kind);
+      w.uint(m.tick);
       break;
     case Kind.event:
       w.u8u8(0x95, wireVersion);
@@ -155,6 +173,20 @@ export function decode(b: Uint8Array): Message {
         used = 4;
         break;
       }
+      case Kind.state: {
+        need(n, 6);
+        const tick = r.uint();
+        const base = r.uint();
+        const time = r.uint();
+        m = { kind, tick, base, time, payload: r.take(r.binLen()) };
+        used = 6;
+        break;
+      }
+      case Kind.stateAck:
+        need(n, 3);
+        m = { kind, tick: r.uint() };
+        used = 3;
+        break;
       case Kind.event: {
         need(n, 5);
         const seq = r.uint();

@@ -8,6 +8,7 @@ import { connect } from "../src/index.js";
 import type { Game } from "../src/game.js";
 import { timing } from "../src/game.js";
 import { encode as mp, decode as unmp } from "../src/msgpack.js";
+import { BitWriter } from "../src/bits.js";
 import { Kind, decode, encode } from "../src/wire.js";
 import { FakePeerConnection, FakeWebSocket, tick, until } from "./fakes.js";
 
@@ -263,4 +264,45 @@ test("a session refused before it opens fails play with the server's reason", as
   await until(() => signals(ws).length >= 1);
   ws.reply({ type: "signal", room: "r-1", signal: { type: "refused", code: 2, error: "netcode: limit exceeded: more than 32 candidates" } });
   await assert.rejects(gp, (err: any) => err.code === "refused" && /protocol error: netcode: limit exceeded/.test(err.message));
+});
+
+test("a state is applied, acknowledged at once on the snapshots channel, and reported; a malformed one closes with code 2", async () => {
+  const { game, pc } = await play();
+  const u = pc.channel("snapshots");
+  const heard: number[][] = [];
+  game.world.timing = { ping: (ms, at, rtt) => heard.push([ms, at, rtt]), state: () => {} };
+  u.deliver(encode({ kind: Kind.ping, id: 1, time: 5_000_000_000 }));
+  assert.equal(heard.length, 1);
+  assert.equal(heard[0]![0], 5000, "the server's clock, in milliseconds");
+  assert.ok(heard[0]![1]! > 0 && heard[0]![1]! <= performance.now());
+
+  const changes: unknown[] = [];
+  game.world.onState((c) => changes.push(c));
+  const json = new TextEncoder().encode(JSON.stringify({ name: "dot", fields: [{ name: "hp", kind: "int", min: 0, max: 100, bits: 7 }] }));
+  const w = new BitWriter().varbits(1).write(0, 8).varbits(json.length).bytes(json);
+  w.varbits(1).varbits(3).write(1, 2).write(0, 8).write(42, 7); // create entity 3, hp 42
+  const acks = (): unknown[] => u.sent.map((b) => decode(b)).filter((m) => m.kind === Kind.stateAck);
+  u.deliver(encode({ kind: Kind.state, tick: 4, base: 0, time: 1000, payload: w.finish() }));
+  assert.deepEqual(acks(), [{ kind: Kind.stateAck, tick: 4 }]);
+  assert.deepEqual(changes, [{ tick: 4, created: [3], changed: [], removed: [] }]);
+  assert.deepEqual({ ...game.world.get(3) }, { id: 3, type: "dot", fields: { hp: 42 } });
+  assert.equal(JSON.stringify(game.world.get(3)), '{"id":3,"fields":{"hp":42},"type":"dot"}');
+  u.deliver(encode({ kind: Kind.state, tick: 4, base: 0, time: 1000, payload: Uint8Array.of(0, 0) })); // a duplicate
+  u.deliver(encode({ kind: Kind.state, tick: 6, base: 5, time: 1000, payload: Uint8Array.of(0, 0) })); // a base never seen
+  assert.equal(acks().length, 1, "dropped states are not acknowledged");
+  const s = game.stats();
+  assert.deepEqual([s.statesReceived, s.statesStale, s.statesUnknownBase], [1, 1, 1]);
+
+  const states: unknown[] = [];
+  game.onState((...a) => states.push(a));
+  u.deliver(encode({ kind: Kind.state, tick: 7, base: 4, time: 1000, payload: Uint8Array.of(0, 0b10000, 0) })); // update of entity 0, which the base lacks
+  await until(() => states.length);
+  const close = decode(pc.channel("events").sent.at(-1)!);
+  assert.equal(close.kind, Kind.close);
+  if (close.kind === Kind.close) {
+    assert.equal(close.code, 2);
+    assert.match(close.reason, /^state: /);
+  }
+  assert.equal((states[0] as any[])[2].code, "protocol error");
+  assert.equal(game.world.tick, 4, "a malformed state changes nothing");
 });

@@ -43,6 +43,11 @@ test("pings carry any integer time", () => {
   assert.deepEqual(decode(bytes("94 01 04 01 d0 ff")), { kind: Kind.pong, id: 1, time: -1 });
 });
 
+test("state messages carry any unsigned width, and extra elements", () => {
+  assert.deepEqual(decode(bytes("97 01 05 cf0000000100000000 00 cf0000100000000000 c40100 c0")), { kind: Kind.state, tick: 2 ** 32, base: 0, time: 2 ** 44, payload: bytes("00") });
+  assert.deepEqual(decode(encode({ kind: Kind.stateAck, tick: 70000 })), { kind: Kind.stateAck, tick: 70000 });
+});
+
 test("receivers accept any integer width and skip extra elements", () => {
   assert.deepEqual(decode(bytes("94 cc01 cd0001 ce00000005 c401aa")), { kind: Kind.snapshot, seq: 5, payload: bytes("aa") });
   assert.deepEqual(decode(bytes("95 01 11 03 a3616263 92c0c0")), { kind: Kind.ack, ack: 3 });
@@ -60,6 +65,10 @@ test("bad messages call for the close code WIRE.md gives them", () => {
     ["94 01 01 05 c405aa", CloseCode.protocolError], // truncated payload
     ["94 01 01 05 c401aa 00", CloseCode.protocolError], // trailing bytes
     ["94 01 12 01 da0101" + "61".repeat(257), CloseCode.protocolError], // reason over 256 bytes
+    ["95 01 05 07 05 cd03e8", CloseCode.protocolError], // state without payload
+    ["96 01 05 07 05 d0ff c40100", CloseCode.protocolError], // state with a signed time
+    ["96 01 05 07 05 cd03e8 a100", CloseCode.protocolError], // state with a str payload
+    ["92 01 06", CloseCode.protocolError], // state ack without tick
   ];
   for (const [h, code] of cases) {
     assert.throws(() => decode(bytes(h)), (e: unknown) => e instanceof WireError && e.closeCode === code, h);
