@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -148,6 +150,7 @@ func cmdReplication(ctx context.Context, args []string, e *env) error {
 	renderHz := fs.Int("render-hz", 60, "reference scene: each client's render loop, frames per second")
 	seed := fs.Int64("seed", 1, "seed of the random loss")
 	scenes := fs.String("scenes", "reference,cubes", "comma-separated scenes to run: reference, cubes")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured phase of one scene (-scenes), the whole process (clients too), to `file`")
 	out := addOutputFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -183,11 +186,20 @@ func cmdReplication(ctx context.Context, args []string, e *env) error {
 	for _, n := range names {
 		total += map[string]int{"reference": ticks(*hz), "cubes": ticks(*cubeHz)}[n]
 	}
+	var prof *profiler
+	if *cpuProfile != "" {
+		if len(names) > 1 {
+			return usageErrorf(fs, "-cpuprofile profiles one scene: choose it with -scenes")
+		}
+		if prof, err = newProfiler(*cpuProfile); err != nil {
+			return err
+		}
+	}
 	bar := e.newProgress("replication", total)
 	defer bar.finish()
 	for _, n := range names {
 		cfg := replRun{loss: *loss, delay: *delay, jitter: *jitter, clients: *clients, duration: *duration,
-			warmup: *warmup, renderHz: *renderHz, seed: *seed}
+			warmup: *warmup, renderHz: *renderHz, seed: *seed, prof: prof}
 		switch n {
 		case "reference":
 			s := newRefScene()
@@ -207,6 +219,9 @@ func cmdReplication(ctx context.Context, args []string, e *env) error {
 		}
 	}
 	bar.finish()
+	if err := prof.close(); err != nil {
+		return err
+	}
 	return emit(r, out, e)
 }
 
@@ -245,6 +260,7 @@ type replRun struct {
 	duration      time.Duration
 	warmup        time.Duration
 	seed          int64
+	prof          *profiler // nil: none
 }
 
 // replClient is one client of the world and its server side.
@@ -409,6 +425,9 @@ func replTickLoop(ctx context.Context, cfg replRun, w *netcode.World, players []
 		if tick == warm+1 {
 			tl.before, start = readReplStats(players), time.Now()
 			measuring.Store(true)
+			if err := cfg.prof.start(); err != nil {
+				return nil, err
+			}
 		}
 		moved, err := cfg.scene.step(w, uint64(tick))
 		if err != nil {
@@ -443,6 +462,7 @@ func replTickLoop(ctx context.Context, cfg replRun, w *netcode.World, players []
 	}
 	measuring.Store(false)
 	tl.elapsed = time.Since(start)
+	cfg.prof.stop()
 	// States of the last ticks still travel; they count as sent, and the
 	// clients' figures are of what arrived by now, as a game's would be.
 	tl.after = readReplStats(players)
@@ -871,4 +891,44 @@ func (s *refScene) step(w *netcode.World, tick uint64) (int, error) {
 		set++
 	}
 	return set, nil
+}
+
+// profiler writes a CPU profile of one measured phase.
+type profiler struct {
+	f  *os.File
+	on bool
+}
+
+func newProfiler(path string) (*profiler, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return &profiler{f: f}, nil
+}
+
+func (p *profiler) start() error {
+	if p == nil || p.on {
+		return nil
+	}
+	if err := pprof.StartCPUProfile(p.f); err != nil {
+		return fmt.Errorf("cpu profile: %w", err)
+	}
+	p.on = true
+	return nil
+}
+
+func (p *profiler) stop() {
+	if p != nil && p.on {
+		pprof.StopCPUProfile()
+		p.on = false
+	}
+}
+
+func (p *profiler) close() error {
+	if p == nil {
+		return nil
+	}
+	p.stop()
+	return p.f.Close()
 }
