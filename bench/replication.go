@@ -282,6 +282,7 @@ type replTicks struct {
 	tickWall, tickCPU time.Duration
 	cpuOK             bool
 	msgpack, msgArray int
+	clientEntities    int // summed over the clients
 	errs              []string
 }
 
@@ -357,6 +358,9 @@ func replTickLoop(ctx context.Context, cfg replRun, w *netcode.World, players []
 	// States of the last ticks still travel; they count as sent, and the
 	// clients' figures are of what arrived by now, as a game's would be.
 	tl.after = readReplStats(players)
+	for _, c := range players {
+		tl.clientEntities += len(c.client.World().Entities())
+	}
 	tl.cpuOK = cpuOK
 	for msg, n := range tickErrs {
 		tl.errs = append(tl.errs, fmt.Sprintf("World.Tick failed %d times: %s", n, msg))
@@ -547,6 +551,7 @@ func replSummarise(cfg replRun, tl *replTicks, players []*replClient) *replResul
 	}
 	stateBytes, sent, kept, dropped = stateBytes/nc, sent/nc, kept/nc, dropped/nc
 	res.StatesSent, res.StatesKept, res.StatesDropped = sent, kept, dropped
+	res.ClientEntities = float64(tl.clientEntities) / nc
 	res.StateBytesPerClientS = stateBytes / secs
 	res.KbitPerClientS = 8 * stateBytes / secs / 1000
 	if sent > 0 {

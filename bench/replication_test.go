@@ -35,6 +35,9 @@ func TestReplicationSmoke(t *testing.T) {
 		}
 	}
 	ref := r.Reference
+	if ref.ClientEntities <= 0 || ref.ClientEntities > float64(ref.Entities) {
+		t.Errorf("reference: %.1f entities at a client of %d", ref.ClientEntities, ref.Entities)
+	}
 	if ref.Entities != refMoving+refResting || ref.Moving != refMoving {
 		t.Errorf("reference: %d entities, %d moving", ref.Entities, ref.Moving)
 	}

@@ -49,6 +49,9 @@ type replResult struct {
 	StatesSent    float64 `json:"states_sent"`
 	StatesKept    float64 `json:"states_kept"`
 	StatesDropped float64 `json:"states_dropped"`
+	// ClientEntities is how many entities a client's newest state held
+	// at the end, of Entities.
+	ClientEntities float64 `json:"client_entities"`
 	// StateBytesPerClientS counts the state messages' bytes as the
 	// session's Stats().BytesOut over the phase: the states, and the
 	// session's own pings and pongs (two of each a second at the default
@@ -170,7 +173,7 @@ func replRows(res *replResult, p replParams) [][]string {
 			[]string{"kbit/s per client", f("%.1f", res.KbitPerClientS), f("Fiedler's target 256 kbit/s")})
 	}
 	rows = append(rows,
-		[]string{"states per client", f("%.0f sent", res.StatesSent), f("%.0f kept, %.0f dropped, over %d ticks", res.StatesKept, res.StatesDropped, res.Ticks)},
+		[]string{"states per client", f("%.0f sent", res.StatesSent), f("%.0f kept, %.0f dropped, over %d ticks; %.0f of the %d entities at the client at the end", res.StatesKept, res.StatesDropped, res.Ticks, res.ClientEntities, res.Entities)},
 	)
 	if res.MoverSamples > 0 {
 		rows = append(rows,
