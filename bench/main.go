@@ -12,6 +12,7 @@
 //	go run ./bench browser [-n 1500] [-rounds 3] [-json] [-html FILE]    (chromium; make js first)
 //	go run ./bench idle [-sessions 100] [-duration 10s] [-rounds 2] [-json]
 //	go run ./bench connect [-n 50] [-chromium /usr/bin/chromium] [-json]
+//	go run ./bench replication [-loss 0.05] [-delay 25ms] [-jitter 10ms] [-clients 4] [-duration 10s] [-scenes reference,cubes] [-json]
 //	go run ./bench compare -base REV [-runs 3] [-tool auto|head|own] [-json] SUBCOMMAND [flags]
 //	go run ./bench results [-o bench/RESULTS.md] [-base 907f4b3]
 //

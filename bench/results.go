@@ -40,6 +40,8 @@ func cmdResults(ctx context.Context, args []string, e *env) error {
 	compareRuns := fs.Int("compare-runs", 1, "issue 16: runs of each side of each compare")
 	lobby := fs.Bool("lobby", true, "issue 18: run the lobby's Go benchmarks (in memory and on Redis); false leaves that section out")
 	lobbyFlags := addLobbyFlags(fs, "lobby-")
+	replication := fs.Bool("replication", true, "issue 17: run the replication bench; false leaves that section out")
+	replDuration := fs.Duration("replication-duration", 10*time.Second, "issue 17: replication's measured phase per scene")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -160,6 +162,17 @@ func cmdResults(ctx context.Context, args []string, e *env) error {
 		}
 	}
 
+	issue17 := &issue17Doc{skipped: "-replication=false"}
+	if *replication {
+		issue17 = &issue17Doc{args: []string{"replication", "-duration", replDuration.String()}, r: &replReport{}}
+		start := time.Now()
+		if issue17.err = measure(issue17.r, issue17.args...); issue17.err != nil {
+			issue17.r = nil
+			fmt.Fprintf(e.stderr, "results: %v\n", issue17.err)
+		}
+		issue17.took = time.Since(start)
+	}
+
 	issue18 := &issue18Doc{skipped: "-lobby=false"}
 	if *lobby {
 		issue18 = runIssue18(ctx, *goTool, lobbyFlags, e.stderr)
@@ -173,7 +186,7 @@ func cmdResults(ctx context.Context, args []string, e *env) error {
 		rtt: &rtt, loss: &loss, grid: &grid, ccus: ccus, goalClients: *ccuClients,
 		profileTop: profileTop, profileCum: profileCum,
 		flood: &flood, paths: paths, pathsSkipped: pathsSkipped, issue16: issue16,
-		issue18: issue18,
+		issue17: issue17, issue18: issue18,
 	})
 	if err := os.WriteFile(*outPath, md.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", *outPath, err)
@@ -228,6 +241,7 @@ type resultsDoc struct {
 	paths                  *pathsReport
 	pathsSkipped           string
 	issue16                *issue16Doc
+	issue17                *issue17Doc
 	issue18                *issue18Doc
 }
 
@@ -345,6 +359,7 @@ func writeResultsMarkdown(w io.Writer, d resultsDoc) {
 	}
 
 	writeIssue16Markdown(w, d.issue16)
+	writeIssue17Markdown(w, d.issue17)
 	writeIssue18Markdown(w, d.issue18)
 
 	p("\n## Commands\n\nEach with how long it took.\n\n```\n")
@@ -404,6 +419,7 @@ func goals(d resultsDoc) []goal {
 			fmt.Sprintf("worst %.2f× (at %d/s)", worst, at), worst > 0 && worst <= 2})
 	}
 	out = append(out, issue16Goals(d.issue16)...)
+	out = append(out, issue17Goals(d.issue17)...)
 	if d.paths != nil {
 		for _, r := range d.paths.Results {
 			limit := 300.0
