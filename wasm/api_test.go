@@ -39,6 +39,10 @@ func TestClientAPITwins(t *testing.T) {
 			"Room.Len", "Room.Broadcast",
 			"SignalHandler", "NewSignalHandler", "SignalHandlerConfig",
 			"SignalHandler.ServeHTTP", "SignalHandler.Close",
+			"World", "NewWorld", "WorldConfig", "World.Register", "World.RegisterBytes",
+			"World.Set", "World.SetBytes", "World.Remove", "World.Len", "World.SetWeight",
+			"World.Place", "World.Join", "World.Leave", "World.Viewers", "World.Tick",
+			"Viewer", "Viewer.SetBudget", "Viewer.Focus", "Viewer.SetInterest", "Viewer.SetWeight",
 		},
 		"lobby": {
 			"Config", "Mode", "Server", "NewServer", "Stats", "Readiness",

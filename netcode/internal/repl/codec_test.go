@@ -399,3 +399,62 @@ func TestHistoryFallsBack(t *testing.T) {
 	}
 	_ = math.Pi
 }
+
+// TestSteadyLag: acks that come a steady few ticks late make successive
+// states deltas against different bases. With more changes each tick
+// than the budget holds (256 entities moving among 1024), every entity
+// still reaches the client within a bounded number of ticks, and the
+// client's state ends up holding the whole world.
+func TestSteadyLag(t *testing.T) {
+	types := testTypes(t)
+	for _, lag := range []uint64{1, 2, 3, 5} {
+		t.Run(fmt.Sprint(lag), func(t *testing.T) {
+			w := &world{types: types, ents: map[uint32]*Entity{}}
+			for id := range uint32(1024) {
+				e := NewEntity(types[0])
+				e.V[0] = e.Type.Fields[0].Quantise(float64(id % 100))
+				w.ents[id] = e
+			}
+			snd := NewSender()
+			carried := map[uint32]uint64{} // the newest tick that carried each entity
+			worst := uint64(0)
+			const ticks = 400
+			for tick := uint64(1); tick <= ticks; tick++ {
+				for id := range uint32(256) { // the movers
+					e := w.ents[id].Clone()
+					e.V[0] = e.Type.Fields[0].Quantise(float64(id%100) + float64(tick%1000)*0.3)
+					e.V[1] = e.Type.Fields[1].Quantise(float64(tick%1000) * 0.5)
+					w.ents[id] = e
+				}
+				if tick > lag {
+					if err := snd.Ack(tick - lag); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if _, _, err := snd.Encode(w.state(tick), tick, Options{Budget: 1165}); err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range snd.chosen {
+					carried[c.id] = tick
+				}
+				if tick > 100 {
+					for id := range uint32(1024) {
+						if id < 256 {
+							worst = max(worst, tick-carried[id])
+						}
+					}
+				}
+			}
+			if len(carried) != 1024 {
+				t.Errorf("%d of 1024 entities ever sent", len(carried))
+			}
+			if worst > 60 {
+				t.Errorf("a moving entity went %d ticks without being sent", worst)
+			}
+			if n := snd.sent[(snd.next+History-1)%History].Len(); n != 1024 {
+				t.Errorf("the client's newest state holds %d of 1024 entities", n)
+			}
+			t.Logf("lag %d: a mover waited at most %d ticks", lag, worst)
+		})
+	}
+}

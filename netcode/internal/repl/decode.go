@@ -53,6 +53,7 @@ func Apply(base *State, tick uint64, payload []byte) (*State, error) {
 	}
 	out.ids = make([]uint32, 0, len(base.ids)+int(ne))
 	out.ents = make([]*Entity, 0, len(base.ids)+int(ne))
+	out.orig = make([]uint64, 0, len(base.ids)+int(ne))
 	bi := 0 // next base entity not yet copied
 	next := int64(0)
 	for range ne {
@@ -68,7 +69,7 @@ func Apply(base *State, tick uint64, payload []byte) (*State, error) {
 		id := uint32(id64)
 		next = id64 + 1
 		for bi < len(base.ids) && base.ids[bi] < id {
-			out.ids, out.ents = append(out.ids, base.ids[bi]), append(out.ents, base.ents[bi])
+			out.ids, out.ents, out.orig = append(out.ids, base.ids[bi]), append(out.ents, base.ents[bi]), append(out.orig, base.orig[bi])
 			bi++
 		}
 		var have *Entity
@@ -85,7 +86,7 @@ func Apply(base *State, tick uint64, payload []byte) (*State, error) {
 			if err != nil {
 				return nil, fmt.Errorf("entity %d: %w", id, err)
 			}
-			out.ids, out.ents = append(out.ids, id), append(out.ents, e)
+			out.ids, out.ents, out.orig = append(out.ids, id), append(out.ents, e), append(out.orig, tick)
 		case opCreate:
 			if have != nil {
 				return nil, fmt.Errorf("%w: create of entity %d, which the base has", ErrMalformed, id)
@@ -107,7 +108,7 @@ func Apply(base *State, tick uint64, payload []byte) (*State, error) {
 					return nil, fmt.Errorf("entity %d: %w", id, err)
 				}
 			}
-			out.ids, out.ents = append(out.ids, id), append(out.ents, e)
+			out.ids, out.ents, out.orig = append(out.ids, id), append(out.ents, e), append(out.orig, tick)
 		case opRemove:
 			if have == nil {
 				return nil, fmt.Errorf("%w: removal of entity %d, which the base does not have", ErrMalformed, id)
@@ -119,7 +120,7 @@ func Apply(base *State, tick uint64, payload []byte) (*State, error) {
 			return nil, r.Err()
 		}
 	}
-	out.ids, out.ents = append(out.ids, base.ids[bi:]...), append(out.ents, base.ents[bi:]...)
+	out.ids, out.ents, out.orig = append(out.ids, base.ids[bi:]...), append(out.ents, base.ents[bi:]...), append(out.orig, base.orig[bi:]...)
 	if err := r.Finish(); err != nil {
 		return nil, err
 	}

@@ -26,8 +26,11 @@ type Sender struct {
 	next    int             // index in sent of the next send
 	newest  uint64          // newest tick sent
 	acked   *State          // newest acknowledged state still of use
-	acc     map[uint32]accum
-	tick    uint64 // the tick being encoded, for acc
+	// seen is when each entity the client may see but whose create has not
+	// reached it first became one to create: a create's priority grows
+	// from then.
+	seen    map[uint32]uint64
+	tick    uint64 // the tick being encoded
 	w       Writer
 	cands   []cand
 	chosen  []cand
@@ -36,10 +39,6 @@ type Sender struct {
 	typeBuf []*Type
 }
 
-type accum struct {
-	v    float64
-	tick uint64 // the tick v was last brought up to date
-}
 
 // cand is an entity that differs from the base.
 type cand struct {
@@ -53,7 +52,7 @@ type cand struct {
 }
 
 // NewSender is a sender that has sent nothing.
-func NewSender() *Sender { return &Sender{acc: make(map[uint32]accum)} }
+func NewSender() *Sender { return &Sender{seen: make(map[uint32]uint64)} }
 
 // Ack takes the client's acknowledgement of tick.
 func (s *Sender) Ack(tick uint64) error {
@@ -169,6 +168,15 @@ func (s *Sender) Encode(world *State, tick uint64, o Options) (payload []byte, b
 	used += VarBits(uint32(len(s.typeBuf))) - VarBits(uint32(nTypes))
 
 	s.collect(b, world, o)
+	// Entities gone from the world are forgotten now and then, so that
+	// churn does not grow the map.
+	if len(s.seen) > world.Len()+64 {
+		for id := range s.seen {
+			if _, ok := world.Get(id); !ok {
+				delete(s.seen, id)
+			}
+		}
+	}
 	used += VarBits(uint32(len(s.cands)))
 	s.chosen = s.chosen[:0]
 	s.picked = slices.Grow(s.picked[:0], len(s.ids)/64+1)[:len(s.ids)/64+1]
@@ -191,9 +199,6 @@ func (s *Sender) Encode(world *State, tick uint64, o Options) (payload []byte, b
 		used += bits
 		s.picked[c.pos/64] |= 1 << (c.pos % 64)
 		s.chosen = append(s.chosen, c)
-		if c.op != opRemove {
-			delete(s.acc, c.id)
-		}
 	}
 	slices.SortFunc(s.chosen, func(a, b cand) int { return cmp.Compare(a.id, b.id) })
 
@@ -251,6 +256,7 @@ func (s *Sender) collect(b, world *State, o Options) {
 	for i < len(b.ids) || j < len(world.ids) {
 		var id uint32
 		var have, want *Entity
+		hi := i // have's index in b
 		switch {
 		case j == len(world.ids) || i < len(b.ids) && b.ids[i] < world.ids[j]:
 			id, have = b.ids[i], b.ents[i]
@@ -274,18 +280,20 @@ func (s *Sender) collect(b, world *State, o Options) {
 			// Gone, or out of sight; or its type changed, which only a
 			// removal and then a create can say.
 			s.cands = append(s.cands, cand{id: id, op: opRemove, bits: idBits, pri: math.Inf(1)})
-			delete(s.acc, id)
 		case have == nil:
-			s.cands = append(s.cands, cand{id: id, op: opCreate, e: want, bits: idBits + 8 + fieldBits(want, 1<<len(want.Type.Fields)-1), pri: s.grow(id, want, o)})
+			since, ok := s.seen[id]
+			if !ok {
+				since = s.tick - 1
+				s.seen[id] = since
+			}
+			s.cands = append(s.cands, cand{id: id, op: opCreate, e: want, bits: idBits + 8 + fieldBits(want, 1<<len(want.Type.Fields)-1), pri: s.priority(id, want, since, o)})
 		case have == want:
-			delete(s.acc, id)
 		default:
 			mask := changed(have, want)
 			if mask == 0 {
-				delete(s.acc, id)
 				continue
 			}
-			s.cands = append(s.cands, cand{id: id, op: opUpdate, e: want, mask: mask, bits: idBits + len(want.Type.Fields) + fieldBits(want, mask), pri: s.grow(id, want, o)})
+			s.cands = append(s.cands, cand{id: id, op: opUpdate, e: want, mask: mask, bits: idBits + len(want.Type.Fields) + fieldBits(want, mask), pri: s.priority(id, want, b.orig[hi], o)})
 		}
 		if len(s.cands) > n {
 			s.cands[n].pos = pos
@@ -295,8 +303,15 @@ func (s *Sender) collect(b, world *State, o Options) {
 	slices.SortStableFunc(s.cands, func(a, b cand) int { return cmp.Compare(b.pri, a.pri) })
 }
 
-// grow adds this tick's weight to id's accumulated priority.
-func (s *Sender) grow(id uint32, e *Entity, o Options) float64 {
+// priority is how urgently the client needs entity id: its weight times
+// the ticks since the client's copy was sent (since, from the base's
+// origins), or since it should have had it at all. This is Fiedler's
+// accumulator, weight added each tick waited, reckoned from the base
+// rather than kept per entity: with acks a few ticks behind, successive
+// states are against different bases, and an entity one base has fresh
+// may be old or missing in the next. A priority kept per entity and reset
+// when sent would leave it waiting there for ever.
+func (s *Sender) priority(id uint32, e *Entity, since uint64, o Options) float64 {
 	w := 1.0
 	if o.Weight != nil {
 		w = o.Weight(id, e)
@@ -304,13 +319,7 @@ func (s *Sender) grow(id uint32, e *Entity, o Options) float64 {
 	if !(w > minWeight) {
 		w = minWeight
 	}
-	a := s.acc[id]
-	if a.tick != s.tick {
-		a.v += w
-		a.tick = s.tick
-		s.acc[id] = a
-	}
-	return a.v
+	return w * float64(s.tick-min(since, s.tick-1))
 }
 
 // changed is the mask of the fields that differ between have and want,
@@ -360,21 +369,22 @@ func writeFields(w *Writer, e *Entity, mask uint64) {
 // apply is b with the chosen changes: the state the client has if it
 // decodes this tick.
 func (s *Sender) apply(b *State, tick uint64, types []*Type) *State {
-	out := &State{Tick: tick, types: types, ids: make([]uint32, 0, len(b.ids)+len(s.chosen)), ents: make([]*Entity, 0, len(b.ids)+len(s.chosen))}
+	n := len(b.ids) + len(s.chosen)
+	out := &State{Tick: tick, types: types, ids: make([]uint32, 0, n), ents: make([]*Entity, 0, n), orig: make([]uint64, 0, n)}
 	i := 0
 	for _, c := range s.chosen {
 		for i < len(b.ids) && b.ids[i] < c.id {
-			out.ids, out.ents = append(out.ids, b.ids[i]), append(out.ents, b.ents[i])
+			out.ids, out.ents, out.orig = append(out.ids, b.ids[i]), append(out.ents, b.ents[i]), append(out.orig, b.orig[i])
 			i++
 		}
 		if i < len(b.ids) && b.ids[i] == c.id {
 			i++
 		}
 		if c.op != opRemove {
-			out.ids, out.ents = append(out.ids, c.id), append(out.ents, c.e)
+			out.ids, out.ents, out.orig = append(out.ids, c.id), append(out.ents, c.e), append(out.orig, tick)
 		}
 	}
-	out.ids, out.ents = append(out.ids, b.ids[i:]...), append(out.ents, b.ents[i:]...)
+	out.ids, out.ents, out.orig = append(out.ids, b.ids[i:]...), append(out.ents, b.ents[i:]...), append(out.orig, b.orig[i:]...)
 	return out
 }
 
@@ -382,13 +392,4 @@ func (s *Sender) remember(st *State) {
 	s.sent[s.next] = st
 	s.next = (s.next + 1) % History
 	s.newest = st.Tick
-	// Accumulators of entities gone from the world are dropped now and
-	// then, so that churn does not grow the map.
-	if len(s.acc) > 2*len(s.cands)+64 {
-		for id, a := range s.acc {
-			if a.tick != s.tick {
-				delete(s.acc, id)
-			}
-		}
-	}
 }

@@ -15,6 +15,9 @@ type State struct {
 	types []*Type // by type id; shorter when the high ids are unused
 	ids   []uint32
 	ents  []*Entity
+	// orig is, for each entity, the tick of the state that carried its
+	// value (sent or decoded states; nil in a world's own).
+	orig []uint64
 }
 
 // Empty is the state a full state is a delta against: no types, no
@@ -53,6 +56,11 @@ func (s *State) Len() int { return len(s.ids) }
 
 // At is the i-th entity in id order.
 func (s *State) At(i int) (uint32, *Entity) { return s.ids[i], s.ents[i] }
+
+// Origin is the tick of the state that carried the i-th entity's value:
+// this state's tick for what its payload set, an earlier one for what it
+// kept of its base.
+func (s *State) Origin(i int) uint64 { return s.orig[i] }
 
 // Get is the entity with the given id.
 func (s *State) Get(id uint32) (*Entity, bool) {
