@@ -1,10 +1,12 @@
 package netcode
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,7 +21,8 @@ import (
 type Replica struct {
 	mu      sync.Mutex
 	rcv     *repl.Receiver
-	seen    *repl.State // the newest state Next has reported
+	samples *repl.Samples // what each state carried, per entity, for At
+	seen    *repl.State   // the newest state Next has reported
 	clock   repl.Clock
 	playout repl.Playout
 	arrived chan struct{} // a state arrived: Next looks again
@@ -30,6 +33,7 @@ type Replica struct {
 func newReplica(p *peer) *Replica {
 	return &Replica{
 		rcv:     repl.NewReceiver(),
+		samples: repl.NewSamples(),
 		seen:    repl.Empty(),
 		arrived: make(chan struct{}, 1),
 		closing: p.closing,
@@ -48,6 +52,7 @@ func (r *Replica) receive(m *wire.Message, at time.Time) (uint64, error) {
 		return 0, err
 	}
 	r.playout.OnState(st.Tick, st.Time, at)
+	r.samples.Add(st)
 	notify(r.arrived)
 	return st.Tick, nil
 }
@@ -134,28 +139,31 @@ func (r *Replica) ServerTime() (time.Duration, bool) {
 	return r.clock.ServerTime(time.Now())
 }
 
-// At is the world to draw at local time now: the entities of the two
-// kept states around the playout's render time, each numeric field
-// interpolated as its type says. The render time runs a little behind
-// the newest state, by a delay that follows the path's jitter and loss
-// (REPLICATION.md, "Playout"); call At once per frame, with the frame's
-// time, and draw what it returns.
+// At is the world to draw at local time now: the newest state's
+// entities, each played out at the playout's render time from the values
+// states carried for it, numeric fields interpolated as its type says.
+// The render time runs a little behind the newest state, by a delay that
+// follows the path's jitter and loss (REPLICATION.md, "Playout"); call At
+// once per frame, with the frame's time, and draw what it returns.
 func (r *Replica) At(now time.Time) Frame {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	st := r.rcv.Newest()
+	f := Frame{items: make([]frameItem, st.Len())}
 	from, to, alpha, ok := r.playout.Sample(now)
-	if !ok {
-		return Frame{to: repl.Empty()}
+	if ok {
+		f.Delay, f.Time = r.playout.Delay(), r.playout.Time()
+		f.Tick = float64(from) + alpha*(float64(to)-float64(from))
 	}
-	a, b := r.rcv.Get(from), r.rcv.Get(to)
-	if a == nil || b == nil {
-		// The playout's states outlived the receiver's (it keeps as
-		// many); the newest is then the best there is.
-		n := r.rcv.Newest()
-		return Frame{from: n, to: n, Delay: r.playout.Delay(), Tick: float64(n.Tick)}
+	for i := range f.items {
+		id, e := st.At(i)
+		it := frameItem{id: id, to: e}
+		if ok {
+			it.from, it.to, it.alpha = r.samples.At(st, i, f.Time)
+		}
+		f.items[i] = it
 	}
-	return Frame{from: a, to: b, alpha: alpha, Delay: r.playout.Delay(), Time: r.playout.Time(),
-		Tick: float64(from) + alpha*(float64(to)-float64(from))}
+	return f
 }
 
 // PlayoutStats are a replica's playout figures, for a game's debug
@@ -171,12 +179,9 @@ func (r *Replica) Playout() PlayoutStats {
 	return PlayoutStats{Delay: r.playout.Delay(), TargetDelay: r.playout.TargetDelay(), Jitter: r.playout.Jitter(), Interval: r.playout.Interval()}
 }
 
-// Frame is the world at one render moment: between two states, alpha of
-// the way from the first to the second (above 1 when it extrapolates
-// past the newest).
+// Frame is the world at one render moment.
 type Frame struct {
-	from, to *repl.State
-	alpha    float64
+	items []frameItem // in id order
 	// Delay is how far behind the newest arrivals the frame is.
 	Delay time.Duration
 	// Time is the frame's moment on the server's clock.
@@ -187,36 +192,30 @@ type Frame struct {
 	Tick float64
 }
 
-// Entities lists the frame's entity ids in increasing order: those of
-// the later state (an entity the later state created is there, at its
-// first value; one it removed is gone).
+type frameItem struct {
+	id       uint32
+	from, to *repl.Entity
+	alpha    float64
+}
+
+// Entities lists the frame's entity ids (the newest state's) in
+// increasing order.
 func (f Frame) Entities() []uint32 {
-	if f.to == nil {
-		return nil
-	}
-	ids := make([]uint32, f.to.Len())
-	for i := range ids {
-		ids[i], _ = f.to.At(i)
+	ids := make([]uint32, len(f.items))
+	for i, it := range f.items {
+		ids[i] = it.id
 	}
 	return ids
 }
 
 // Entity is entity id in the frame, interpolated.
 func (f Frame) Entity(id uint32) (Entity, bool) {
-	if f.to == nil {
-		return Entity{}, false
-	}
-	b, ok := f.to.Get(id)
+	i, ok := slices.BinarySearchFunc(f.items, id, func(it frameItem, id uint32) int { return cmp.Compare(it.id, id) })
 	if !ok {
 		return Entity{}, false
 	}
-	e := Entity{ID: id, to: b}
-	if f.from != nil && f.from != f.to {
-		if a, ok := f.from.Get(id); ok && a.Type.Same(b.Type) {
-			e.from, e.alpha = a, f.alpha
-		}
-	}
-	return e, true
+	it := f.items[i]
+	return Entity{ID: id, from: it.from, to: it.to, alpha: it.alpha}, true
 }
 
 // Entity is one replicated entity as a client sees it: of the newest
@@ -258,6 +257,15 @@ func (e Entity) Float(name string) (float64, bool) {
 	return e.float(i, f), true
 }
 
+// held is the sample a field that is not interpolated takes: the last
+// at or before the frame's moment.
+func (e Entity) held() *repl.Entity {
+	if e.from != nil && e.alpha < 1 {
+		return e.from
+	}
+	return e.to
+}
+
 func (e Entity) float(i int, f *repl.Field) float64 {
 	b := e.to.Float(i)
 	if e.from == nil {
@@ -275,7 +283,7 @@ func (e Entity) float(i int, f *repl.Field) float64 {
 		}
 		return v
 	}
-	return b
+	return e.held().Float(i)
 }
 
 // Quat is quat field name's value (x, y, z, w), interpolated (normalised
@@ -291,7 +299,7 @@ func (e Entity) Quat(name string) ([4]float64, bool) {
 func (e Entity) quat(i int, f *repl.Field) [4]float64 {
 	b := e.to.Quat(i)
 	if e.from == nil || f.Interp != repl.InterpQuat {
-		return b
+		return e.held().Quat(i)
 	}
 	a := e.from.Quat(i)
 	if a[0]*b[0]+a[1]*b[1]+a[2]*b[2]+a[3]*b[3] < 0 {
@@ -317,7 +325,7 @@ func (e Entity) String(name string) (string, bool) {
 	if !ok || (f.Kind != repl.KindString && f.Kind != repl.KindBytes) {
 		return "", false
 	}
-	return e.to.S[i], true
+	return e.held().S[i], true
 }
 
 // Bytes is the content of an entity of a type made with RegisterBytes.
@@ -325,7 +333,7 @@ func (e Entity) Bytes() []byte {
 	if e.to == nil || e.to.S == nil {
 		return nil
 	}
-	return []byte(e.to.S[0])
+	return []byte(e.held().S[0])
 }
 
 // Decode fills the struct dst points to from the entity, field by field
@@ -361,11 +369,11 @@ func (e Entity) Decode(dst any) error {
 				fv.Index(k).SetFloat(q[k])
 			}
 		case f.Kind == repl.KindString && fv.Kind() == reflect.String:
-			fv.SetString(e.to.S[i])
+			fv.SetString(e.held().S[i])
 		case f.Kind == repl.KindBytes && fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Uint8:
-			fv.SetBytes([]byte(e.to.S[i]))
+			fv.SetBytes([]byte(e.held().S[i]))
 		case f.Kind == repl.KindBool && fv.Kind() == reflect.Bool:
-			fv.SetBool(e.to.V[i] == 1)
+			fv.SetBool(e.held().V[i] == 1)
 		case f.Kind == repl.KindString || f.Kind == repl.KindBytes || f.Kind == repl.KindQuat || f.Kind == repl.KindBool:
 			return fmt.Errorf("%w: %v.%s is a %v, the entity's %q a %v", ErrInvalidType, t, sf.Name, fv.Type(), f.Name, f.Kind)
 		case fv.CanFloat():
@@ -405,11 +413,11 @@ func (e Entity) Value(name string) any {
 	}
 	switch f.Kind {
 	case repl.KindBool:
-		return e.to.V[i] == 1
+		return e.held().V[i] == 1
 	case repl.KindString:
-		return e.to.S[i]
+		return e.held().S[i]
 	case repl.KindBytes:
-		return []byte(e.to.S[i])
+		return []byte(e.held().S[i])
 	case repl.KindQuat:
 		return e.quat(i, f)
 	}
