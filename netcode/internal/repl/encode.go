@@ -22,10 +22,10 @@ var ErrAck = errors.New("ack of a state never sent")
 // in its recent states, what the client acknowledged, and the priority
 // each waiting entity has built up. It is not safe for concurrent use.
 type Sender struct {
-	sent    [History]*State // by tick % History... in send order
-	next    int             // index in sent of the next send
-	newest  uint64          // newest tick sent
-	acked   *State          // newest acknowledged state still of use
+	sent   [History]*State // by tick % History... in send order
+	next   int             // index in sent of the next send
+	newest uint64          // newest tick sent
+	acked  *State          // newest acknowledged state still of use
 	// seen is when each entity the client may see but whose create has not
 	// reached it first became one to create: a create's priority grows
 	// from then.
@@ -38,7 +38,6 @@ type Sender struct {
 	picked  []uint64 // a bit per pos: chosen this tick
 	typeBuf []*Type
 }
-
 
 // cand is an entity that differs from the base.
 type cand struct {
