@@ -35,6 +35,7 @@ type Sender struct {
 	cands   []cand
 	chosen  []cand
 	ids     []uint32 // the candidates' ids in id order: cand.pos indexes it
+	order   []int32  // candidate indices by priority
 	picked  []uint64 // a bit per pos: chosen this tick
 	typeBuf []*Type
 }
@@ -180,7 +181,15 @@ func (s *Sender) Encode(world *State, tick uint64, o Options) (payload []byte, b
 	s.chosen = s.chosen[:0]
 	s.picked = slices.Grow(s.picked[:0], len(s.ids)/64+1)[:len(s.ids)/64+1]
 	clear(s.picked)
-	for _, c := range s.cands {
+	// By priority: removals first, then the longest waiting (weighted);
+	// ties in id order. Indices are sorted, not the candidates themselves.
+	s.order = s.order[:0]
+	for i := range s.cands {
+		s.order = append(s.order, int32(i))
+	}
+	slices.SortStableFunc(s.order, func(a, b int32) int { return cmp.Compare(s.cands[b].pri, s.cands[a].pri) })
+	for _, ci := range s.order {
+		c := &s.cands[ci]
 		if c.op == opCreate && (int(c.e.Type.ID) >= len(types) || types[c.e.Type.ID] == nil) {
 			continue // its type did not fit this time
 		}
@@ -197,9 +206,13 @@ func (s *Sender) Encode(world *State, tick uint64, o Options) (payload []byte, b
 		}
 		used += bits
 		s.picked[c.pos/64] |= 1 << (c.pos % 64)
-		s.chosen = append(s.chosen, c)
 	}
-	slices.SortFunc(s.chosen, func(a, b cand) int { return cmp.Compare(a.id, b.id) })
+	// The chosen, in id order: candidates are collected in id order.
+	for pos := range s.cands {
+		if s.picked[pos/64]&(1<<(pos%64)) != 0 {
+			s.chosen = append(s.chosen, s.cands[pos])
+		}
+	}
 
 	w := &s.w
 	w.Reset()
@@ -299,7 +312,6 @@ func (s *Sender) collect(b, world *State, o Options) {
 			s.ids = append(s.ids, id)
 		}
 	}
-	slices.SortStableFunc(s.cands, func(a, b cand) int { return cmp.Compare(b.pri, a.pri) })
 }
 
 // priority is how urgently the client needs entity id: its weight times
