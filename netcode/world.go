@@ -241,6 +241,9 @@ func (w *World) put(id uint32, e *repl.Entity) error {
 		return nil
 	default:
 		we.e = e
+		if w.state != nil && w.state.Replace(id, e) {
+			return nil
+		}
 	}
 	w.state = nil
 	return nil

@@ -71,6 +71,18 @@ func (s *State) Get(id uint32) (*Entity, bool) {
 	return s.ents[i], true
 }
 
+// Replace gives the entity of an id the state has a new value, in place,
+// and reports whether it had the id. Only for a server's own world
+// state, which sent states never share (they copy what they take), so
+// that a tick in which entities only change costs no rebuild.
+func (s *State) Replace(id uint32, e *Entity) bool {
+	i, ok := slices.BinarySearch(s.ids, id)
+	if ok {
+		s.ents[i] = e
+	}
+	return ok
+}
+
 // Type is the type with the given id, or nil.
 func (s *State) Type(id uint8) *Type {
 	if int(id) < len(s.types) {
