@@ -268,7 +268,7 @@ func readReplStats(players []*replClient) replStats {
 		s.bytesOut = append(s.bytesOut, ss.BytesOut)
 		s.statesSent = append(s.statesSent, ss.StatesSent)
 		s.statesKept = append(s.statesKept, cl.StatesReceived)
-		s.statesDropped = append(s.statesDropped, cl.StatesDropped)
+		s.statesDropped = append(s.statesDropped, cl.StatesStale+cl.StatesUnknownBase)
 	}
 	return s
 }

@@ -78,13 +78,13 @@ func (x *Samples) At(st *State, i int, t time.Duration) (from, to *Entity, alpha
 	if r == nil {
 		return nil, e, 0
 	}
-	// The usable samples, oldest first: at or after the origin, and past it
-	// only within the window.
+	// The usable samples, oldest first: those after the origin only
+	// within the window.
 	var use [samplesKept]*sample
 	n := 0
 	for k := range r.n {
 		s := r.at(k)
-		if s.tick < origin || s.tick > origin && s.tick+SampleWindow < st.Tick || !s.e.Type.Same(e.Type) {
+		if s.tick > origin && s.tick+SampleWindow < st.Tick || !s.e.Type.Same(e.Type) {
 			continue
 		}
 		use[n] = s
