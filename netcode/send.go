@@ -12,41 +12,15 @@ import (
 // is being replaced. It does not wait for the run loop, nor for events
 // being sent or resent.
 func (p *peer) sendUnreliable(payload []byte) error {
-	if p.isClosing() {
-		return p.Err()
-	}
-	if len(payload) > p.cfg.MaxUnreliableSize {
+	if len(payload) > p.cfg.MaxUnreliableSize && !p.isClosing() {
 		return fmt.Errorf("%w: %v payload of %d bytes, limit %d", ErrTooLarge, p.outKind, len(payload), p.cfg.MaxUnreliableSize)
 	}
-	p.unrelMu.Lock()
-	defer p.unrelMu.Unlock()
-	l := p.link.Load()
-	if l == nil || !l.open.Load() {
-		p.stats.congested.Add(1)
-		return errResuming
-	}
-	b, err := p.unrelEnc.Encode(&wire.Message{Kind: p.outKind, Seq: p.unrelSeq + 1, Payload: payload})
-	if err != nil {
-		return err
-	}
-	if len(b) > p.cfg.MaxUnreliableSize {
-		return fmt.Errorf("%w: %v of %d bytes encoded, limit %d", ErrTooLarge, p.outKind, len(b), p.cfg.MaxUnreliableSize)
-	}
-	if l.u.bufferedAmount()+uint64(len(b)) > uint64(p.cfg.UnreliableBuffer) {
-		p.stats.congested.Add(1)
-		return ErrCongested
-	}
-	if err := l.u.send(b); err != nil {
-		// The link failed under us; its channel's close tells the run
-		// loop. Like congestion, this costs only this message.
-		p.stats.congested.Add(1)
-		return fmt.Errorf("%w: %v", ErrCongested, err)
-	}
-	p.unrelSeq++
-	p.stats.unrelSent.Add(1)
-	p.stir()
-	p.stats.bytesOut.Add(uint64(len(b)))
-	return nil
+	return p.writeUnreliable(func() wire.Message {
+		return wire.Message{Kind: p.outKind, Seq: p.unrelSeq + 1, Payload: payload}
+	}, func() {
+		p.unrelSeq++
+		p.stats.unrelSent.Add(1)
+	})
 }
 
 // canSendState reports whether a state sent now has a connection to go
@@ -60,6 +34,18 @@ func (p *peer) canSendState() bool {
 // sendState sends a replicated state (REPLICATION.md). Like a snapshot it
 // never blocks, and a congested or reconnecting transport refuses it.
 func (p *peer) sendState(tick, base uint64, payload []byte) error {
+	return p.writeUnreliable(func() wire.Message {
+		// Before the write: the client's ack may come back before it returns.
+		p.stateSent.Store(tick)
+		return wire.Message{Kind: wire.KindState, Seq: tick, Base: base, Time: p.now(), Payload: payload}
+	}, func() { p.stats.statesSent.Add(1) })
+}
+
+// writeUnreliable encodes the message msg makes and writes it on the
+// current link's snapshot channel, under unrelMu; sent runs, still under
+// it, once the write went out. The encoded message must fit
+// Config.MaxUnreliableSize.
+func (p *peer) writeUnreliable(msg func() wire.Message, sent func()) error {
 	if p.isClosing() {
 		return p.Err()
 	}
@@ -70,24 +56,25 @@ func (p *peer) sendState(tick, base uint64, payload []byte) error {
 		p.stats.congested.Add(1)
 		return errResuming
 	}
-	b, err := p.unrelEnc.Encode(&wire.Message{Kind: wire.KindState, Seq: tick, Base: base, Time: p.now(), Payload: payload})
+	m := msg()
+	b, err := p.unrelEnc.Encode(&m)
 	if err != nil {
 		return err
 	}
 	if len(b) > p.cfg.MaxUnreliableSize {
-		return fmt.Errorf("%w: state of %d bytes encoded, limit %d", ErrTooLarge, len(b), p.cfg.MaxUnreliableSize)
+		return fmt.Errorf("%w: %v of %d bytes encoded, limit %d", ErrTooLarge, m.Kind, len(b), p.cfg.MaxUnreliableSize)
 	}
 	if l.u.bufferedAmount()+uint64(len(b)) > uint64(p.cfg.UnreliableBuffer) {
 		p.stats.congested.Add(1)
 		return ErrCongested
 	}
-	// Before the send: the client's ack may come back before send returns.
-	p.stateSent.Store(tick)
 	if err := l.u.send(b); err != nil {
+		// The link failed under us; its channel's close tells the run
+		// loop. Like congestion, this costs only this message.
 		p.stats.congested.Add(1)
 		return fmt.Errorf("%w: %v", ErrCongested, err)
 	}
-	p.stats.statesSent.Add(1)
+	sent()
 	p.stir()
 	p.stats.bytesOut.Add(uint64(len(b)))
 	return nil

@@ -1,6 +1,7 @@
 package repl
 
 import (
+	"cmp"
 	"slices"
 	"time"
 )
@@ -33,22 +34,12 @@ func NewState(tick uint64, types []*Type, ids []uint32, ents []*Entity) *State {
 		for i := range idx {
 			idx[i] = i
 		}
-		slices.SortFunc(idx, func(a, b int) int { return int64cmp(int64(ids[a]), int64(ids[b])) })
+		slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(ids[a], ids[b]) })
 		for i, j := range idx {
 			s.ids[i], s.ents[i] = ids[j], ents[j]
 		}
 	}
 	return s
-}
-
-func int64cmp(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Len is the number of entities.
