@@ -311,6 +311,14 @@ test("a state is applied, acknowledged at once on the snapshots channel, and rep
 
 test("the server's states feed the world's playout: after a few, world.at plays the world out a little in the past", async () => {
   const { game, pc } = await play();
+  try {
+    await statesFeedThePlayout(game, pc);
+  } finally {
+    await game.close();
+  }
+});
+
+async function statesFeedThePlayout(game: Game, pc: FakePeerConnection): Promise<void> {
   const u = pc.channel("snapshots");
   const json = new TextEncoder().encode(JSON.stringify({ name: "dot", fields: [{ name: "x", kind: "float", min: 0, max: 100, step: 1, bits: 7 }] }));
   const create = new BitWriter().varbits(1).write(0, 8).varbits(json.length).bytes(json);
@@ -329,5 +337,4 @@ test("the server's states feed the world's playout: after a few, world.at plays 
   const [e] = game.world.at(performance.now());
   assert.ok(game.world.playout.delay() > 0, "rendered in the past");
   assert.ok(e && e.id === 3 && (e.fields.x as number) < 60, `entity 3 is shown behind the newest state's x 60: ${e?.fields.x}`);
-  await game.close();
-});
+}
