@@ -247,7 +247,7 @@ export class Game {
       case Kind.ping:
         this.#write(l.u, encode({ kind: Kind.pong, id: m.id, time: m.time }));
         // The server's clock, in nanoseconds (REPLICATION.md, Playout).
-        this.world.timing?.ping(m.time / 1e6, this.#lastRecv, this.#rtt.srtt);
+        this.world.ping(m.time / 1e6, this.#lastRecv, this.#rtt.srtt);
         return;
       case Kind.state: {
         this.#stir();

@@ -21,8 +21,8 @@ export { TickwireError, type ErrorCode } from "./errors.js";
 export { Game } from "./game.js";
 export { Lobby, type LobbyOptions } from "./lobby.js";
 export { guestToken } from "./guest.js";
-export type { World, Playout, PlayoutSample } from "./world.js";
-export type { Entity, StateChange } from "./replica.js";
+export type { World, PlayoutInfo } from "./world.js";
+export type { Entity, StateChange, StateChange as WorldChange } from "./replica.js";
 export type { FieldValue, Quat } from "./schema.js";
 export type * from "./types.js";
 

@@ -1,38 +1,28 @@
-// Playing the world out between two kept states (netcode/REPLICATION.md,
+// Playing an entity out between two of its samples (netcode/REPLICATION.md,
 // Playout): each numeric field moves as its type's interp says.
 
-import { Ent, type Entity, type State, put } from "./replica.js";
+import { Ent, put } from "./replica.js";
 import type { FieldValue, Interp, Quat } from "./schema.js";
 
 const tau = 2 * Math.PI;
 
 /**
- * blend is the world a fraction alpha of the way from state a to state b
- * (alpha over 1 extrapolates; whoever chooses it bounds it). An entity in
- * both is interpolated. One only in b (created in between) is there
- * throughout, at its values in b, as a "none" field takes the newer value;
- * one only in a (removed in between) is there at its values in a while
- * alpha < 1, and gone from the moment render time reaches b. An id whose
- * type changed counts as only in b. Entities equal in both are b's own
- * objects.
+ * mix is entity b's fields a fraction alpha of the way from a's (alpha
+ * over 1 extrapolates; the caller bounds it), by b's type. A field whose
+ * interp is none, a string or bytes takes a's value while alpha < 1 and
+ * b's from 1 on. A value whose shape does not fit its interp (a type id
+ * given another type by a full state) takes b's.
  */
-export function blend(a: State, b: State, alpha: number): Entity[] {
-  const out: Entity[] = [];
-  const whole = a === b || alpha === 1;
-  for (const e of b.entities.values()) {
-    const o = a.entities.get(e.id);
-    out.push(whole || !o || o === e || o.def.id !== e.def.id ? e : mix(o, e, alpha));
+export function mix(a: Ent, b: Ent, alpha: number): Ent {
+  const fields: Record<string, FieldValue> = { ...(alpha < 1 ? a : b).fields };
+  for (const f of b.def.fields) {
+    if (f.interp === "none") continue;
+    const x = a.fields[f.name];
+    const y = b.fields[f.name]!;
+    const ok = f.interp === "quat" ? Array.isArray(x) && x.length === 4 && Array.isArray(y) : typeof x === "number" && typeof y === "number";
+    put(fields, f.name, ok ? lerp(f.interp, x as number | Quat, y as number | Quat, alpha) : y);
   }
-  if (alpha < 1 && a !== b) for (const o of a.entities.values()) if (!b.entities.has(o.id)) out.push(o);
-  return out;
-}
-
-function mix(o: Ent, e: Ent, t: number): Entity {
-  const fields: Record<string, FieldValue> = { ...e.fields };
-  for (const f of e.def.fields) {
-    if (f.interp !== "none") put(fields, f.name, lerp(f.interp, o.fields[f.name] as number | Quat, e.fields[f.name] as number | Quat, t));
-  }
-  return new Ent(e.id, e.def, fields);
+  return new Ent(b.id, b.def, fields, b.origin);
 }
 
 /** lerp interpolates one value: linear, the shorter way round for an angle, normalised lerp on the nearer hemisphere for a quaternion. */

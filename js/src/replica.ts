@@ -19,22 +19,38 @@ export interface Entity {
   readonly fields: Readonly<Record<string, FieldValue>>;
 }
 
-/** @internal An entity with its type, as the replica keeps it; the type stays out of its own properties (JSON, spreads). */
+/**
+ * @internal An entity with its type and origin, as the replica keeps it;
+ * both stay out of its own properties (JSON, spreads).
+ *
+ * Its origin (REPLICATION.md, "Origins") is the tick of the state whose
+ * payload carried these values. A state makes a new Ent exactly for what
+ * its payload creates or updates and shares its base's for the rest, so
+ * the Ent's own tick is its origin in every state that holds it.
+ */
 export class Ent implements Entity {
   readonly type: string;
   readonly #def: TypeDef;
+  readonly #origin: number;
 
   constructor(
     readonly id: number,
     def: TypeDef,
     readonly fields: Readonly<Record<string, FieldValue>>,
+    origin: number,
   ) {
     this.type = def.name;
     this.#def = def;
+    this.#origin = origin;
   }
 
   get def(): TypeDef {
     return this.#def;
+  }
+
+  /** The tick of the state that carried these values. */
+  get origin(): number {
+    return this.#origin;
   }
 }
 
@@ -45,6 +61,7 @@ export interface State {
   readonly time: number;
   /** By type id; shared with the base when the payload defines no type. */
   readonly types: readonly (TypeDef | undefined)[];
+  /** Each entity's origin is its Ent's (Ent.origin): this tick for what the payload created or updated, the base's for the rest. */
   readonly entities: ReadonlyMap<number, Ent>;
   /** The ids its payload named, ascending: against its base, nothing else changed. */
   readonly named: readonly number[];
@@ -138,7 +155,7 @@ export function decodeState(tick: number, time: number, base: State, payload: Ui
         fs.forEach((f, i) => {
           if (set[i]) put(fields, f.name, readValue(r, f));
         });
-        entities.set(id, new Ent(id, old.def, fields));
+        entities.set(id, new Ent(id, old.def, fields, tick));
         break;
       }
       case 1: {
@@ -148,7 +165,7 @@ export function decodeState(tick: number, time: number, base: State, payload: Ui
         if (!def) throw malformed(`create of entity ${id} of type ${tid}, which is not defined`);
         const fields: Record<string, FieldValue> = {};
         for (const f of def.fields) put(fields, f.name, readValue(r, f));
-        entities.set(id, new Ent(id, def, fields));
+        entities.set(id, new Ent(id, def, fields, tick));
         break;
       }
       case 2:

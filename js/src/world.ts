@@ -1,34 +1,24 @@
 // The replicated world as a game sees it (netcode/REPLICATION.md): the
 // newest state's entities, what each state changed, and the world at a
-// render time, between two kept states that a Playout chooses.
+// render time, each entity played out from the values states carried for
+// it at the moment a Playout chooses.
 
+import { Clock } from "./clock.js";
 import { report } from "./errors.js";
-import { blend } from "./interp.js";
+import { Playout } from "./playout.js";
 import { type Entity, Replica, type StateChange } from "./replica.js";
+import { Samples } from "./samples.js";
 
-/** Which two kept states (by tick) to render between, and how far along: alpha 0 is from, 1 is to, over 1 extrapolates (the playout bounds it). */
-export interface PlayoutSample {
-  from: number;
-  to: number;
-  alpha: number;
-}
-
-/** Playout chooses, for a local render time (performance.now() milliseconds), the states to render between. */
-export interface Playout {
-  /** undefined when it cannot tell yet: world.at then gives the newest state. */
-  sample(localMs: number): PlayoutSample | undefined;
-}
-
-/**
- * @internal What the session tells the timing side (the clock and the
- * playout): each ping of the server, with the server's clock in
- * milliseconds, when it arrived (performance.now()) and the smoothed RTT
- * (ms, 0 until measured); and each state kept, with the server's clock when
- * it made the tick.
- */
-export interface TimingFeed {
-  ping(serverMs: number, arrivalMs: number, rttMs: number): void;
-  state(tick: number, serverMs: number, arrivalMs: number): void;
+/** The playout's figures, in milliseconds, for a debug overlay (as the wasm client's tickwire.d.ts has them). */
+export interface PlayoutInfo {
+  /** How far behind the least delayed state's arrival render time ran at the last world.at. */
+  delay(): number;
+  /** The delay the playout moves towards: two intervals, the jitter, and an interval for each state of the longest recent run of losses. */
+  targetDelay(): number;
+  /** How much later than the least delayed state states arrive. */
+  jitter(): number;
+  /** The usual interval between the states the server sends; 0 until two states. */
+  interval(): number;
 }
 
 /**
@@ -37,14 +27,22 @@ export interface TimingFeed {
  * reported (window "error").
  */
 export class World {
-  /** Chooses the states world.at renders between; none: world.at gives the newest state. */
-  playout: Playout | null = null;
-  /** @internal */
-  timing: TimingFeed | null = null;
+  /** How far behind the newest arrivals the render time runs, and what it follows. */
+  readonly playout: PlayoutInfo;
+  /** @internal The server's clock, from its pings. */
+  readonly clock = new Clock();
   /** @internal */
   readonly replica = new Replica();
+  /** @internal Each entity's samples. */
+  readonly samples = new Samples();
+  readonly #player: Playout;
   #onState: ((change: StateChange) => void) | null = null;
   #priming = false;
+
+  /** @internal */
+  constructor(player: Playout = new Playout()) {
+    this.playout = this.#player = player;
+  }
 
   /** The newest state's tick; 0 before the first. */
   get tick(): number {
@@ -62,22 +60,26 @@ export class World {
   }
 
   /**
-   * The entities at local render time localMs (performance.now()
-   * milliseconds), in no particular order, between the two kept states the
-   * playout chooses: numeric fields move by their type's interp (linear;
-   * angle the shorter way round; quat normalised lerp; none takes the newer
-   * state's value), extrapolated when alpha is over 1. An entity created
-   * between the two states is there throughout, at its newer values; one
-   * removed between them is there at its older values until alpha reaches
-   * 1. With no playout, no sample yet, or a state no longer kept, the
-   * newest state's entities.
+   * The entities to draw at local time localMs (performance.now(), as
+   * requestAnimationFrame gives it), in no particular order: those of the
+   * newest state, each played out at the playout's render time from the
+   * values states carried for it (REPLICATION.md, "Per entity"), so that
+   * none ever steps back to an older value. Numeric fields move by their
+   * type's interp (linear; angle the shorter way round; quat normalised
+   * lerp) between the two values around that moment, and past the last
+   * one are extrapolated for at most the time between the last two, then
+   * held; a field whose interp is none, strings and bytes take the last
+   * value at or before it. Before the playout knows the interval between
+   * states (two states), the newest state's entities.
    */
   at(localMs: number): Entity[] {
-    const s = this.playout?.sample(localMs);
-    const to = s && this.replica.state(s.to);
-    if (!s || !to) return this.entities();
-    const from = this.replica.state(s.from);
-    return blend(from ?? to, to, from ? s.alpha : 1);
+    const s = this.replica.newest;
+    if (!s) return [];
+    if (!this.#player.sample(localMs) || this.#player.interval() === 0) return this.entities();
+    const t = this.#player.time();
+    const out: Entity[] = [];
+    for (const e of s.entities.values()) out.push(this.samples.play(e, s.tick, t));
+    return out;
   }
 
   /**
@@ -105,8 +107,16 @@ export class World {
    */
   apply(tick: number, base: number, time: number, payload: Uint8Array, arrivalMs: number): StateChange | undefined {
     const c = this.replica.apply(tick, base, time, payload);
-    if (c) this.timing?.state(tick, time / 1e6, arrivalMs);
+    if (c) {
+      this.samples.record(this.replica, c);
+      this.#player.onState(tick, time / 1e6, arrivalMs);
+    }
     return c;
+  }
+
+  /** @internal ping takes a ping of the server: its clock (ms), its arrival (performance.now()) and the smoothed RTT (ms, 0 until measured). */
+  ping(serverMs: number, arrivalMs: number, rttMs: number): void {
+    this.clock.observe(serverMs, arrivalMs, rttMs);
   }
 
   /** @internal deliver hands a change to the game's callback. */

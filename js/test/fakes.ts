@@ -2,6 +2,8 @@
 // lobby and game logic runs under node: a test plays the lobby or the game
 // server by hand.
 
+import { type Frame, Playout } from "../src/playout.js";
+
 type Handler = ((ev: any) => void) | null;
 
 /** FakeWebSocket: the test reads what the client sent (sent) and answers with reply(). */
@@ -179,5 +181,20 @@ export class FakePeerConnection {
 
   static get last(): FakePeerConnection {
     return FakePeerConnection.instances[FakePeerConnection.instances.length - 1]!;
+  }
+}
+
+/** At is a playout that shows the moment t (ms on the server's clock), as if it knew the interval once ready. */
+export class At extends Playout {
+  t = 0;
+  ready = true;
+  override sample(): Frame | undefined {
+    return { from: 0, to: 0, alpha: 0 };
+  }
+  override time(): number {
+    return this.t;
+  }
+  override interval(): number {
+    return this.ready ? 1000 : 0;
   }
 }

@@ -269,12 +269,14 @@ test("a session refused before it opens fails play with the server's reason", as
 test("a state is applied, acknowledged at once on the snapshots channel, and reported; a malformed one closes with code 2", async () => {
   const { game, pc } = await play();
   const u = pc.channel("snapshots");
-  const heard: number[][] = [];
-  game.world.timing = { ping: (ms, at, rtt) => heard.push([ms, at, rtt]), state: () => {} };
+  assert.equal(game.world.clock.serverTime(performance.now()), undefined, "no ping yet");
+  const before = performance.now();
   u.deliver(encode({ kind: Kind.ping, id: 1, time: 5_000_000_000 }));
-  assert.equal(heard.length, 1);
-  assert.equal(heard[0]![0], 5000, "the server's clock, in milliseconds");
-  assert.ok(heard[0]![1]! > 0 && heard[0]![1]! <= performance.now());
+  const after = performance.now();
+  // Taken by the clock: the server's clock (ms) was 5000 when the ping
+  // arrived, between before and after, and no RTT is measured yet.
+  const server = game.world.clock.serverTime(after)!;
+  assert.ok(server >= 5000 && server <= 5000 + (after - before), `the server's clock at the ping's arrival is 5000 ms, not ${server - (after - before)}..${server}`);
 
   const changes: unknown[] = [];
   game.world.onState((c) => changes.push(c));
@@ -306,3 +308,33 @@ test("a state is applied, acknowledged at once on the snapshots channel, and rep
   assert.equal((states[0] as any[])[2].code, "protocol error");
   assert.equal(game.world.tick, 4, "a malformed state changes nothing");
 });
+
+test("the server's states feed the world's playout: after a few, world.at plays the world out a little in the past", async () => {
+  const { game, pc } = await play();
+  try {
+    await statesFeedThePlayout(game, pc);
+  } finally {
+    await game.close();
+  }
+});
+
+async function statesFeedThePlayout(game: Game, pc: FakePeerConnection): Promise<void> {
+  const u = pc.channel("snapshots");
+  const json = new TextEncoder().encode(JSON.stringify({ name: "dot", fields: [{ name: "x", kind: "float", min: 0, max: 100, step: 1, bits: 7 }] }));
+  const create = new BitWriter().varbits(1).write(0, 8).varbits(json.length).bytes(json);
+  create.varbits(1).varbits(3).write(1, 2).write(0, 8).write(0, 7); // create entity 3 at x 0
+  const ms = 1e6; // the server's clock is in nanoseconds
+  u.deliver(encode({ kind: Kind.state, tick: 1, base: 0, time: 1000 * ms, payload: create.finish() }));
+  assert.equal(game.world.playout.interval(), 0, "one state: no interval yet");
+  assert.deepEqual(game.world.at(performance.now()), game.world.entities(), "before the playout knows the interval: the newest state");
+  for (let k = 2; k <= 6; k++) {
+    const move = new BitWriter().varbits(0).varbits(1).varbits(3).write(0, 2).bool(true).write(10 * k, 7); // entity 3 to x 10k
+    u.deliver(encode({ kind: Kind.state, tick: k, base: k - 1, time: (1000 + 50 * (k - 1)) * ms, payload: move.finish() }));
+  }
+  assert.equal(game.world.tick, 6);
+  assert.equal(game.world.playout.interval(), 50, "the states' interval, from their times");
+  assert.ok(game.world.playout.targetDelay() >= 50);
+  const [e] = game.world.at(performance.now());
+  assert.ok(game.world.playout.delay() > 0, "rendered in the past");
+  assert.ok(e && e.id === 3 && (e.fields.x as number) < 60, `entity 3 is shown behind the newest state's x 60: ${e?.fields.x}`);
+}

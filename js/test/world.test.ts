@@ -1,12 +1,14 @@
 // The world a game reads: the newest state, its changes as events, and
-// the world at a render time, interpolated per field between two kept
-// states a Playout chooses (REPLICATION.md, Playout).
+// the world at a render time, each entity played out from the values
+// states carried for it (REPLICATION.md, Playout, "Per entity").
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { lerp } from "../src/interp.js";
+import type { Playout } from "../src/playout.js";
 import type { Entity, StateChange } from "../src/replica.js";
 import type { Quat } from "../src/schema.js";
-import { type PlayoutSample, World } from "../src/world.js";
+import { World } from "../src/world.js";
+import { At } from "./fakes.js";
 import { type FieldSpec, type Op, type TypeSpec, encodePayload } from "./replgen.js";
 
 const deg = (d: number): number => (d * Math.PI) / 180;
@@ -59,9 +61,9 @@ const fields = (): FieldSpec[] => thing.fields;
 const te = new TextEncoder();
 const quatW = { largest: 3, q: [511.5, 511.5, 511.5].map(Math.round) as [number, number, number] }; // about [0, 0, 0, 1]
 
-/** world builds tick 1 (entities 1 and 2) and tick 2 (1 moved, 2 removed, 3 created, 4 untouched). */
-function world(): World {
-  const w = new World();
+/** world builds tick 1 (entities 1 and 2) and tick 2 (1 moved, 2 removed, 3 created, 4 untouched), 1000 ms apart. */
+function world(playout?: Playout): World {
+  const w = new World(playout);
   const create = (id: number, x: number): Op => ({ id, op: "create", type: 0, values: [x, 50, 250, quatW, te.encode("a")] });
   w.apply(1, 0, 1e9, encodePayload([[0, thing]], [create(1, 0), create(2, 30), create(4, 7)], fields), 0);
   const p = encodePayload([], [{ id: 1, op: "update", mask: [true, true, true, false, true], values: [10, 40, 6, te.encode("b")] }, { id: 2, op: "remove" }, create(3, 90)], fields);
@@ -71,34 +73,38 @@ function world(): World {
 
 const byID = (es: Entity[]): Map<number, Entity> => new Map(es.map((e) => [e.id, e]));
 
-test("world.at interpolates each field by its interp between the two states the playout picks", () => {
-  const w = world();
-  let sample: PlayoutSample | undefined;
-  w.playout = { sample: () => sample };
-  assert.deepEqual(w.at(0), w.entities(), "no sample: the newest state");
+test("world.at plays each entity out between its samples, each field by its interp", () => {
+  const p = new At();
+  const w = world(p);
+  p.ready = false;
+  assert.deepEqual(w.at(0), w.entities(), "before the playout knows the interval: the newest state");
+  p.ready = true;
   assert.deepEqual([...byID(w.entities()).keys()].sort(), [1, 3, 4]);
 
-  sample = { from: 1, to: 2, alpha: 0.5 };
+  p.t = 1500; // halfway from tick 1 (1000 ms) to tick 2 (2000 ms)
   const mid = byID(w.at(0));
+  assert.deepEqual([...mid.keys()].sort(), [1, 3, 4], "the newest state's entities: 2, removed, is gone");
   const e1 = mid.get(1)!.fields;
   assert.equal(e1.x, 5, "float, linear");
-  assert.equal(e1.hp, 40, "int, none by default: the newer value");
+  assert.equal(e1.hp, 50, "int, none by default: the last sample's at or before the moment");
   nearAngle(e1.heading as number, (((250 + (256 + 6 - 250) / 2) % 256) * 2 * Math.PI) / 256, "angle, across 0");
-  assert.equal(e1.tag, "b");
-  assert.deepEqual(mid.get(2)?.fields.x, 30, "removed in between: there at its old values until render time reaches the newer state");
-  assert.equal(mid.get(3)?.fields.x, 90, "created in between: there at its new values");
-  assert.equal(mid.get(4), w.get(4), "an entity equal in both is the newest state's own object");
+  assert.equal(e1.tag, "a", "a string: the last sample's at or before the moment");
+  assert.equal(mid.get(3)?.fields.x, 90, "created at tick 2, one sample: its values hold");
+  assert.equal(mid.get(4), w.get(4), "an entity carried once is the newest state's own object");
 
-  sample = { from: 1, to: 2, alpha: 1.5 };
-  const late = byID(w.at(0));
-  assert.equal(late.get(1)?.fields.x, 15, "extrapolated");
-  assert.equal(late.has(2), false);
-  sample = { from: 1, to: 2, alpha: 1 };
-  assert.deepEqual(byID(w.at(0)), byID(w.entities()));
-  sample = { from: 0, to: 2, alpha: 0.5 };
-  assert.deepEqual(byID(w.at(0)), byID(w.entities()), "a from state not kept: the to state");
-  sample = { from: 1, to: 9, alpha: 0.5 };
-  assert.deepEqual(byID(w.at(0)), byID(w.entities()), "a to state not kept: the newest");
+  p.t = 500;
+  assert.equal(byID(w.at(0)).get(1)?.fields.x, 0, "before the first sample: the first sample's values");
+  p.t = 2500;
+  const late = byID(w.at(0)).get(1)!.fields;
+  assert.equal(late.x, 15, "extrapolated past the last sample");
+  assert.equal(late.hp, 40);
+  assert.equal(late.tag, "b");
+  p.t = 3000;
+  assert.equal(byID(w.at(0)).get(1)?.fields.x, 20, "for at most the time between the last two samples");
+  p.t = 60000;
+  assert.equal(byID(w.at(0)).get(1)?.fields.x, 20, "then held");
+  p.t = 2000;
+  assert.deepEqual(byID(w.at(0)), byID(w.entities()), "at the newest state's time: its values");
 });
 
 test("onState: each kept state's changes; a late first callback hears the world so far as created", async () => {
@@ -119,22 +125,26 @@ test("onState: each kept state's changes; a late first callback hears the world 
   assert.equal(w.get(4)?.type, "thing");
 });
 
-test("the timing side hears of each state kept, with the server's clock in milliseconds", () => {
+test("each state kept feeds the playout, with the server's clock in milliseconds", () => {
   const w = new World();
-  const heard: number[][] = [];
-  w.timing = { ping: () => {}, state: (tick, ms, at) => heard.push([tick, ms, at]) };
   w.apply(1, 0, 1_500_000, Uint8Array.of(0, 0), 42);
   w.apply(1, 0, 1_500_000, Uint8Array.of(0, 0), 43); // stale: not kept
-  assert.deepEqual(heard, [[1, 1.5, 42]]);
+  assert.equal(w.playout.interval(), 0);
+  w.apply(3, 1, 5_500_000, Uint8Array.of(0, 0), 44);
+  assert.equal(w.playout.interval(), 4, "from 1.5 ms to 5.5 ms");
+  assert.equal(w.playout.delay(), 0, "not rendered yet");
+  w.at(50);
+  assert.equal(w.playout.delay(), w.playout.targetDelay());
 });
 
 test("fields named like Object.prototype's members are plain fields", () => {
   const odd: TypeSpec = { name: "odd", fields: [{ name: "__proto__", kind: "quat", bits: 10 }, { name: "constructor", kind: "float", min: 0, max: 100, step: 1, bits: 7 }] };
-  const w = new World();
+  const p = new At();
+  const w = new World(p);
   const f = (): FieldSpec[] => odd.fields;
   w.apply(1, 0, 0, encodePayload([[0, odd]], [{ id: 1, op: "create", type: 0, values: [quatW, 10] }], f), 0);
-  w.apply(2, 1, 0, encodePayload([], [{ id: 1, op: "update", mask: [false, true], values: [20] }], f), 0);
-  w.playout = { sample: () => ({ from: 1, to: 2, alpha: 0.5 }) };
+  w.apply(2, 1, 1e9, encodePayload([], [{ id: 1, op: "update", mask: [false, true], values: [20] }], f), 0);
+  p.t = 500;
   for (const e of [w.get(1)!, w.at(0)[0]!]) {
     assert.deepEqual(Object.keys(e.fields), ["__proto__", "constructor"]);
     assert.ok(Array.isArray(e.fields["__proto__"]));
