@@ -79,7 +79,7 @@ func TestBrowserDemo(t *testing.T) {
 	readme := btOpenPage(t, browser, "readme", base+"/readme.html")
 	readme.waitJS(`window.__readme.error || window.__readme.queued === true`, 30*time.Second)
 	ada.click("#quick")
-	readme.waitJS(`window.__readme.error || (window.__readme.me > 0 && window.__readme.players.some((p) => p[0] === window.__readme.me))`, 30*time.Second)
+	readme.waitJS(`window.__readme.error || (window.__readme.me > 0 && window.__readme.players.some((p) => p.id === window.__readme.me))`, 30*time.Second)
 	if e := readme.js(`String(window.__readme.error || "")`); e != "" {
 		t.Fatalf("readme: %s", e)
 	}
@@ -89,7 +89,7 @@ func TestBrowserDemo(t *testing.T) {
 		t.Errorf("ada's second match is in bob's room %s", bob.js(`dots.room`))
 	}
 	// The example sends one input per keydown: a held key repeats.
-	x0 := readme.jsFloat(`window.__readme.players.find((p) => p[0] === window.__readme.me)[1]`)
+	x0 := readme.jsFloat(`window.__readme.players.find((p) => p.id === window.__readme.me).fields.x`)
 	key := "ArrowRight"
 	dir := 1.0
 	if x0 > 0 {
@@ -106,7 +106,7 @@ func TestBrowserDemo(t *testing.T) {
 	if dir < 0 {
 		cmp = "<="
 	}
-	readme.waitJS(fmt.Sprintf(`window.__readme.players.find((p) => p[0] === window.__readme.me)[1] %s %v`, cmp, want), 10*time.Second)
+	readme.waitJS(fmt.Sprintf(`window.__readme.players.find((p) => p.id === window.__readme.me).fields.x %s %v`, cmp, want), 10*time.Second)
 	ada.waitJS(fmt.Sprintf(`dots.dots.find((d) => d.id === %s).x %s %v`, readmeDot, cmp, want), 10*time.Second)
 	// The client pings every 500 ms; the dot may have moved before the
 	// first pong.
@@ -243,7 +243,8 @@ addEventListener("unhandledrejection", (e) => { window.__readme.error = "unhandl
 </script>
 <script type="importmap">{"imports": {"@tickwire/client": "./tickwire.js"}}</script>
 <script type="module">
-function draw(players, me) {
+function draw(entities, me) {
+  const players = entities;
   window.__readme.frames++;
   window.__readme.players = players;
   window.__readme.me = me;
