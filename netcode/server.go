@@ -31,6 +31,7 @@ type Server struct {
 	udp    net.PacketConn
 	udpMux *icemux.Mux
 	tcp    net.Listener
+	tcpLn  *holdListener // tcp, as the mux reads it
 	tcpMux *ice.TCPMuxDefault
 
 	ctx    context.Context // cancelled by Shutdown and Close
@@ -112,8 +113,9 @@ func NewServer(cfg *Config) (*Server, error) {
 			_ = s.udpMux.Close()
 			return nil, fmt.Errorf("netcode: listen TCP %s: %w", c.TCPAddr, err)
 		}
+		s.tcpLn = newHoldListener(s.tcp, tcpHold)
 		s.tcpMux = ice.NewTCPMuxDefault(ice.TCPMuxParams{
-			Listener: holdListener{Listener: s.tcp, hold: tcpHold}, Logger: log.NewLogger("tcpmux"), ReadBufferSize: 8, WriteBufferSize: 4 << 20,
+			Listener: s.tcpLn, Logger: log.NewLogger("tcpmux"), ReadBufferSize: 8, WriteBufferSize: 4 << 20,
 		})
 		se.SetICETCPMux(s.tcpMux)
 		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
@@ -465,6 +467,9 @@ func (s *Server) shutdown() {
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel()
+	if s.tcpLn != nil {
+		_ = s.tcpLn.Close() // see holdListener
+	}
 	s.accepts.Wait()
 
 	for _, sess := range s.Sessions() {

@@ -78,18 +78,18 @@ func main() {
 
 // result is what one bot did.
 type result struct {
-	Name      string
-	Player    string // the lobby's player id
-	Room      string
-	Dot       uint16 // the bot's id in the game, from the welcome event
-	Players   int     // players' dots in the world, last seen
-	Dots      int     // all dots in the world, last seen
-	X, Y      float64 // the bot's dot, last seen
-	States    int     // world updates read
-	Events    int    // events received
-	Wait      time.Duration
-	Stats     netcode.Stats
-	Err       error
+	Name    string
+	Player  string // the lobby's player id
+	Room    string
+	Dot     uint16  // the bot's id in the game, from the welcome event
+	Players int     // players' dots in the world, last seen
+	Dots    int     // all dots in the world, last seen
+	X, Y    float64 // the bot's dot, last seen
+	States  int     // world updates read
+	Events  int     // events received
+	Wait    time.Duration
+	Stats   netcode.Stats
+	Err     error
 }
 
 // run plays every bot to the end and prints a summary to out.
