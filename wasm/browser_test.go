@@ -314,7 +314,7 @@ func btCheckWorld(t *testing.T, name string, w btWorld) {
 			between++
 		}
 	}
-	if len(w.BallX) < 40 || between == 0 {
+	if len(w.BallX) < 60 || between == 0 {
 		t.Errorf("%s: world: %d frames, %d of them between ticks: %v", name, len(w.BallX), between, w.BallX)
 	}
 	if d, _ := w.Playout["delay"].(float64); d <= 0 {
