@@ -28,6 +28,7 @@ type World struct {
 	types   []*repl.Type
 	byGo    map[reflect.Type]*repl.StructType
 	byName  map[string]*repl.Type
+	blobs   map[string]*repl.Type // the types RegisterBytes made, by name
 	ents    map[uint32]*worldEntity
 	grid    *repl.Grid
 	viewers map[*Session]*Viewer
@@ -77,6 +78,7 @@ func NewWorld(cfg *WorldConfig) (*World, error) {
 		cfg:     c,
 		byGo:    make(map[reflect.Type]*repl.StructType),
 		byName:  make(map[string]*repl.Type),
+		blobs:   make(map[string]*repl.Type),
 		ents:    make(map[uint32]*worldEntity),
 		viewers: make(map[*Session]*Viewer),
 	}
@@ -156,7 +158,11 @@ func (w *World) RegisterBytes(name string, max int) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidType, err)
 	}
-	return w.addType(t)
+	if err := w.addType(t); err != nil {
+		return err
+	}
+	w.blobs[name] = t
+	return nil
 }
 
 func (w *World) checkNew(name string) error {
@@ -207,8 +213,8 @@ func (w *World) Set(id uint32, v any) error {
 func (w *World) SetBytes(id uint32, typeName string, b []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	t := w.byName[typeName]
-	if t == nil || len(t.Fields) != 1 || t.Fields[0].Kind != repl.KindBytes || w.isStruct(t) {
+	t := w.blobs[typeName]
+	if t == nil {
 		return fmt.Errorf("%w: %q is not a bytes type", ErrInvalidType, typeName)
 	}
 	if len(b) > t.Fields[0].MaxLen {
@@ -216,15 +222,6 @@ func (w *World) SetBytes(id uint32, typeName string, b []byte) error {
 	}
 	e := &repl.Entity{Type: t, V: []uint64{0}, S: []string{string(b)}}
 	return w.put(id, e)
-}
-
-func (w *World) isStruct(t *repl.Type) bool {
-	for _, st := range w.byGo {
-		if st.Type == t {
-			return true
-		}
-	}
-	return false
 }
 
 // put stores e under id, keeping the old entity when nothing changed so

@@ -20,9 +20,9 @@ import (
 const (
 	// Arena bounds the game: a dot stays within [-Arena, Arena] on both axes.
 	Arena = 100
-	// MaxPlayers is the largest room one snapshot can describe within
-	// netcode's default 1200-byte limit: at most 10 bytes a player, plus the
-	// header. Bigger games send each player only what is near it.
+	// MaxPlayers is the largest room the game seats: its players' dots
+	// beside the Bots, each a state that changes every tick, share each
+	// player's datagram a tick.
 	MaxPlayers = 64
 )
 

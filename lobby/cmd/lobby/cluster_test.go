@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -81,18 +80,7 @@ func TestRunCluster(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	for i, base := range bases {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- playUntilBothSeen(ctx, base, i)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range playPair(ctx, bases[0], bases[1]) {
 		if err != nil {
 			t.Fatal(err)
 		}

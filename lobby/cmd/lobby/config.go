@@ -127,7 +127,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	str(&c.GameName, "game-name", "embedded", "name", "Name of the embedded game server, as the lobby shows it.")
 	str(&c.GameRegion, "game-region", "", "region", "Region of the embedded game server; players queueing for another region are not placed on it. Empty: any.")
 	integer(&c.GameCapacity, "game-capacity", 64, "Seats the embedded game server takes, over all its rooms.")
-	integer(&c.GameHz, "game-hz", 30, "Tick rate of the embedded game: snapshots per second to each player.")
+	integer(&c.GameHz, "game-hz", 30, "Tick rate of the embedded game: states of its world per second to each player.")
 	str(&modes, "modes", "default=2-4", "list",
 		"Game modes players can queue for, comma-separated name=min-max (room sizes), such as default=2-4,duel=2-2. name=n means n-n.")
 	dur(&c.FillWait, "fill-wait", 10*time.Second,

@@ -276,7 +276,7 @@ func (s *syncBuffer) String() string {
 
 // TestRun starts the whole command in-process on loopback: the lobby
 // answers /healthz, two players are matched into one room of the embedded
-// game, see both dots in a snapshot and each other's joined event, and the
+// game, see both dots in the world and each other's joined event, and the
 // command shuts down cleanly when its context ends.
 func TestRun(t *testing.T) {
 	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-modes", "default=2-2", "-log-level", "debug"}, env(), io.Discard)
@@ -303,18 +303,7 @@ func TestRun(t *testing.T) {
 
 	pctx, pcancel := context.WithTimeout(ctx, 8*time.Second)
 	defer pcancel()
-	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- playUntilBothSeen(pctx, base, i)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range playPair(pctx, base, base) {
 		if err != nil {
 			t.Error(err)
 		}
@@ -328,6 +317,19 @@ func TestRun(t *testing.T) {
 			t.Errorf("log lacks %q", want)
 		}
 	}
+}
+
+// playPair plays two players at once, the first through the lobby at
+// base0 and the second through base1, each until it has seen the other
+// (playUntilBothSeen), and returns their errors.
+func playPair(ctx context.Context, base0, base1 string) []error {
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, base := range []string{base0, base1} {
+		wg.Go(func() { errs[i] = playUntilBothSeen(ctx, base, i) })
+	}
+	wg.Wait()
+	return errs
 }
 
 // playUntilBothSeen plays one player until its replica of the world holds

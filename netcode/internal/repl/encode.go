@@ -22,7 +22,7 @@ var ErrAck = errors.New("ack of a state never sent")
 // in its recent states, what the client acknowledged, and the priority
 // each waiting entity has built up. It is not safe for concurrent use.
 type Sender struct {
-	sent   [History]*State // by tick % History... in send order
+	sent   [History]*State // a ring, in send order; nil once an ack passes it
 	next   int             // index in sent of the next send
 	newest uint64          // newest tick sent
 	acked  *State          // newest acknowledged state still of use
@@ -34,7 +34,6 @@ type Sender struct {
 	w       Writer
 	cands   []cand
 	chosen  []cand
-	ids     []uint32 // the candidates' ids in id order: cand.pos indexes it
 	order   []int32  // candidate indices by priority
 	picked  []uint64 // a bit per pos: chosen this tick
 	typeBuf []*Type
@@ -47,7 +46,6 @@ type cand struct {
 	e    *Entity // the world's, for create and update
 	mask uint64  // update: the fields that differ
 	bits int     // its size in the payload, at most, but for its id gap
-	pos  int     // its index in id order among the candidates
 	pri  float64
 }
 
@@ -179,7 +177,7 @@ func (s *Sender) Encode(world *State, tick uint64, o Options) (payload []byte, b
 	}
 	used += VarBits(uint32(len(s.cands)))
 	s.chosen = s.chosen[:0]
-	s.picked = slices.Grow(s.picked[:0], len(s.ids)/64+1)[:len(s.ids)/64+1]
+	s.picked = slices.Grow(s.picked[:0], len(s.cands)/64+1)[:len(s.cands)/64+1]
 	clear(s.picked)
 	// By priority: removals first, then the longest waiting (weighted);
 	// ties in id order. Indices are sorted, not the candidates themselves.
@@ -197,15 +195,15 @@ func (s *Sender) Encode(world *State, tick uint64, o Options) (payload []byte, b
 		// later between the two only shortens this gap, and never
 		// lengthens the one after: the sum stays a bound.
 		gap := c.id
-		if p := s.pickedBefore(c.pos); p >= 0 {
-			gap = c.id - s.ids[p] - 1
+		if p := s.pickedBefore(int(ci)); p >= 0 {
+			gap = c.id - s.cands[p].id - 1
 		}
 		bits := VarBits(gap) + c.bits
 		if used+bits > budget {
 			continue
 		}
 		used += bits
-		s.picked[c.pos/64] |= 1 << (c.pos % 64)
+		s.picked[ci/64] |= 1 << (ci % 64)
 	}
 	// The chosen, in id order: candidates are collected in id order.
 	for pos := range s.cands {
@@ -245,7 +243,8 @@ func (s *Sender) Encode(world *State, tick uint64, o Options) (payload []byte, b
 	return w.Bytes(), b.Tick, nil
 }
 
-// pickedBefore is the highest chosen pos below pos, or -1.
+// pickedBefore is the highest chosen candidate index below pos, or -1.
+// Candidates are in id order, so this is the nearest chosen id below.
 func (s *Sender) pickedBefore(pos int) int {
 	w := pos / 64
 	if m := s.picked[w] & (1<<(pos%64) - 1); m != 0 {
@@ -259,11 +258,10 @@ func (s *Sender) pickedBefore(pos int) int {
 	return -1
 }
 
-// collect lists in s.cands every entity that differs between b and what
-// the client should see of world, removals first, then by priority.
+// collect lists in s.cands, in id order, every entity that differs
+// between b and what the client should see of world, with its priority.
 func (s *Sender) collect(b, world *State, o Options) {
 	s.cands = s.cands[:0]
-	s.ids = s.ids[:0]
 	i, j := 0, 0
 	for i < len(b.ids) || j < len(world.ids) {
 		var id uint32
@@ -284,8 +282,7 @@ func (s *Sender) collect(b, world *State, o Options) {
 		if want != nil && o.Sees != nil && !o.Sees(id, want) {
 			want = nil
 		}
-		idBits, pos := 2, len(s.ids) // the op; the gap comes at selection
-		n := len(s.cands)
+		idBits := 2 // the op; the gap comes at selection
 		switch {
 		case want == nil && have == nil:
 		case want == nil, have != nil && have.Type != want.Type:
@@ -306,10 +303,6 @@ func (s *Sender) collect(b, world *State, o Options) {
 				continue
 			}
 			s.cands = append(s.cands, cand{id: id, op: opUpdate, e: want, mask: mask, bits: idBits + len(want.Type.Fields) + fieldBits(want, mask), pri: s.priority(id, want, b.orig[hi], o)})
-		}
-		if len(s.cands) > n {
-			s.cands[n].pos = pos
-			s.ids = append(s.ids, id)
 		}
 	}
 }
