@@ -286,7 +286,7 @@ func btHello(name string) map[string]any {
 // first reported the three entities created; the newest state has every
 // field as the server set it (to the field's precision); and the ball
 // rendered with world.at moved forward, between ticks as well as on them.
-func btCheckWorld(t *testing.T, name string, w btWorld) {
+func btCheckWorld(t *testing.T, name string, w btWorld, rttMs float64) {
 	t.Helper()
 	if fmt.Sprint(w.First.Created) != "[1 2 3]" || len(w.First.Removed) != 0 || w.Changes < 1 || w.Tick < 1 {
 		t.Errorf("%s: world: first change %+v, %d changes, tick %v; want entities 1, 2 and 3 created", name, w.First, w.Changes, w.Tick)
@@ -314,8 +314,20 @@ func btCheckWorld(t *testing.T, name string, w btWorld) {
 			between++
 		}
 	}
-	if len(w.BallX) < 60 || between == 0 {
-		t.Errorf("%s: world: %d frames, %d of them between ticks: %v", name, len(w.BallX), between, w.BallX)
+	// A page whose round trip is over four intervals (a machine so loaded
+	// that the browser handles messages hundreds of milliseconds late) has
+	// its playout at the delay's bound of eight intervals: it extrapolates
+	// to its limit and holds there, on a tick's value. That is the
+	// playout's rule, not a fault; the frames tell nothing then.
+	interval, _ := w.Playout["interval"].(float64)
+	overloaded := interval > 0 && rttMs > 4*interval
+	switch {
+	case len(w.BallX) < 60:
+		t.Errorf("%s: world: %d frames, want 60: %v", name, len(w.BallX), w.BallX)
+	case between == 0 && overloaded:
+		t.Logf("%s: world: no frame between ticks, with a round trip of %.0f ms (interval %.0f ms, playout %v): the machine is too loaded to tell", name, rttMs, interval, w.Playout)
+	case between == 0:
+		t.Errorf("%s: world: %d frames, none between ticks (round trip %.0f ms, playout %v): %v", name, len(w.BallX), rttMs, w.Playout, w.BallX)
 	}
 	if d, _ := w.Playout["delay"].(float64); d <= 0 {
 		t.Errorf("%s: world: playout %v, want a delay", name, w.Playout)
@@ -328,7 +340,8 @@ func btCheckWorld(t *testing.T, name string, w btWorld) {
 // the replicated world.
 func btCheckPlay(t *testing.T, name string, r *btResult, g *btGame) {
 	t.Helper()
-	btCheckWorld(t, name, r.World)
+	rtt, _ := r.Stats["rttMs"].(float64)
+	btCheckWorld(t, name, r.World, rtt)
 	if len(r.PageErrors) > 0 {
 		t.Errorf("%s: errors in the page: %q", name, r.PageErrors)
 	}
