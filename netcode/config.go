@@ -70,7 +70,9 @@ type Config struct {
 	Native NativeConfig
 }
 
-// ClientConfig tunes a Client. A nil *ClientConfig means all defaults.
+// ClientConfig tunes a Client: the settings it shares with its Session on
+// the server, and its own. A zero field means the default documented on it,
+// a nil *ClientConfig all defaults.
 type ClientConfig struct {
 	Config
 

@@ -11,7 +11,8 @@ import (
 
 // ServerConfig tunes a Server: the settings its Sessions share with
 // clients (Config), its transport, and the limits on what one client can
-// make it hold or do. A nil *ServerConfig means all defaults.
+// make it hold or do. A zero field means the default documented on it, a
+// nil *ServerConfig all defaults.
 type ServerConfig struct {
 	Config
 
