@@ -86,7 +86,7 @@ type ccuParams struct {
 	PerWorker int     `json:"per_worker"`
 	Parallel  int     `json:"parallel"`
 	CPUs      int     `json:"cpus"`
-	// ServerRcvbuf is -server-rcvbuf: the server's Config.UDPBuffer, 0 for
+	// ServerRcvbuf is -server-rcvbuf: the server's ServerConfig.UDPBuffer, 0 for
 	// netcode's default.
 	ServerRcvbuf int `json:"server_rcvbuf"`
 	// WorkerProcs and WorkerNice are -worker-procs and -worker-nice.
@@ -290,7 +290,7 @@ func cmdCCU(ctx context.Context, args []string, e *env) error {
 	fs.StringVar(&cfg.cpuProfile, "cpuprofile", "", "write a CPU profile of the server's measured phase to `file`")
 	addWorkerFlags(fs, &cfg.workerSpec, 50)
 	project := fs.String("project", "", "also measure the same clients at these tick `rates` (comma-separated, at least two, each -warmup and -duration long, before the main phase) and project the server's CPU at -hz along the line through them: for client counts whose clients cannot keep up at -hz on this machine")
-	fs.IntVar(&cfg.serverRcvbuf, "server-rcvbuf", 0, "the server's UDP socket buffers in `bytes` (netcode.Config.UDPBuffer); 0 for netcode's default")
+	fs.IntVar(&cfg.serverRcvbuf, "server-rcvbuf", 0, "the server's UDP socket buffers in `bytes` (netcode.ServerConfig.UDPBuffer); 0 for netcode's default")
 	out := addOutputFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -401,7 +401,7 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 		}
 	}
 
-	srvCfg := &netcode.Config{UDPAddr: "127.0.0.1:0", UDPBuffer: cfg.serverRcvbuf}
+	srvCfg := &netcode.ServerConfig{UDPAddr: "127.0.0.1:0", UDPBuffer: cfg.serverRcvbuf}
 	srv, err := netcode.NewServer(srvCfg)
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)

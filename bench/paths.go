@@ -23,7 +23,7 @@ import (
 
 // pathPlayerCommand is the hidden subcommand paths runs its players with,
 // each a process in its namespace: pion's active ICE-TCP dials with the
-// operating system's network, whatever Config.Net says.
+// operating system's network, whatever NativeConfig.Net says.
 const pathPlayerCommand = "path-player"
 
 // pathCase is one way a player reaches a game server.
@@ -126,7 +126,7 @@ func (l *pathLab) run(ctx context.Context, pc pathCase, n int, e *env) pathResul
 	res := pathResult{Path: pc.name}
 	fail := func(err error) pathResult { res.Error = err.Error(); return res }
 	addr := l.game.IP.String() + ":7777"
-	ncfg := &netcode.Config{UDPAddr: addr, Net: l.game.Net()}
+	ncfg := &netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: l.game.Net()}}, UDPAddr: addr}
 	if pc.serverTCP {
 		ncfg.TCPAddr = addr
 	}
@@ -248,7 +248,7 @@ func cmdPathPlayer(ctx context.Context, args []string, e *env) error {
 				return fmt.Errorf("connection %d: create room: %w", i+1, err)
 			}
 			start := time.Now()
-			nc, err := c.Connect(cctx, m, &netcode.Config{RelayOnly: *relayOnly})
+			nc, err := c.Connect(cctx, m, &netcode.ClientConfig{RelayOnly: *relayOnly})
 			if err != nil {
 				cancel()
 				return fmt.Errorf("connection %d: connect: %w", i+1, err)

@@ -340,8 +340,8 @@ func (c *Client) Notices() <-chan Notice { return c.notices }
 // the network changed, so the game connection is checked at once rather
 // than after netcode's SilenceTimeout, and a resume is offered as soon as
 // the signaling can carry it.
-func (c *Client) Connect(ctx context.Context, m *Match, cfg *netcode.Config) (*netcode.Client, error) {
-	var nc netcode.Config
+func (c *Client) Connect(ctx context.Context, m *Match, cfg *netcode.ClientConfig) (*netcode.Client, error) {
+	var nc netcode.ClientConfig
 	if cfg != nil {
 		nc = *cfg
 	}

@@ -21,7 +21,7 @@ func ExampleServer() {
 	}
 	defer srv.Close()
 
-	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0"})
+	ns, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -50,7 +50,7 @@ func testLobby(t testing.TB, cfg *Config) (*Server, string) {
 
 func newNetcodeServer(t testing.TB) *netcode.Server {
 	t.Helper()
-	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0"})
+	ns, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatalf("netcode.NewServer: %v", err)
 	}

@@ -125,7 +125,7 @@ func newArena(t *testing.T, ac arenaConfig) *arena {
 	a.url = hs.URL
 	a.wsURL = "ws" + strings.TrimPrefix(a.url, "http")
 
-	a.ns, err = netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0"})
+	a.ns, err = netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatalf("netcode.NewServer: %v", err)
 	}

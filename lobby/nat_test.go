@@ -65,7 +65,7 @@ func (w *relayWorld) relayCase(t *testing.T, player *nattest.Host, urls []string
 // relay-only, within ctx.
 func (w *relayWorld) connect(t *testing.T, ctx context.Context, player *nattest.Host, urls []string) (*netcode.Client, *GameServer, error) {
 	t.Helper()
-	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: w.game.IP.String() + ":0", Net: w.game.Net()})
+	ns, err := netcode.NewServer(&netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: w.game.Net()}}, UDPAddr: w.game.IP.String() + ":0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func (w *relayWorld) connect(t *testing.T, ctx context.Context, player *nattest.
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := a.Connect(ctx, m, &netcode.Config{RelayOnly: true, Net: player.Net()})
+	nc, err := a.Connect(ctx, m, &netcode.ClientConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: player.Net()}}, RelayOnly: true})
 	return nc, gs, err
 }
 

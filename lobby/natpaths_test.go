@@ -26,7 +26,7 @@ const natGamePort = 7777
 // own (lcfg) whose game server runs with scfg, and connect with ccfg
 // within d. It returns the player's client and its session on the game
 // server, or the error Connect gave.
-func natPlay(t *testing.T, player *nattest.Host, scfg *netcode.Config, lcfg *Config, ccfg *netcode.Config, d time.Duration) (*netcode.Client, *netcode.Session, time.Duration, error) {
+func natPlay(t *testing.T, player *nattest.Host, scfg *netcode.ServerConfig, lcfg *Config, ccfg *netcode.ClientConfig, d time.Duration) (*netcode.Client, *netcode.Session, time.Duration, error) {
 	t.Helper()
 	ns, err := netcode.NewServer(scfg)
 	if err != nil {
@@ -46,9 +46,9 @@ func natPlay(t *testing.T, player *nattest.Host, scfg *netcode.Config, lcfg *Con
 		t.Fatal(err)
 	}
 	if ccfg == nil {
-		ccfg = &netcode.Config{}
+		ccfg = &netcode.ClientConfig{}
 	}
-	ccfg.Net = player.Net()
+	ccfg.Native.Net = player.Net()
 	cctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	start := time.Now()
@@ -120,7 +120,7 @@ func TestNATPublicAddress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			scfg := &netcode.Config{UDPAddr: addr, TCPAddr: addr, Net: game.Net(), PublicAddrs: tt.public, PublicAddrSTUN: tt.stun}
+			scfg := &netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: game.Net()}}, UDPAddr: addr, TCPAddr: addr, PublicAddrs: tt.public, PublicAddrSTUN: tt.stun}
 			d := 20 * time.Second
 			if !tt.connect {
 				d = 5 * time.Second
@@ -166,7 +166,7 @@ func TestNATUDPBlocked(t *testing.T) {
 	addr := game.IP.String() + ":" + strconv.Itoa(natGamePort)
 
 	t.Run("ICE-TCP", func(t *testing.T) {
-		ns, err := netcode.NewServer(&netcode.Config{UDPAddr: addr, TCPAddr: addr, Net: game.Net()})
+		ns, err := netcode.NewServer(&netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: game.Net()}}, UDPAddr: addr, TCPAddr: addr})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,7 +202,7 @@ func TestNATUDPBlocked(t *testing.T) {
 	})
 	t.Run("TURN over TCP", func(t *testing.T) {
 		before := ts.Stats()
-		nc, sess, took, err := natPlay(t, player, &netcode.Config{UDPAddr: addr, Net: game.Net()},
+		nc, sess, took, err := natPlay(t, player, &netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: game.Net()}}, UDPAddr: addr},
 			&Config{TURN: TURNConfig{URLs: ts.URLs(), Secret: natTURNSecret}}, nil, 20*time.Second)
 		if err != nil {
 			t.Fatalf("Connect: %v", err)
@@ -219,7 +219,7 @@ func TestNATUDPBlocked(t *testing.T) {
 // natPlayerEnv makes the test binary a player (TestMain) of the lobby at
 // its URL: a process of its own in a player's namespace, as pion's active
 // ICE-TCP dials with the operating system's network rather than
-// netcode.Config.Net (pion/ice v4.4.8), so that no in-process
+// netcode.NativeConfig.Net (pion/ice v4.4.8), so that no in-process
 // player can use ICE-TCP from another namespace.
 const natPlayerEnv = "TICKWIRE_NAT_PLAYER"
 
@@ -352,7 +352,7 @@ func TestNATDualStack(t *testing.T) {
 	six := lab.PublicV6("psix")
 	four := lab.Private("pfour", nattest.NAT{Kind: nattest.Filtering})
 	addr := ":" + strconv.Itoa(natGamePort)
-	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: addr, TCPAddr: addr, Net: game.Net()})
+	ns, err := netcode.NewServer(&netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: game.Net()}}, UDPAddr: addr, TCPAddr: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func TestNATDualStack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		nc, err := c.Connect(ctx, m, &netcode.Config{Net: tt.player.Net()})
+		nc, err := c.Connect(ctx, m, &netcode.ClientConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: tt.player.Net()}}})
 		if err != nil {
 			t.Fatalf("%s: Connect: %v", tt.player.Name, err)
 		}

@@ -204,7 +204,7 @@ func TestGameSurvivesLobbyCut(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := &reasonLog{}
-	nc, err := a.Connect(ctx, m, &netcode.Config{Logger: slog.New(checks)})
+	nc, err := a.Connect(ctx, m, &netcode.ClientConfig{Config: netcode.Config{Logger: slog.New(checks)}})
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}

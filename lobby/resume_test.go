@@ -28,7 +28,7 @@ func TestGameResumesThroughLobby(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = stop() })
 
-	ns, err := netcode.NewServer(&netcode.Config{Net: serverNet, UDPAddr: vnetpair.ServerIP + ":7000"})
+	ns, err := netcode.NewServer(&netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: serverNet}}, UDPAddr: vnetpair.ServerIP + ":7000"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestGameResumesThroughLobby(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nc, err := a.Connect(ctx, m, &netcode.Config{Net: clientNet, RestartTimeout: time.Second})
+	nc, err := a.Connect(ctx, m, &netcode.ClientConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: clientNet}}, RestartTimeout: time.Second})
 	if err != nil {
 		t.Fatalf("Connect: %v", err)
 	}

@@ -73,7 +73,7 @@ type TURNServerConfig struct {
 	// lines (allocations, refused connections). Nothing is logged by
 	// default.
 	Logger *slog.Logger
-	// Net replaces the operating system's network, as netcode.Config.Net
+	// Net replaces the operating system's network, as netcode.NativeConfig.Net
 	// does: a pion vnet, or a network namespace in tests.
 	Net piontransport.Net
 }

@@ -276,7 +276,7 @@ func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			nc, err := a.Connect(ctx, m, &netcode.Config{RelayOnly: true})
+			nc, err := a.Connect(ctx, m, &netcode.ClientConfig{RelayOnly: true})
 			if err != nil {
 				t.Fatalf("relay-only connect: %v", err)
 			}

@@ -89,7 +89,7 @@ func TestMetrics(t *testing.T) {
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	defer srv.Close()
-	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0", PingInterval: 50 * time.Millisecond})
+	ns, err := netcode.NewServer(&netcode.ServerConfig{Config: netcode.Config{PingInterval: 50 * time.Millisecond}, UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestMetrics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		nc, err := c.Connect(ctx, m, &netcode.Config{PingInterval: 50 * time.Millisecond})
+		nc, err := c.Connect(ctx, m, &netcode.ClientConfig{Config: netcode.Config{PingInterval: 50 * time.Millisecond}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +312,7 @@ func TestDashboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0"})
+	ns, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -186,7 +186,7 @@ func TestDuplicateEventReacked(t *testing.T) {
 
 func TestOversizedSnapshotRejected(t *testing.T) {
 	srv := newTestServer(t, nil)
-	c, s := connect(t, srv, &Config{MaxUnreliableSize: 600})
+	c, s := connect(t, srv, &ClientConfig{Config: Config{MaxUnreliableSize: 600}})
 	ctx := ctxTimeout(t, 10*time.Second)
 
 	tests := []struct {

@@ -23,7 +23,7 @@ import (
 // came from (peer-reflexive), whatever their candidates said.
 type candidatePolicy struct {
 	// local accepts loopback, link-local and the server's own networks:
-	// Config.AllowLocalCandidates, or a server bound to loopback, which
+	// ServerConfig.AllowLocalCandidates, or a server bound to loopback, which
 	// can reach nothing else.
 	local bool
 	own   []netip.Prefix // the server's networks, refused unless local
@@ -38,7 +38,7 @@ var (
 	errCandidateMDNS    = errors.New("mDNS candidate: not resolved")
 )
 
-func newCandidatePolicy(cfg *Config, n transport.Net, bound netip.Addr) (*candidatePolicy, error) {
+func newCandidatePolicy(cfg *config, n transport.Net, bound netip.Addr) (*candidatePolicy, error) {
 	cp := &candidatePolicy{local: cfg.AllowLocalCandidates || bound.IsLoopback(), max: cfg.MaxCandidates}
 	if cp.local {
 		return cp, nil
@@ -142,7 +142,7 @@ func (cp *candidatePolicy) filterSDP(sdp string, accepted *int) (string, int, er
 				continue
 			}
 			if *accepted++; *accepted > cp.max {
-				return "", refused, fmt.Errorf("%w: more than %d candidates (Config.MaxCandidates)", ErrLimit, cp.max)
+				return "", refused, fmt.Errorf("%w: more than %d candidates (ServerConfig.MaxCandidates)", ErrLimit, cp.max)
 			}
 		}
 		b.WriteString(line)
@@ -162,13 +162,13 @@ type screen struct {
 	refused  *atomic.Uint64
 }
 
-func newScreen(cfg *Config, policy *candidatePolicy, refused *atomic.Uint64) *screen {
+func newScreen(cfg *config, policy *candidatePolicy, refused *atomic.Uint64) *screen {
 	return &screen{policy: policy, lim: rate.NewLimiter(rate.Limit(cfg.SignalRate), cfg.SignalBurst), refused: refused}
 }
 
 func (s *screen) signal() error {
 	if !s.lim.Allow() {
-		return fmt.Errorf("%w: more than %g signals a second (Config.SignalRate)", ErrLimit, float64(s.lim.Limit()))
+		return fmt.Errorf("%w: more than %g signals a second (ServerConfig.SignalRate)", ErrLimit, float64(s.lim.Limit()))
 	}
 	return nil
 }
@@ -189,7 +189,7 @@ func (s *screen) candidate(c ICECandidate) (bool, error) {
 		return false, nil
 	}
 	if s.accepted++; s.accepted > s.policy.max {
-		return false, fmt.Errorf("%w: more than %d candidates (Config.MaxCandidates)", ErrLimit, s.policy.max)
+		return false, fmt.Errorf("%w: more than %d candidates (ServerConfig.MaxCandidates)", ErrLimit, s.policy.max)
 	}
 	return true, nil
 }

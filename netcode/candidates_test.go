@@ -99,7 +99,7 @@ func TestFilterSDP(t *testing.T) {
 
 func TestScreen(t *testing.T) {
 	var refused atomic.Uint64
-	s := newScreen(&Config{SignalRate: 1, SignalBurst: 3}, testPolicy(false), &refused)
+	s := newScreen(&config{SignalRate: 1, SignalBurst: 3}, testPolicy(false), &refused)
 	for i := range 3 {
 		if err := s.signal(); err != nil {
 			t.Fatalf("signal %d of a burst of 3: %v", i, err)

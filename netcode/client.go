@@ -28,13 +28,13 @@ type Client struct {
 // Dial connects to a server through sig, which it owns from then on: the
 // client makes the offer and opens both channels, and Dial returns once they
 // are open or ctx ends. A nil cfg means defaults.
-func Dial(ctx context.Context, sig Signaler, cfg *Config) (*Client, error) {
+func Dial(ctx context.Context, sig Signaler, cfg *ClientConfig) (*Client, error) {
 	return dialWith(ctx, sig, cfg, snapshotsInit(), eventsInit())
 }
 
 // dialWith is Dial with the channel parameters given, for tests that offer
 // what a server must refuse.
-func dialWith(ctx context.Context, sig Signaler, cfg *Config, snapshots, events ChannelInfo) (*Client, error) {
+func dialWith(ctx context.Context, sig Signaler, cfg *ClientConfig, snapshots, events ChannelInfo) (*Client, error) {
 	c, err := cfg.resolve()
 	if err != nil {
 		_ = sig.Close()

@@ -29,6 +29,19 @@
 // ErrTooLarge rather than fragmented, since one lost fragment would lose the
 // whole message. The wire format is in WIRE.md beside this file.
 //
+// Settings are grouped by where they apply, so that each build carries
+// only what it uses. Config holds what a Client and a Session share: the
+// sizes, buffers and timers both ends of a session apply, the ICE servers
+// and the logger. ClientConfig (for Dial) and ServerConfig (for NewServer,
+// native only) embed it and add one side's own: a client's relay-only mode
+// and restart timers; a server's addresses, socket buffers and limits on
+// what one client may make it do. Config.Native, a NativeConfig, tunes pion
+// (its ICE and SCTP timers, the networks ICE gathers on, a virtual network
+// for tests); in the browser build it is an empty struct, since the
+// browser's WebRTC stack has its own, so setting one of its fields there
+// fails to compile rather than doing nothing. A zero field means its
+// documented default, a nil config all defaults.
+//
 // The Client builds for GOOS=js GOARCH=wasm too, with the same API. There it
 // drives the browser's own RTCPeerConnection (rtc_js.go) instead of pion
 // (rtc.go): the browser already has ICE, DTLS and SCTP, and pion would

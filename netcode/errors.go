@@ -43,7 +43,7 @@ var (
 	// CloseError's reason says which.
 	ErrResumeRejected = errors.New("netcode: resume rejected")
 	// ErrLimit means a client went past one of the server's limits on what
-	// one client may make it hold or do (Config.MaxCandidates, SignalRate,
+	// one client may make it hold or do (ServerConfig.MaxCandidates, SignalRate,
 	// ...; SECURITY.md): its handshake fails, or its session closes with
 	// CloseProtocolError.
 	ErrLimit = errors.New("netcode: limit exceeded")

@@ -14,7 +14,7 @@ import (
 // A server and a client in one process, joined by an in-memory signaling
 // pipe: the shape of every Tickwire program.
 func Example() {
-	srv, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0"})
+	srv, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func Example() {
 // A game server's tick loop: drain inputs and events without waiting, then
 // send every player the new state.
 func ExampleSession_ReadInputs() {
-	srv, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0"})
+	srv, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		log.Fatal(err)
 	}

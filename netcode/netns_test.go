@@ -76,11 +76,11 @@ func insideNetns(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		cfg    *Config
+		cfg    *ClientConfig
 		resume bool
 	}{
 		{"ICE restart", nil, false},
-		{"resume", &Config{RestartTimeout: time.Second}, true},
+		{"resume", &ClientConfig{RestartTimeout: time.Second}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -52,7 +52,7 @@ const (
 // stack's own goroutine for each channel (receive.go), sends go straight
 // from the caller (send.go), and neither waits for the run loop.
 type peer struct {
-	cfg     *Config
+	cfg     *config
 	role    role
 	inKind  wire.Kind // the unreliable kind this side receives
 	outKind wire.Kind // and the one it sends
@@ -167,7 +167,7 @@ type signalScreen interface {
 
 // newPeer makes a peer; start runs it. onClosed, if not nil, runs once the
 // peer has closed.
-func newPeer(cfg *Config, r role, sig Signaler, onClosed func()) *peer {
+func newPeer(cfg *config, r role, sig Signaler, onClosed func()) *peer {
 	p := &peer{
 		cfg:      cfg,
 		role:     r,

@@ -45,7 +45,7 @@ const (
 
 // newPlayground starts a server with cfg (nil: loopback) and n players
 // connected with ccfg.
-func newPlayground(t *testing.T, cfg, ccfg *Config, n int) *playground {
+func newPlayground(t *testing.T, cfg *ServerConfig, ccfg *ClientConfig, n int) *playground {
 	t.Helper()
 	pg := &playground{t: t, srv: newTestServer(t, cfg)}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -81,18 +81,18 @@ func fakeSTUN(t *testing.T, mapped netip.AddrPort) string {
 func TestPublicAddrs(t *testing.T) {
 	tests := []struct {
 		name    string
-		cfg     func(t *testing.T) *Config
+		cfg     func(t *testing.T) *ServerConfig
 		udp     string // "ip port" the UDP candidate must have; "" for the TCP port
 		tcpIP   string
 		refused bool
 	}{
-		{"an IP", func(*testing.T) *Config { return &Config{PublicAddrs: []string{"203.0.113.7"}} }, "203.0.113.7", "203.0.113.7", false},
-		{"an IP and port", func(*testing.T) *Config { return &Config{PublicAddrs: []string{"203.0.113.7:7777"}} }, "203.0.113.7 7777", "203.0.113.7", false},
-		{"from STUN", func(t *testing.T) *Config {
-			return &Config{PublicAddrSTUN: fakeSTUN(t, netip.MustParseAddrPort("203.0.113.9:4242"))}
+		{"an IP", func(*testing.T) *ServerConfig { return &ServerConfig{PublicAddrs: []string{"203.0.113.7"}} }, "203.0.113.7", "203.0.113.7", false},
+		{"an IP and port", func(*testing.T) *ServerConfig { return &ServerConfig{PublicAddrs: []string{"203.0.113.7:7777"}} }, "203.0.113.7 7777", "203.0.113.7", false},
+		{"from STUN", func(t *testing.T) *ServerConfig {
+			return &ServerConfig{PublicAddrSTUN: fakeSTUN(t, netip.MustParseAddrPort("203.0.113.9:4242"))}
 		}, "203.0.113.9 4242", "203.0.113.9", false},
-		{"STUN does not override", func(t *testing.T) *Config {
-			return &Config{PublicAddrs: []string{"203.0.113.7"}, PublicAddrSTUN: fakeSTUN(t, netip.MustParseAddrPort("203.0.113.9:4242"))}
+		{"STUN does not override", func(t *testing.T) *ServerConfig {
+			return &ServerConfig{PublicAddrs: []string{"203.0.113.7"}, PublicAddrSTUN: fakeSTUN(t, netip.MustParseAddrPort("203.0.113.9:4242"))}
 		}, "203.0.113.7", "203.0.113.7", false},
 	}
 	for _, tt := range tests {
@@ -122,7 +122,7 @@ func TestPublicAddrs(t *testing.T) {
 		})
 	}
 
-	for _, bad := range []*Config{
+	for _, bad := range []*ServerConfig{
 		{PublicAddrs: []string{"203.0.113.7", "203.0.113.8"}},
 		{PublicAddrs: []string{"not an ip"}},
 		{PublicAddrs: []string{"224.0.0.1"}},
@@ -136,7 +136,7 @@ func TestPublicAddrs(t *testing.T) {
 	// server that advertises an address nobody can reach.
 	silent, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	defer silent.Close()
-	if _, err := NewServer(&Config{UDPAddr: "127.0.0.1:0", PublicAddrSTUN: "stun:" + silent.LocalAddr().String()}); err == nil {
+	if _, err := NewServer(&ServerConfig{UDPAddr: "127.0.0.1:0", PublicAddrSTUN: "stun:" + silent.LocalAddr().String()}); err == nil {
 		t.Fatal("NewServer with a silent STUN server succeeded")
 	}
 }
@@ -144,7 +144,7 @@ func TestPublicAddrs(t *testing.T) {
 // TestPath: Path reports the selected pair as each side sees it; over UDP,
 // and over ICE-TCP when the client may not use UDP.
 func TestPath(t *testing.T) {
-	srv := newTestServer(t, &Config{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
+	srv := newTestServer(t, &ServerConfig{UDPAddr: "127.0.0.1:0", TCPAddr: "127.0.0.1:0"})
 	for _, tt := range []struct {
 		name  string
 		types []NetworkType
@@ -154,7 +154,7 @@ func TestPath(t *testing.T) {
 		{"tcp", []NetworkType{NetworkTCP4}, "tcp"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c, s := connect(t, srv, &Config{NetworkTypes: tt.types})
+			c, s := connect(t, srv, &ClientConfig{Config: Config{Native: NativeConfig{NetworkTypes: tt.types}}})
 			ctx := ctxTimeout(t, 5*time.Second)
 			cp, err := c.Path(ctx)
 			if err != nil {

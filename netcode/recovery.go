@@ -106,7 +106,7 @@ func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d) }
 //     channel or PeerConnection, or a CheckPath probe left unanswered;
 //   - the client then restarts ICE on the same PeerConnection, again after
 //     each RestartInterval (doubling, with jitter), and the server waits;
-//   - after Config.RestartTimeout, or at once when the PeerConnection or a
+//   - after ClientConfig.RestartTimeout, or at once when the PeerConnection or a
 //     channel failed, the client resumes the session on a new
 //     PeerConnection with its resume token; the server keeps the session
 //     for the client to do so;

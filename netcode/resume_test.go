@@ -20,17 +20,17 @@ import (
 func TestResumeAfterFailure(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  func(c *Config)
+		cfg  func(c *ClientConfig)
 	}{
 		// pion declares the PeerConnection failed: ICE restarts are kept
 		// out of the way, so the failure is what moves the client on.
-		{"peer connection failed", func(c *Config) {
-			c.ICEFailedTimeout = 3 * time.Second
+		{"peer connection failed", func(c *ClientConfig) {
+			c.Native.ICEFailedTimeout = 3 * time.Second
 			c.RestartInterval = time.Minute
 			c.RestartTimeout = time.Minute
 		}},
 		// ICE restarts do not bring the path back within RestartTimeout.
-		{"restarts exhausted", func(c *Config) { c.RestartTimeout = time.Second }},
+		{"restarts exhausted", func(c *ClientConfig) { c.RestartTimeout = time.Second }},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,7 +128,7 @@ func TestResumeTokenRejected(t *testing.T) {
 		_ = c1.Close()
 
 		// A session that closed.
-		c2, s2 := connect(t, srv, &Config{Net: ln.client.Net})
+		c2, s2 := connect(t, srv, vnetClientConfig(ln.client.Native.Net))
 		closed := token(c2)
 		_ = s2.Close("game over")
 		// Close returns at once; the token is retired as the session is
@@ -136,7 +136,7 @@ func TestResumeTokenRejected(t *testing.T) {
 		waitFor(t, ctx, func() bool { return !slices.Contains(srv.Sessions(), s2) }, "the closed session to be released")
 
 		// A live session, resumed once.
-		c3, _ := connect(t, srv, &Config{Net: ln.client.Net})
+		c3, _ := connect(t, srv, vnetClientConfig(ln.client.Native.Net))
 		spent := token(c3)
 		failLink(c3)
 		waitState(t, ctx, c3.StateChanges(), StateResuming)
@@ -232,10 +232,10 @@ func BenchmarkResume(b *testing.B) {
 // so that only the check can notice), and moves a client that is
 // restarting ICE on to a resume at once.
 func TestCheckPath(t *testing.T) {
-	slow := func(c *Config) {
+	slow := func(c *ClientConfig) {
 		c.SilenceTimeout = time.Minute
-		c.ICEDisconnectedTimeout = time.Minute
-		c.ICEFailedTimeout = 2 * time.Minute
+		c.Native.ICEDisconnectedTimeout = time.Minute
+		c.Native.ICEFailedTimeout = 2 * time.Minute
 		c.RestartTimeout = time.Minute
 	}
 	t.Run("working path", func(t *testing.T) {

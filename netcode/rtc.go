@@ -121,7 +121,7 @@ func (c *rtcConn) path(context.Context) (Path, error) {
 func (c *rtcConn) close() error { return c.pc.Close() }
 
 // clientConns returns the factory of a client's PeerConnections.
-func clientConns(cfg *Config) func() (*rtcConn, error) {
+func clientConns(cfg *config) func() (*rtcConn, error) {
 	api := newClientAPI(cfg)
 	conf := webrtc.Configuration{ICEServers: pionICEServers(cfg.ICEServers)}
 	if cfg.RelayOnly {

@@ -227,7 +227,7 @@ func (c *rtcConn) path(ctx context.Context) (Path, error) {
 }
 
 // clientConns returns the factory of a client's PeerConnections.
-func clientConns(cfg *Config) func() (*rtcConn, error) {
+func clientConns(cfg *config) func() (*rtcConn, error) {
 	servers := make([]any, 0, len(cfg.ICEServers))
 	for _, s := range cfg.ICEServers {
 		urls := make([]any, len(s.URLs))

@@ -26,7 +26,7 @@ import (
 // hands the game one Session per client. Its methods are safe for
 // concurrent use.
 type Server struct {
-	cfg    *Config
+	cfg    *config
 	api    *webrtc.API
 	udp    net.PacketConn
 	udpMux *icemux.Mux
@@ -51,12 +51,12 @@ type Server struct {
 
 // NewServer listens on cfg.UDPAddr (and cfg.TCPAddr if set). A nil cfg means
 // defaults.
-func NewServer(cfg *Config) (*Server, error) {
+func NewServer(cfg *ServerConfig) (*Server, error) {
 	c, err := cfg.resolve()
 	if err != nil {
 		return nil, err
 	}
-	var n transport.Net = c.Net
+	var n transport.Net = c.Native.Net
 	if n == nil {
 		if n, err = stdnet.NewNet(); err != nil {
 			return nil, fmt.Errorf("netcode: %w", err)
@@ -120,7 +120,7 @@ func NewServer(cfg *Config) (*Server, error) {
 		se.SetICETCPMux(s.tcpMux)
 		types = append(types, webrtc.NetworkTypeTCP4, webrtc.NetworkTypeTCP6)
 	}
-	if len(c.NetworkTypes) == 0 {
+	if len(c.Native.NetworkTypes) == 0 {
 		se.SetNetworkTypes(types)
 	}
 	public, err := s.publicAddrs(n)
@@ -139,10 +139,10 @@ func NewServer(cfg *Config) (*Server, error) {
 	return s, nil
 }
 
-// discoverTimeout bounds Config.PublicAddrSTUN's request at start.
+// discoverTimeout bounds ServerConfig.PublicAddrSTUN's request at start.
 const discoverTimeout = 5 * time.Second
 
-// publicAddrs is Config.PublicAddrs, with the address PublicAddrSTUN
+// publicAddrs is ServerConfig.PublicAddrs, with the address PublicAddrSTUN
 // discovers for a family they leave out.
 func (s *Server) publicAddrs(n transport.Net) ([]netip.AddrPort, error) {
 	public, _ := parsePublicAddrs(s.cfg.PublicAddrs) // resolve checked them
@@ -202,11 +202,11 @@ func publicRules(public []netip.AddrPort, udpPort int, tcp bool) []webrtc.ICEAdd
 }
 
 // UDPAddr is the address clients reach the server on, with the port the
-// system chose if Config.UDPAddr asked for port 0.
+// system chose if ServerConfig.UDPAddr asked for port 0.
 func (s *Server) UDPAddr() net.Addr { return s.udp.LocalAddr() }
 
 // PublicAddrs are the addresses the server advertises in place of its
-// interface addresses (Config.PublicAddrs, and what PublicAddrSTUN
+// interface addresses (ServerConfig.PublicAddrs, and what PublicAddrSTUN
 // found); a port of 0 means the local one. None when it advertises its
 // interface addresses.
 func (s *Server) PublicAddrs() []netip.AddrPort { return append([]netip.AddrPort(nil), s.public...) }
@@ -389,13 +389,13 @@ type ServerStats struct {
 	// lands.
 	UDPUnknown uint64
 	// UDPOverPeerLimit counts ICE checks dropped as coming from more
-	// addresses than Config.MaxPeerAddresses allows a client.
+	// addresses than ServerConfig.MaxPeerAddresses allows a client.
 	UDPOverPeerLimit uint64
 	// UDPQueueFull counts datagrams dropped because a session's receive
 	// queue was full.
 	UDPQueueFull uint64
 	// UDPSuppressed counts datagrams not sent: to an address that has not
-	// answered (Config.UnansweredChecks), or past Config.MaxCandidates.
+	// answered (ServerConfig.UnansweredChecks), or past ServerConfig.MaxCandidates.
 	UDPSuppressed uint64
 }
 

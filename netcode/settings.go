@@ -12,21 +12,21 @@ import (
 
 // newSettingEngine holds the pion tuning both ends share. The browser build
 // has none: the browser owns ICE, DTLS and SCTP there (rtc_js.go).
-func newSettingEngine(cfg *Config) webrtc.SettingEngine {
+func newSettingEngine(cfg *config) webrtc.SettingEngine {
 	var se webrtc.SettingEngine
 	// pion reads every channel itself and hands each message over
 	// (channel.go), which checks it against the session's limits (WIRE.md
 	// "Limits"); what a peer can make it buffer is bounded by SCTP's
 	// receive window.
-	se.SetICETimeouts(cfg.ICEDisconnectedTimeout, cfg.ICEFailedTimeout, cfg.ICEKeepaliveInterval)
+	se.SetICETimeouts(cfg.Native.ICEDisconnectedTimeout, cfg.Native.ICEFailedTimeout, cfg.Native.ICEKeepaliveInterval)
 	// A Tickwire server is reached by address, never by an mDNS name, and
 	// mDNS sockets cost goroutines per connection.
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	if cfg.Net != nil {
-		se.SetNet(cfg.Net)
+	if cfg.Native.Net != nil {
+		se.SetNet(cfg.Native.Net)
 	}
-	if len(cfg.NetworkTypes) > 0 {
-		se.SetNetworkTypes(pionNetworkTypes(cfg.NetworkTypes))
+	if len(cfg.Native.NetworkTypes) > 0 {
+		se.SetNetworkTypes(pionNetworkTypes(cfg.Native.NetworkTypes))
 	}
 	// SCTP has one congestion window for both channels, and a timeout on
 	// the reliable one drops it to a single packet: snapshots then queue
@@ -39,7 +39,7 @@ func newSettingEngine(cfg *Config) webrtc.SettingEngine {
 	// after a few seconds without a path the events sent meanwhile would
 	// wait seconds more once it is back. Capped, they go out within
 	// MaxRetransmitTimeout of the path's return.
-	se.SetSCTPRTOMax(cfg.MaxRetransmitTimeout)
+	se.SetSCTPRTOMax(cfg.Native.MaxRetransmitTimeout)
 	// SNAP (draft-hancke-tsvwg-snap) carries SCTP's INIT in the offer and
 	// answer (a=sctp-init), so the association is up as soon as DTLS is,
 	// one round trip sooner (measured: go run ./bench connect -delay 25ms).
@@ -73,9 +73,9 @@ const sctpMinCwnd = 4380
 // through.
 const clientRelayWait = 100 * time.Millisecond
 
-func newClientAPI(cfg *Config) *webrtc.API {
+func newClientAPI(cfg *config) *webrtc.API {
 	se := newSettingEngine(cfg)
-	if len(cfg.NetworkTypes) == 0 {
+	if len(cfg.Native.NetworkTypes) == 0 {
 		// pion gathers UDP only by default; TCP host candidates let a
 		// player whose network blocks UDP reach a server's ICE-TCP port
 		// without a relay.
@@ -88,7 +88,7 @@ func newClientAPI(cfg *Config) *webrtc.API {
 	}
 	// Lets a client reach a server on the same machine, the first thing a
 	// newcomer tries; the extra candidate costs nothing elsewhere.
-	if cfg.Net == nil {
+	if cfg.Native.Net == nil {
 		se.SetIncludeLoopbackCandidate(true)
 	}
 	return newAPI(se)

@@ -25,7 +25,7 @@ type Stats struct {
 	InputsReceived uint64
 	InputsStale    uint64
 	// InputsOverflow counts inputs dropped because the game did not read
-	// them before Config.InputQueue newer ones arrived.
+	// them before ServerConfig.InputQueue newer ones arrived.
 	InputsOverflow uint64
 	// Congested counts unreliable sends refused with ErrCongested.
 	Congested uint64
@@ -65,7 +65,7 @@ type Stats struct {
 	// (unknown kinds included).
 	Malformed uint64
 	// CandidatesRefused counts candidates the client named that a server
-	// did not use: addresses it may not send to (Config.AllowLocalCandidates,
+	// did not use: addresses it may not send to (ServerConfig.AllowLocalCandidates,
 	// SECURITY.md) or that do not parse. Server only.
 	CandidatesRefused uint64
 }

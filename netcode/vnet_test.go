@@ -19,7 +19,8 @@ import (
 // connection is up (so that handshake retransmission timers, up to seconds,
 // do not slow the tests down).
 type lossyNet struct {
-	server, client *Config
+	server         *ServerConfig
+	client         *ClientConfig
 	mu             sync.Mutex
 	rng            *rand.Rand
 	loss           float64
@@ -42,8 +43,8 @@ func newJitteryNet(t testing.TB, delay, jitter time.Duration, seed int64) *lossy
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = stop() })
-	ln.server = &Config{Net: serverNet, UDPAddr: vnetpair.ServerIP + ":7000"}
-	ln.client = &Config{Net: clientNet}
+	ln.server = vnetServerConfig(serverNet)
+	ln.client = vnetClientConfig(clientNet)
 	return ln
 }
 

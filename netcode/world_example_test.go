@@ -26,7 +26,7 @@ type Ship struct {
 // entities and ticks; the client reads what changed, and draws the world
 // interpolated at its frame time.
 func ExampleWorld() {
-	srv, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0"})
+	srv, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		log.Fatal(err)
 	}

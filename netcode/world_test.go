@@ -206,7 +206,7 @@ func TestWorldUnderLoss(t *testing.T) {
 // several states as one, and fails when the client closes.
 func TestReplicaNext(t *testing.T) {
 	srv := newTestServer(t, loopbackConfig())
-	c, s := connect(t, srv, loopbackConfig())
+	c, s := connect(t, srv, nil)
 	g := newWorldGame(t, nil, 0)
 	g.w.Join(s)
 	ctx := ctxTimeout(t, 20*time.Second)

@@ -17,7 +17,7 @@ import (
 // WebSocket the game serves on its own HTTP server, and each player gets
 // there with DialSignaler.
 func ExampleNewSignalHandler() {
-	srv, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0"})
+	srv, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -38,7 +38,7 @@ type wsGame struct {
 	accts int
 }
 
-func newWSGame(t *testing.T, cfg *Config, hcfg *SignalHandlerConfig) *wsGame {
+func newWSGame(t *testing.T, cfg *ServerConfig, hcfg *SignalHandlerConfig) *wsGame {
 	t.Helper()
 	g := &wsGame{srv: newTestServer(t, cfg), sessions: make(chan *Session, 16)}
 	h, err := NewSignalHandler(g.srv, func(s *Session, r *http.Request) {
@@ -118,7 +118,7 @@ func (g *wsGame) killWebSockets() {
 
 // dial connects a client through DialSignaler and returns it with its
 // session.
-func (g *wsGame) dial(t *testing.T, url string, cfg *Config) (*Client, *Session) {
+func (g *wsGame) dial(t *testing.T, url string, cfg *ClientConfig) (*Client, *Session) {
 	t.Helper()
 	ctx := ctxTimeout(t, 20*time.Second)
 	sig, err := DialSignaler(ctx, url, nil)

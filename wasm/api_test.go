@@ -20,13 +20,14 @@ import (
 // written in Go must compile against the same client API as a native one.
 // It parses the files each build of netcode and lobby compiles and
 // compares their exported declarations, signatures and exported struct
-// fields included. The browser build may only lack the server side, which
-// is listed here by name, so a client symbol that goes missing or changes
-// shape in one build fails the test.
+// fields included. The browser build may only lack the server side and
+// the native-only tuning, which are listed here by name, and may declare
+// only the types listed in emptyInBrowser empty, so a client symbol that
+// goes missing or changes shape in one build fails the test.
 func TestClientAPITwins(t *testing.T) {
 	serverOnly := map[string][]string{
 		"netcode": {
-			"Input", "Server", "NewServer", "Session",
+			"Input", "Server", "NewServer", "ServerConfig", "Session",
 			"Server.Accept", "Server.Broadcast", "Server.Close", "Server.Sessions",
 			"Server.Shutdown", "Server.TCPAddr", "Server.UDPAddr",
 			"ServerStats", "Server.Stats", "Server.PublicAddrs",
@@ -43,6 +44,8 @@ func TestClientAPITwins(t *testing.T) {
 			"World.Set", "World.SetBytes", "World.Remove", "World.Len", "World.SetWeight",
 			"World.Place", "World.Join", "World.Leave", "World.Viewers", "World.Tick",
 			"Viewer", "Viewer.SetBudget", "Viewer.Focus", "Viewer.SetInterest", "Viewer.SetWeight",
+			// Native only: NativeConfig.NetworkTypes's type.
+			"NetworkType", "NetworkUDP4", "NetworkUDP6", "NetworkTCP4", "NetworkTCP6",
 		},
 		"lobby": {
 			"Config", "Mode", "Server", "NewServer", "Stats", "Readiness",
@@ -64,6 +67,11 @@ func TestClientAPITwins(t *testing.T) {
 			"LimitRooms", "LimitSendQueue", "LimitGuestRate",
 		},
 	}
+	// emptyInBrowser are the structs the browser build declares with no
+	// fields, so that the structs embedding them have the same shape in
+	// both builds while browser code that sets a native-only field does
+	// not compile.
+	emptyInBrowser := map[string]bool{"netcode.NativeConfig": true}
 	for pkg, only := range serverOnly {
 		t.Run(pkg, func(t *testing.T) {
 			dir := filepath.Join("..", pkg)
@@ -76,6 +84,10 @@ func TestClientAPITwins(t *testing.T) {
 				switch n, ok := native[name]; {
 				case !ok:
 					t.Errorf("%s.%s exists only in the browser build", pkg, name)
+				case emptyInBrowser[pkg+"."+name]:
+					if decl != "type struct{}" {
+						t.Errorf("%s.%s should be empty in the browser build: %s", pkg, name, decl)
+					}
 				case n != decl:
 					t.Errorf("%s.%s differs between the builds:\nnative:  %s\nbrowser: %s", pkg, name, n, decl)
 				}

@@ -690,7 +690,7 @@ func btNewHarness(t *testing.T, assets string, cfg *lobby.Config) *btHarness {
 // btNewHarnessOn is btNewHarness with the lobby serving on ln and the game
 // server made with ncfg (network namespace tests); nil means loopback for
 // either.
-func btNewHarnessOn(t *testing.T, assets string, cfg *lobby.Config, ln net.Listener, ncfg *netcode.Config) *btHarness {
+func btNewHarnessOn(t *testing.T, assets string, cfg *lobby.Config, ln net.Listener, ncfg *netcode.ServerConfig) *btHarness {
 	t.Helper()
 	logs := btTestLogger(t, slog.LevelWarn)
 	cfg.Logger = logs
@@ -711,7 +711,7 @@ func btNewHarnessOn(t *testing.T, assets string, cfg *lobby.Config, ln net.Liste
 	// pion warns of ordinary events (pings before the first candidate
 	// pair, reads on closed sockets at close): errors only.
 	if ncfg == nil {
-		ncfg = &netcode.Config{UDPAddr: "127.0.0.1:0"}
+		ncfg = &netcode.ServerConfig{UDPAddr: "127.0.0.1:0"}
 	}
 	ncfg.Logger = btTestLogger(t, slog.LevelError)
 	ns, err := netcode.NewServer(ncfg)

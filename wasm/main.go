@@ -559,7 +559,7 @@ func apiPlay(args []js.Value) any {
 	}
 	return promise(func() (any, error) {
 		return withTimeout(h.ctx, timeout, "opening the channels", func(ctx context.Context) (any, error) {
-			c, err := h.c.Connect(ctx, m, &netcode.Config{RelayOnly: o.RelayOnly})
+			c, err := h.c.Connect(ctx, m, &netcode.ClientConfig{RelayOnly: o.RelayOnly})
 			if err != nil {
 				if errors.Is(err, context.Canceled) {
 					err = h.c.Err()

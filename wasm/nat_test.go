@@ -24,7 +24,7 @@ const natGamePort = 7777
 // natBrowserPlay serves the lobby from host web with a game server made
 // with ncfg, and has Chromium on host player play one solo room; it
 // returns what the page reported.
-func natBrowserPlay(t *testing.T, web, player *nattest.Host, ncfg *netcode.Config, turn lobby.TURNConfig) (*btResult, *btHarness) {
+func natBrowserPlay(t *testing.T, web, player *nattest.Host, ncfg *netcode.ServerConfig, turn lobby.TURNConfig) (*btResult, *btHarness) {
 	t.Helper()
 	chromium := btChromium(t)
 	assets := btAssets(t)
@@ -60,8 +60,9 @@ func TestNATPublicAddress(t *testing.T) {
 	game := lab.Private("game", nattest.NAT{Kind: nattest.OneToOne, Forward: []nattest.Port{nattest.UDP(natGamePort), nattest.TCP(natGamePort)}})
 	player := lab.Private("player", nattest.NAT{Kind: nattest.Filtering})
 	addr := game.IP.String() + ":" + strconv.Itoa(natGamePort)
-	r, _ := natBrowserPlay(t, web, player, &netcode.Config{
-		UDPAddr: addr, TCPAddr: addr, Net: game.Net(), PublicAddrs: []string{game.PublicIP.String()},
+	r, _ := natBrowserPlay(t, web, player, &netcode.ServerConfig{
+		Config:  netcode.Config{Native: netcode.NativeConfig{Net: game.Net()}},
+		UDPAddr: addr, TCPAddr: addr, PublicAddrs: []string{game.PublicIP.String()},
 	}, lobby.TURNConfig{})
 	if want := netip.AddrPortFrom(game.PublicIP, natGamePort).String(); r.ICE.Remote.Type != "host" || r.ICE.Remote.Protocol != "udp" || btAddr(r.ICE.Remote) != want {
 		t.Errorf("Chromium's remote candidate %+v: want the server's public address %s over UDP", r.ICE.Remote, want)
@@ -87,14 +88,14 @@ func TestNATUDPBlocked(t *testing.T) {
 	addr := game.IP.String() + ":" + strconv.Itoa(natGamePort)
 
 	t.Run("ICE-TCP", func(t *testing.T) {
-		r, _ := natBrowserPlay(t, web, player, &netcode.Config{UDPAddr: addr, TCPAddr: addr, Net: game.Net()}, lobby.TURNConfig{})
+		r, _ := natBrowserPlay(t, web, player, &netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: game.Net()}}, UDPAddr: addr, TCPAddr: addr}, lobby.TURNConfig{})
 		if r.ICE.Local.Protocol != "tcp" || r.ICE.Remote.Type != "host" || btAddr(r.ICE.Remote) != addr {
 			t.Errorf("Chromium's pair %+v -> %+v: want TCP to the server's host candidate %s", r.ICE.Local, r.ICE.Remote, addr)
 		}
 	})
 	t.Run("TURN over TCP", func(t *testing.T) {
 		before := ts.Stats()
-		r, _ := natBrowserPlay(t, web, player, &netcode.Config{UDPAddr: addr, Net: game.Net()},
+		r, _ := natBrowserPlay(t, web, player, &netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: game.Net()}}, UDPAddr: addr},
 			lobby.TURNConfig{URLs: ts.URLs(), Secret: secret})
 		if r.ICE.Local.Type != "relay" || r.ICE.Local.RelayProtocol != "tcp" {
 			t.Errorf("Chromium's local candidate %+v: want a relay reached over TCP", r.ICE.Local)

@@ -28,7 +28,7 @@ func TestBrowserWSSignaler(t *testing.T) {
 	chromium := btChromium(t)
 	dir := btAssets(t)
 
-	srv, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0", Logger: btTestLogger(t, slog.LevelError)})
+	srv, err := netcode.NewServer(&netcode.ServerConfig{Config: netcode.Config{Logger: btTestLogger(t, slog.LevelError)}, UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func run(nbots int, duration time.Duration, hz int) error {
 
 	// A loopback address keeps the demo off the network; a real server
 	// would listen on ":0" or a fixed public port.
-	srv, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0"})
+	srv, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		return err
 	}

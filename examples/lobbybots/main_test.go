@@ -31,7 +31,7 @@ func TestBots(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(ls)
-	ns, err := netcode.NewServer(&netcode.Config{UDPAddr: "127.0.0.1:0"})
+	ns, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func main() {
 // serve runs the game server until ctx ends. ready, if not nil, gets the
 // signaling URL once players can connect.
 func serve(ctx context.Context, addr, udp string, ready chan<- string) error {
-	srv, err := netcode.NewServer(&netcode.Config{UDPAddr: udp})
+	srv, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: udp})
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@
 // or rule of the machine changes and no packet leaves the Lab.
 //
 // Go code of the test process runs in a host's namespace through Host.Net,
-// a transport.Net for pion (netcode.Config.Net, lobby.TURNServerConfig.Net)
+// a transport.Net for pion (netcode.NativeConfig.Net, lobby.TURNServerConfig.Net)
 // whose sockets are created on a thread switched into the namespace, or
 // Host.Do, Host.Listen and Host.ListenPacket; a process (Chromium, a
 // server binary) runs in it through Host.Command or Host.InNamespace:
@@ -21,9 +21,12 @@
 //	server := lab.Private("server", nattest.NAT{Kind: nattest.OneToOne, Forward: []nattest.Port{nattest.UDP(7777), nattest.TCP(7777)}})
 //	player := lab.Private("player", nattest.NAT{Kind: nattest.Filtering})
 //
-//	srv, err := netcode.NewServer(&netcode.Config{UDPAddr: server.IP.String() + ":7777", Net: server.Net()})
+//	srv, err := netcode.NewServer(&netcode.ServerConfig{
+//		Config:  netcode.Config{Native: netcode.NativeConfig{Net: server.Net()}},
+//		UDPAddr: server.IP.String() + ":7777",
+//	})
 //	// ... it is reachable at server.PublicIP:7777
-//	c, err := netcode.Dial(ctx, sig, &netcode.Config{Net: player.Net()})
+//	c, err := netcode.Dial(ctx, sig, &netcode.ClientConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: player.Net()}}})
 //
 //	ln, err := turnHost.Listen("tcp", turnHost.IP.String()+":8080") // an HTTP lobby for a browser
 //	alloc, cancel := chromedp.NewExecAllocator(ctx, chromedp.ExecPath("/usr/bin/chromium"), ...,

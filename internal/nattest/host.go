@@ -99,7 +99,7 @@ func doValue[T any](h *Host, fn func() (T, error)) (T, error) {
 	return v, nil
 }
 
-// Net is the host's network for pion: netcode.Config.Net,
+// Net is the host's network for pion: netcode.NativeConfig.Net,
 // lobby.TURNServerConfig.Net, webrtc.SettingEngine.SetNet. Its sockets are
 // made in the namespace and its interfaces are the namespace's, as they
 // were when the host was set up.

@@ -218,7 +218,7 @@ func run(ctx context.Context, cfg *config) (err error) {
 			nlevel = cfg.LogLevel
 		}
 		nlog := slog.New(logHandler(out, cfg.LogFormat, nlevel)).With("component", "netcode")
-		ncfg := &netcode.Config{UDPAddr: cfg.GameUDP, TCPAddr: cfg.GameTCP, PublicAddrs: cfg.PublicIPs, Logger: nlog}
+		ncfg := &netcode.ServerConfig{Config: netcode.Config{Logger: nlog}, UDPAddr: cfg.GameUDP, TCPAddr: cfg.GameTCP, PublicAddrs: cfg.PublicIPs}
 		if cfg.PublicIPAuto {
 			ncfg.PublicAddrSTUN = cfg.STUN[0]
 		}
