@@ -18,6 +18,7 @@ type gridParams struct {
 	DrainS    float64   `json:"drain_s"`
 	Size      int       `json:"size"`
 	Seed      int64     `json:"seed"`
+	BackHz    int       `json:"back_hz,omitempty"`
 }
 
 // gridCell is the loss scenario at one loss rate and one delay.
@@ -63,12 +64,12 @@ func cmdGrid(ctx context.Context, args []string, e *env) error {
 
 	r := &gridReport{Scenario: "grid", Args: e.args, Params: gridParams{
 		Losses: losses, JitterMS: ms(sf.jitter), Hz: sf.hz, DurationS: sf.duration.Seconds(),
-		DrainS: sf.drain.Seconds(), Size: sf.size, Seed: sf.seed,
+		DrainS: sf.drain.Seconds(), Size: sf.size, Seed: sf.seed, BackHz: sf.backHz,
 	}}
 	for _, d := range delays {
 		r.Params.DelaysMS = append(r.Params.DelaysMS, ms(d))
 	}
-	base := streamConfig{jitter: sf.jitter, hz: sf.hz, duration: sf.duration, drain: sf.drain, size: sf.size, seed: sf.seed}
+	base := streamConfig{jitter: sf.jitter, hz: sf.hz, duration: sf.duration, drain: sf.drain, size: sf.size, seed: sf.seed, backHz: sf.backHz}
 	bar := e.newProgress("grid", len(losses)*len(delays)*base.messages())
 	for _, d := range delays {
 		for _, l := range losses {
@@ -116,7 +117,7 @@ func parseList[T any](s string, parse func(string) (T, error)) ([]T, error) {
 
 func (r *gridReport) writeTable(w io.Writer) error {
 	p := r.Params
-	if _, err := fmt.Fprintf(w, "one-way latency over vnet, %d Hz, %d-byte messages, %gs per cell\n\n", p.Hz, p.Size, p.DurationS); err != nil {
+	if _, err := fmt.Fprintf(w, "one-way latency over vnet, %d Hz, %d-byte messages, %gs per cell, back %d Hz\n\n", p.Hz, p.Size, p.DurationS, p.BackHz); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -23,6 +23,7 @@ type streamFlags struct {
 	drain    time.Duration
 	size     int
 	seed     int64
+	backHz   int
 }
 
 func addStreamFlags(fs *flag.FlagSet, duration, drain time.Duration) *streamFlags {
@@ -33,6 +34,7 @@ func addStreamFlags(fs *flag.FlagSet, duration, drain time.Duration) *streamFlag
 	fs.DurationVar(&f.drain, "drain", drain, "how long after the last send to wait for stragglers; a message later than that is not delivered")
 	fs.IntVar(&f.size, "size", 300, "payload bytes")
 	fs.Int64Var(&f.seed, "seed", 1, "seed of the random loss")
+	fs.IntVar(&f.backHz, "back-hz", 0, "messages per second the receiving end sends back, as a game's inputs (netcode: Client.SendInput; pion: the same channel), 32 bytes each; pkts/msg then counts them as messages too (0: none)")
 	return f
 }
 
@@ -40,6 +42,8 @@ func (f *streamFlags) check(fs *flag.FlagSet) error {
 	switch {
 	case f.hz < 1 || f.hz > 1000:
 		return usageErrorf(fs, "-hz must be in [1, 1000]")
+	case f.backHz < 0 || f.backHz > 1000:
+		return usageErrorf(fs, "-back-hz must be in [0, 1000]")
 	case f.size < 16 || f.size > maxPayload:
 		return usageErrorf(fs, "-size must be in [16, %d]: the first 16 bytes carry a sequence number and a send time", maxPayload)
 	case f.duration < time.Second/time.Duration(f.hz):
@@ -59,6 +63,7 @@ type streamConfig struct {
 	drain         time.Duration
 	size          int
 	seed          int64
+	backHz        int
 }
 
 func (c streamConfig) messages() int { return int(c.duration * time.Duration(c.hz) / time.Second) }
@@ -73,12 +78,13 @@ type lossParams struct {
 	DrainS    float64 `json:"drain_s"`
 	Size      int     `json:"size"`
 	Seed      int64   `json:"seed"`
+	BackHz    int     `json:"back_hz,omitempty"`
 }
 
 func (c streamConfig) params() lossParams {
 	return lossParams{
 		Loss: c.loss, DelayMS: ms(c.delay), JitterMS: ms(c.jitter), Hz: c.hz,
-		DurationS: c.duration.Seconds(), DrainS: c.drain.Seconds(), Size: c.size, Seed: c.seed,
+		DurationS: c.duration.Seconds(), DrainS: c.drain.Seconds(), Size: c.size, Seed: c.seed, BackHz: c.backHz,
 	}
 }
 
@@ -95,9 +101,10 @@ type lossResult struct {
 	// (data, acknowledgements, retransmissions, keepalives, netcode's pings),
 	// dropped ones included, per message sent.
 	WirePacketsPerMsg float64 `json:"wire_packets_per_msg"`
-	// BackSent and Kinds are bench sctp's: messages the receiving end sent
-	// back (a game's inputs; WirePacketsPerMsg then counts them as messages
-	// too), and packets per message by direction and chunks carried.
+	// BackSent is how many messages the receiving end sent back (-back-hz:
+	// a game's inputs); WirePacketsPerMsg counts them as messages too.
+	// Kinds is bench sctp's: packets per message by direction and chunks
+	// carried.
 	BackSent int                `json:"back_sent,omitempty"`
 	Kinds    map[string]float64 `json:"kinds_per_msg,omitempty"`
 }
@@ -129,7 +136,7 @@ func cmdLoss(ctx context.Context, args []string, e *env) error {
 		return usageErrorf(fs, "-loss must be in [0, 1) and -delay not negative")
 	}
 	cfg := streamConfig{loss: *loss, delay: *delay, jitter: sf.jitter, hz: sf.hz, duration: sf.duration,
-		drain: sf.drain, size: sf.size, seed: sf.seed}
+		drain: sf.drain, size: sf.size, seed: sf.seed, backHz: sf.backHz}
 	bar := e.newProgress("loss", cfg.messages())
 	results, err := runStream(ctx, cfg, streamTransports(), bar)
 	bar.finish()
@@ -141,8 +148,8 @@ func cmdLoss(ctx context.Context, args []string, e *env) error {
 
 func (r *lossReport) writeTable(w io.Writer) error {
 	p := r.Params
-	if _, err := fmt.Fprintf(w, "one-way latency over vnet: %.3g%% loss, %gms delay, %gms jitter, %d Hz, %d-byte messages for %gs\n\n",
-		100*p.Loss, p.DelayMS, p.JitterMS, p.Hz, p.Size, p.DurationS); err != nil {
+	if _, err := fmt.Fprintf(w, "one-way latency over vnet: %.3g%% loss, %gms delay, %gms jitter, %d Hz, %d-byte messages for %gs, back %d Hz\n\n",
+		100*p.Loss, p.DelayMS, p.JitterMS, p.Hz, p.Size, p.DurationS, p.BackHz); err != nil {
 		return err
 	}
 	return writeLossResults(w, r.Results)
@@ -205,7 +212,10 @@ func streamTransports() []streamTransport {
 type streamer struct {
 	// send sends one message from the server. false means the transport
 	// refused it (netcode's ErrCongested): sent, but never delivered.
-	send  func(p []byte) (bool, error)
+	send func(p []byte) (bool, error)
+	// back sends one message from the client to the server, as a game's
+	// input (-back-hz); false as for send.
+	back  func(p []byte) (bool, error)
 	close func()
 	// finish, when set, adds to r what the transport measured itself, once
 	// the lab has stopped counting.
@@ -298,6 +308,28 @@ func runStream(ctx context.Context, cfg streamConfig, transports []streamTranspo
 	}
 
 	l.start(cfg.loss)
+	// The clients' messages back flow while the lab counts packets, from
+	// its start until just before it stops.
+	backSent := make([]int, len(transports))
+	stopBack := make(chan struct{})
+	var backWG sync.WaitGroup
+	if cfg.backHz > 0 {
+		for i, s := range streams {
+			backWG.Add(1)
+			go func() {
+				defer backWG.Done()
+				backSent[i] = sendBack(s.back, cfg.backHz, stopBack)
+			}()
+		}
+	}
+	var stopBackOnce sync.Once
+	endBack := func() {
+		stopBackOnce.Do(func() {
+			close(stopBack)
+			backWG.Wait()
+		})
+	}
+	defer endBack()
 	sent := make([]int, len(transports))
 	errs := make([]error, len(transports))
 	bufs := make([][]byte, len(transports))
@@ -350,13 +382,15 @@ func runStream(ctx context.Context, cfg streamConfig, transports []streamTranspo
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	endBack()
 	l.stop()
 
 	for i, t := range transports {
 		r := lossResult{result: newResult(t.name, sent[i], recs[i].takeSamples())}
+		r.BackSent = backSent[i]
 		if sent[i] > 0 {
 			r.Delivered = float64(len(r.samples)) / float64(sent[i])
-			r.WirePacketsPerMsg = float64(l.packets(l.links[i])) / float64(sent[i])
+			r.WirePacketsPerMsg = float64(l.packets(l.links[i])) / float64(sent[i]+backSent[i])
 		}
 		if errs[i] != nil {
 			r.Error = errs[i].Error()
@@ -367,6 +401,32 @@ func runStream(ctx context.Context, cfg streamConfig, transports []streamTranspo
 		results = append(results, r)
 	}
 	return results, nil
+}
+
+// sendBack sends a 32-byte message with send every 1/hz until stop closes,
+// and returns how many the transport took. Nothing reads their figures:
+// they are there for the acknowledgements they could carry, as a game's
+// inputs carry them.
+func sendBack(send func([]byte) (bool, error), hz int, stop <-chan struct{}) int {
+	tick := time.NewTicker(time.Second / time.Duration(hz))
+	defer tick.Stop()
+	buf := make([]byte, 32)
+	sent := 0
+	for {
+		select {
+		case <-stop:
+			return sent
+		case <-tick.C:
+		}
+		binary.LittleEndian.PutUint64(buf, uint64(sent))
+		ok, err := send(buf)
+		if err != nil {
+			return sent
+		}
+		if ok {
+			sent++
+		}
+	}
 }
 
 // openPionStream streams over one bare data channel from the answerer
@@ -398,6 +458,12 @@ func openPionStream(ctx context.Context, link *labLink, init *webrtc.DataChannel
 	return &streamer{
 		send: func(b []byte) (bool, error) {
 			if _, err := p.far.Write(b); err != nil {
+				return false, err
+			}
+			return true, nil
+		},
+		back: func(b []byte) (bool, error) {
+			if _, err := p.near.Write(b); err != nil {
 				return false, err
 			}
 			return true, nil
@@ -438,6 +504,13 @@ func openNetcodeStream(ctx context.Context, link *labLink, rec *recorder) (*stre
 	return &streamer{
 		send: func(b []byte) (bool, error) {
 			err := sess.SendSnapshot(b)
+			if errors.Is(err, netcode.ErrCongested) {
+				return false, nil
+			}
+			return err == nil, err
+		},
+		back: func(b []byte) (bool, error) {
+			err := client.SendInput(b)
 			if errors.Is(err, netcode.ErrCongested) {
 				return false, nil
 			}

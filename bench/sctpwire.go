@@ -45,8 +45,7 @@ const sctpStreamID = 1
 
 type sctpWireParams struct {
 	gridParams
-	Modes  []string `json:"modes"`
-	BackHz int      `json:"back_hz"`
+	Modes []string `json:"modes"`
 }
 
 type sctpWireReport struct {
@@ -65,7 +64,6 @@ func cmdSCTP(ctx context.Context, args []string, e *env) error {
 	lossList := fs.String("losses", "0,0.05", "comma-separated loss fractions")
 	delayList := fs.String("delays", "0,25ms,75ms", "comma-separated one-way delays")
 	modeList := fs.String("modes", "unreliable,rexmit1,reliable", "comma-separated streams to measure: unreliable (unordered, maxRetransmits 0), rexmit1 (unordered, maxRetransmits 1), reliable (ordered)")
-	backHz := fs.Int("back-hz", 0, "messages per second the receiving end sends back on the same stream, as a game's inputs (0: none)")
 	sf := addStreamFlags(fs, 4*time.Second, 3*time.Second)
 	out := addOutputFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -86,14 +84,10 @@ func cmdSCTP(ctx context.Context, args []string, e *env) error {
 	if err != nil {
 		return usageErrorf(fs, "-modes: %v", err)
 	}
-	if *backHz < 0 || *backHz > 1000 {
-		return usageErrorf(fs, "-back-hz must be in [0, 1000]")
-	}
 
 	r := &sctpWireReport{Scenario: "sctp", Args: e.args, Params: sctpWireParams{
 		gridParams: gridParams{Losses: losses, JitterMS: ms(sf.jitter), Hz: sf.hz, DurationS: sf.duration.Seconds(),
-			DrainS: sf.drain.Seconds(), Size: sf.size, Seed: sf.seed},
-		BackHz: *backHz,
+			DrainS: sf.drain.Seconds(), Size: sf.size, Seed: sf.seed, BackHz: sf.backHz},
 	}}
 	for _, d := range delays {
 		r.Params.DelaysMS = append(r.Params.DelaysMS, ms(d))
@@ -101,9 +95,9 @@ func cmdSCTP(ctx context.Context, args []string, e *env) error {
 	var transports []streamTransport
 	for _, m := range modes {
 		r.Params.Modes = append(r.Params.Modes, m.name)
-		transports = append(transports, m.transport(*backHz))
+		transports = append(transports, m.transport())
 	}
-	base := streamConfig{jitter: sf.jitter, hz: sf.hz, duration: sf.duration, drain: sf.drain, size: sf.size, seed: sf.seed}
+	base := streamConfig{jitter: sf.jitter, hz: sf.hz, duration: sf.duration, drain: sf.drain, size: sf.size, seed: sf.seed, backHz: sf.backHz}
 	bar := e.newProgress("sctp", len(losses)*len(delays)*base.messages())
 	for _, d := range delays {
 		for _, l := range losses {
@@ -139,10 +133,10 @@ func parseSCTPMode(s string) (sctpMode, error) {
 	return sctpMode{}, fmt.Errorf("unknown mode %q", s)
 }
 
-func (m sctpMode) transport(backHz int) streamTransport {
+func (m sctpMode) transport() streamTransport {
 	return streamTransport{"sctp-" + m.name, m.relType == sctp.ReliabilityTypeReliable,
 		func(ctx context.Context, l *labLink, rec *recorder) (*streamer, error) {
-			return openSCTPStream(ctx, l, m, backHz, rec)
+			return openSCTPStream(ctx, l, m, rec)
 		}}
 }
 
@@ -150,7 +144,7 @@ func (m sctpMode) transport(backHz int) streamTransport {
 // over plain UDP, as pion/webrtc would over DTLS (same MTU), and streams on
 // one stream opened at both ends with m's reliability, as a data channel's
 // DCEP exchange leaves it.
-func openSCTPStream(ctx context.Context, link *labLink, m sctpMode, backHz int, rec *recorder) (_ *streamer, err error) {
+func openSCTPStream(ctx context.Context, link *labLink, m sctpMode, rec *recorder) (_ *streamer, err error) {
 	const port = 5000
 	serverAddr := &net.UDPAddr{IP: net.ParseIP(link.serverIP), Port: port}
 	clientAddr := &net.UDPAddr{IP: net.ParseIP(link.clientIP), Port: port}
@@ -240,38 +234,22 @@ func openSCTPStream(ctx context.Context, link *labLink, m sctpMode, backHz int, 
 		defer wg.Done()
 		drain(far)
 	}()
-	// The inputs start with the first message, when the lab has started
-	// counting (the other links come up before that), and stop once it has
-	// stopped, so that BackSent matches the packets counted.
-	stopBack := make(chan struct{})
-	backDone := make(chan int, 1)
-	var startOnce, stopOnce sync.Once
-	started := false
-	var backSent int
-	stop := func() {
-		stopOnce.Do(func() {
-			close(stopBack)
-			if started {
-				backSent = <-backDone
-			}
-		})
-	}
 	return &streamer{
 		send: func(b []byte) (bool, error) {
-			startOnce.Do(func() {
-				started = true
-				go func() { backDone <- sendBack(near, backHz, rec.epoch, stopBack) }()
-			})
 			if _, err := far.Write(b); err != nil {
 				return false, err
 			}
 			return true, nil
 		},
+		back: func(b []byte) (bool, error) {
+			if _, err := near.Write(b); err != nil {
+				return false, err
+			}
+			return true, nil
+		},
 		finish: func(r *lossResult) {
-			stop()
-			r.BackSent = backSent
 			total, byKind := kinds.snapshot()
-			if msgs := r.N + backSent; msgs > 0 {
+			if msgs := r.N + r.BackSent; msgs > 0 {
 				r.WirePacketsPerMsg = float64(total) / float64(msgs)
 				r.Kinds = make(map[string]float64, len(byKind))
 				for k, n := range byKind {
@@ -280,37 +258,10 @@ func openSCTPStream(ctx context.Context, link *labLink, m sctpMode, backHz int, 
 			}
 		},
 		close: func() {
-			stop()
 			closeAll()
 			wg.Wait()
 		},
 	}, nil
-}
-
-// sendBack writes a message of 32 bytes on s every 1/hz until stop closes,
-// and returns how many it wrote. Nothing reads their figures: they are there
-// for the acknowledgements they could carry.
-func sendBack(s *sctp.Stream, hz int, epoch time.Time, stop <-chan struct{}) int {
-	if hz == 0 {
-		<-stop
-		return 0
-	}
-	tick := time.NewTicker(time.Second / time.Duration(hz))
-	defer tick.Stop()
-	buf := make([]byte, 32)
-	sent := 0
-	for {
-		select {
-		case <-stop:
-			return sent
-		case <-tick.C:
-		}
-		binary.LittleEndian.PutUint64(buf, uint64(time.Since(epoch)))
-		if _, err := s.Write(buf); err != nil {
-			return sent
-		}
-		sent++
-	}
 }
 
 // packetKinds counts a link's SCTP packets by direction and the chunks they
