@@ -65,7 +65,7 @@ export class FakeWebSocket {
 export const tick = (ms = 0): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** until polls cond for up to ms. */
-export async function until(cond: () => unknown, ms = 2000): Promise<void> {
+export async function until(cond: () => unknown, ms = 10000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error("timed out waiting for " + cond.toString());

@@ -3,7 +3,7 @@
 // answer's resume token, snapshots newest-first, pings, events exactly
 // once across a resume on a new PeerConnection, and the ways a game ends.
 import assert from "node:assert/strict";
-import { beforeEach, test } from "node:test";
+import { afterEach, beforeEach, test } from "node:test";
 import { connect } from "../src/index.js";
 import type { Game } from "../src/game.js";
 import { timing } from "../src/game.js";
@@ -19,6 +19,13 @@ Object.assign(timing, { tick: 10, silence: 200, restartInterval: 20, maxRestartI
 beforeEach(() => {
   FakeWebSocket.instances = [];
   FakePeerConnection.instances = [];
+});
+
+// A test that fails before it closes its game and lobby would leave their
+// timers running, and node would never exit: close whatever play() opened.
+const opened: { close(): unknown }[] = [];
+afterEach(async () => {
+  for (const c of opened.splice(0)) await Promise.resolve(c.close()).catch(() => {});
 });
 
 const match = { room: "r-1", mode: "solo", server: "s-1", seat: "seat1", players: [], iceServers: [{ urls: ["stun:127.0.0.1:3478"] }], expires: 0 };
@@ -37,6 +44,7 @@ async function play(codec?: "raw"): Promise<{ game: Game; ws: FakeWebSocket; pc:
   const ws = FakeWebSocket.last;
   ws.reply({ type: "welcome", id: "hello", v: 1, player: "g-ada", token: "t2" });
   const lobby = await lp;
+  opened.push(lobby);
   const gp = lobby.play(match, codec ? { codec } : undefined);
   await until(() => FakePeerConnection.last);
   const pc = FakePeerConnection.last;
@@ -51,7 +59,9 @@ async function play(codec?: "raw"): Promise<{ game: Game; ws: FakeWebSocket; pc:
   await until(() => pc.candidates.length === 1);
   assert.deepEqual(pc.remote, [{ type: "answer", sdp: "v=0 answer" }]);
   pc.connect();
-  return { game: await gp, ws, pc };
+  const game = await gp;
+  opened.unshift(game);
+  return { game, ws, pc };
 }
 
 /** serverEvent is an event message from the server. */
