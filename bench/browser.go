@@ -285,7 +285,7 @@ func startBrowserServers(dir string) (string, func(), error) {
 	if err != nil {
 		return "", nil, err
 	}
-	ns, err := netcode.NewServer(&netcode.ServerConfig{Config: netcode.Config{Logger: quiet}, UDPAddr: "127.0.0.1:0"})
+	ns, err := netcode.NewServer(ncOptions{UDPAddr: "127.0.0.1:0", Logger: quiet}.server())
 	if err != nil {
 		_ = lb.Close()
 		return "", nil, err

@@ -401,7 +401,7 @@ func runCCU(ctx context.Context, cfg ccuConfig, e *env) (*ccuReport, error) {
 		}
 	}
 
-	srvCfg := &netcode.ServerConfig{UDPAddr: "127.0.0.1:0", UDPBuffer: cfg.serverRcvbuf}
+	srvCfg := ncOptions{UDPAddr: "127.0.0.1:0", UDPBuffer: cfg.serverRcvbuf}.server()
 	srv, err := netcode.NewServer(srvCfg)
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)

@@ -220,7 +220,7 @@ func runCompare(ctx context.Context, cfg compareConfig, e *env) (*compareReport,
 func buildBase(ctx context.Context, cfg compareConfig, top, tree, bin string, side *compareSide, e *env) error {
 	if cfg.tool != toolOwn {
 		fmt.Fprintf(e.stderr, "compare: building this tree's bench against %s's library\n", cfg.base)
-		omitted, err := buildOverlay(ctx, cfg.goTool, filepath.Join(top, "bench"), tree, bin)
+		omitted, err := buildOverlay(ctx, cfg.goTool, filepath.Join(top, "bench"), tree, bin, configTags(tree)...)
 		if err == nil {
 			err = checkSubcommand(ctx, bin, tree, cfg.command[0])
 			if err != nil && len(omitted) > 0 {
@@ -255,6 +255,19 @@ func buildBase(ctx context.Context, cfg compareConfig, top, tree, bin string, si
 	return nil
 }
 
+// configTags returns the build flags this tree's bench needs against tree's
+// library: the tag tickwire_config_v1 when tree's netcode predates the
+// split of its Config (no ServerConfig), which swaps netcodecfg.go for
+// netcodecfg_v1.go. Without it every file that makes a netcode server or
+// client would be left out.
+func configTags(tree string) []string {
+	b, err := os.ReadFile(filepath.Join(tree, "netcode", "server_config.go"))
+	if err == nil && bytes.Contains(b, []byte("type ServerConfig struct")) {
+		return nil
+	}
+	return []string{"-tags=tickwire_config_v1"}
+}
+
 // compileErrorFile matches the file of a compiler or go-list error in the
 // bench package, as go build prints them from the module root.
 var compileErrorFile = regexp.MustCompile(`(?m)^(?:\./)?bench/([^/:\s]+\.go):\d+`)
@@ -262,7 +275,7 @@ var compileErrorFile = regexp.MustCompile(`(?m)^(?:\./)?bench/([^/:\s]+\.go):\d+
 // buildOverlay replaces tree's bench sources with those in src (tests
 // excepted), then builds them, leaving out each file that does not compile
 // against tree's library until the rest does. main.go is never left out.
-func buildOverlay(ctx context.Context, goTool, src, tree, bin string) (omitted []string, err error) {
+func buildOverlay(ctx context.Context, goTool, src, tree, bin string, flags ...string) (omitted []string, err error) {
 	dst := filepath.Join(tree, "bench")
 	if err := os.RemoveAll(dst); err != nil {
 		return nil, err
@@ -271,7 +284,7 @@ func buildOverlay(ctx context.Context, goTool, src, tree, bin string) (omitted [
 		return nil, fmt.Errorf("copy bench sources: %w", err)
 	}
 	for {
-		out, err := goBuild(ctx, goTool, tree, bin, "-gcflags=-e")
+		out, err := goBuild(ctx, goTool, tree, bin, append([]string{"-gcflags=-e"}, flags...)...)
 		if err == nil {
 			return omitted, nil
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -85,6 +86,47 @@ func TestCompareSmoke(t *testing.T) {
 	}
 	if strings.Contains(string(list), "tickwire-compare-") {
 		t.Errorf("compare left its worktree:\n%s", list)
+	}
+}
+
+// TestCompareBeforeConfigSplit: against 907f4b3, from before netcode's
+// Config was split (issue 16), compare builds this tree's bench with
+// netcodecfg_v1.go, so the files that make netcode servers and clients are
+// not left out.
+func TestCompareBeforeConfigSplit(t *testing.T) {
+	needGit(t)
+	if err := exec.Command("git", "cat-file", "-e", "907f4b3^{commit}").Run(); err != nil {
+		t.Skip("907f4b3 is not in this clone's history (a shallow clone?); compare against it is what this test checks")
+	}
+	out, stderr, code := runBenchFor(t, 10*time.Minute, "compare", "-base", "907f4b3", "-runs", "1", "-tool", "head", "-json", "rtt", "-n", "20")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	var r compareReport
+	decodeOne(t, out, &r)
+	if r.Base.Tool != toolHead {
+		t.Fatalf("base measured by %q, want this tree's bench (%q)", r.Base.Tool, toolHead)
+	}
+	for _, f := range []string{"rtt.go", "ccu.go", "idle.go", "connect.go", "loss.go", "worker.go", "netcodecfg_v1.go"} {
+		if slices.Contains(r.Base.Omitted, f) {
+			t.Errorf("%s left out against 907f4b3 (left out: %v)", f, r.Base.Omitted)
+		}
+	}
+}
+
+func TestConfigTags(t *testing.T) {
+	dir := t.TempDir()
+	if got := configTags(dir); !slices.Equal(got, []string{"-tags=tickwire_config_v1"}) {
+		t.Errorf("no netcode/server_config.go: %q", got)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "netcode"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "netcode", "server_config.go"), []byte("package netcode\n\ntype ServerConfig struct{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := configTags(dir); got != nil {
+		t.Errorf("with a ServerConfig: %q", got)
 	}
 }
 

@@ -218,7 +218,7 @@ func runConnectVnet(ctx context.Context, r *connectReport, delay time.Duration, 
 		}
 	}()
 	link := l.links[0]
-	srv, err := netcode.NewServer(&netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: link.server}}, UDPAddr: link.serverIP + ":7000"})
+	srv, err := netcode.NewServer(ncOptions{Net: link.server, UDPAddr: link.serverIP + ":7000"}.server())
 	if err != nil {
 		return fmt.Errorf("new server: %w", err)
 	}
@@ -270,7 +270,7 @@ func runConnectVnet(ctx context.Context, r *connectReport, delay time.Duration, 
 // in-process signal pipe, and closes both ends.
 func vnetNetcodeConnect(ctx context.Context, srv *netcode.Server, link *labLink, res *connectResult) error {
 	var ts *timedSignaler
-	client, sess, dialed, err := connectNetcodeVia(ctx, srv, &netcode.ClientConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: link.client}}}, func(s netcode.Signaler) netcode.Signaler {
+	client, sess, dialed, err := connectNetcodeVia(ctx, srv, ncOptions{Net: link.client}.client(), func(s netcode.Signaler) netcode.Signaler {
 		ts = &timedSignaler{Signaler: s}
 		return ts
 	})
@@ -374,7 +374,7 @@ func goNetcodeConnects(ctx context.Context, url string, k int, res *connectResul
 			return err
 		}
 		ts := &timedSignaler{Signaler: sig}
-		client, err := netcode.Dial(cctx, ts, &netcode.ClientConfig{Config: netcode.Config{Native: netcode.NativeConfig{NetworkTypes: []netcode.NetworkType{netcode.NetworkUDP4}}}})
+		client, err := netcode.Dial(cctx, ts, ncOptions{UDP4Only: true}.client())
 		end := time.Now()
 		cancel()
 		if err != nil {
@@ -434,7 +434,7 @@ const keepAccepted = 2 * time.Second
 func newConnectServer() (_ *connectServer, err error) {
 	s := &connectServer{served: make(chan struct{})}
 	s.stopCtx, s.stop = context.WithCancel(context.Background())
-	if s.nc, err = netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"}); err != nil {
+	if s.nc, err = netcode.NewServer(ncOptions{UDPAddr: "127.0.0.1:0"}.server()); err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	page, err := fs.Sub(connectPage, "connectpage")

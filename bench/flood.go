@@ -80,7 +80,7 @@ func cmdFlood(ctx context.Context, args []string, e *env) error {
 		return usageErrorf(fs, "-duration must be at least 1s and -players at least 1")
 	}
 
-	srv, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
+	srv, err := netcode.NewServer(ncOptions{UDPAddr: "127.0.0.1:0"}.server())
 	if err != nil {
 		return fmt.Errorf("new server: %w", err)
 	}
@@ -164,7 +164,7 @@ func startFloodPlayers(ctx context.Context, srv *netcode.Server, n int) (*floodL
 	sctx, stop := context.WithCancel(context.Background())
 	lab.stop = stop
 	for range n {
-		c, sess, err := connectNetcode(ctx, srv, &netcode.ClientConfig{Config: netcode.Config{Native: netcode.NativeConfig{NetworkTypes: []netcode.NetworkType{netcode.NetworkUDP4}}}})
+		c, sess, err := connectNetcode(ctx, srv, ncOptions{UDP4Only: true}.client())
 		if err != nil {
 			lab.close()
 			return nil, err

@@ -224,7 +224,7 @@ func runIdlePhase(ctx context.Context, spec workerSpec, cfg idleConfig, e *env) 
 		return p.close, nil
 	}
 	if spec.kind == kindNetcode {
-		if srv, err = netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"}); err != nil {
+		if srv, err = netcode.NewServer(ncOptions{UDPAddr: "127.0.0.1:0"}.server()); err != nil {
 			return ph, fmt.Errorf("new server: %w", err)
 		}
 		defer func() { _ = srv.Close() }()

@@ -480,11 +480,11 @@ func openPionStream(ctx context.Context, link *labLink, init *webrtc.DataChannel
 // network. A snapshot overtaken by a newer one before the client read it is
 // not delivered: a game never sees it either.
 func openNetcodeStream(ctx context.Context, link *labLink, rec *recorder) (*streamer, error) {
-	srv, err := netcode.NewServer(&netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: link.server}}, UDPAddr: link.serverIP + ":7000"})
+	srv, err := netcode.NewServer(ncOptions{Net: link.server, UDPAddr: link.serverIP + ":7000"}.server())
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
-	client, sess, err := connectNetcode(ctx, srv, &netcode.ClientConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: link.client}}})
+	client, sess, err := connectNetcode(ctx, srv, ncOptions{Net: link.client}.client())
 	if err != nil {
 		_ = srv.Close()
 		return nil, err

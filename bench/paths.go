@@ -126,11 +126,11 @@ func (l *pathLab) run(ctx context.Context, pc pathCase, n int, e *env) pathResul
 	res := pathResult{Path: pc.name}
 	fail := func(err error) pathResult { res.Error = err.Error(); return res }
 	addr := l.game.IP.String() + ":7777"
-	ncfg := &netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: l.game.Net()}}, UDPAddr: addr}
+	ncfg := ncOptions{Net: l.game.Net(), UDPAddr: addr}
 	if pc.serverTCP {
 		ncfg.TCPAddr = addr
 	}
-	ns, err := netcode.NewServer(ncfg)
+	ns, err := netcode.NewServer(ncfg.server())
 	if err != nil {
 		return fail(err)
 	}
@@ -248,7 +248,7 @@ func cmdPathPlayer(ctx context.Context, args []string, e *env) error {
 				return fmt.Errorf("connection %d: create room: %w", i+1, err)
 			}
 			start := time.Now()
-			nc, err := c.Connect(cctx, m, &netcode.ClientConfig{RelayOnly: *relayOnly})
+			nc, err := c.Connect(cctx, m, ncOptions{RelayOnly: *relayOnly}.client())
 			if err != nil {
 				cancel()
 				return fmt.Errorf("connection %d: connect: %w", i+1, err)

@@ -197,12 +197,12 @@ func runReplScene(ctx context.Context, cfg replRun, bar *progress) (res *replRes
 	}()
 	for i := range n {
 		link := l.links[i]
-		srv, err := netcode.NewServer(&netcode.ServerConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: link.server}}, UDPAddr: link.serverIP + ":7000"})
+		srv, err := netcode.NewServer(ncOptions{Net: link.server, UDPAddr: link.serverIP + ":7000"}.server())
 		if err != nil {
 			return nil, fmt.Errorf("new server: %w", err)
 		}
 		setupCtx, cancel := context.WithTimeout(ctx, setupTimeout)
-		client, sess, err := connectNetcode(setupCtx, srv, &netcode.ClientConfig{Config: netcode.Config{Native: netcode.NativeConfig{Net: link.client}}})
+		client, sess, err := connectNetcode(setupCtx, srv, ncOptions{Net: link.client}.client())
 		cancel()
 		if err != nil {
 			_ = srv.Close()

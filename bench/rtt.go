@@ -418,12 +418,12 @@ func openPionEcho(ctx context.Context, init *webrtc.DataChannelInit) (*echoer, e
 // ReadSnapshot. That is the path a player's input takes to the server and
 // its effect takes back, with the game's tick taken out.
 func openNetcodeEcho(ctx context.Context) (*echoer, error) {
-	srv, err := netcode.NewServer(&netcode.ServerConfig{UDPAddr: "127.0.0.1:0"})
+	srv, err := netcode.NewServer(ncOptions{UDPAddr: "127.0.0.1:0"}.server())
 	if err != nil {
 		return nil, fmt.Errorf("new server: %w", err)
 	}
 	// UDP4 only, as the bare channels, so that no IPv6 pair can be chosen.
-	client, sess, err := connectNetcode(ctx, srv, &netcode.ClientConfig{Config: netcode.Config{Native: netcode.NativeConfig{NetworkTypes: []netcode.NetworkType{netcode.NetworkUDP4}}}})
+	client, sess, err := connectNetcode(ctx, srv, ncOptions{UDP4Only: true}.client())
 	if err != nil {
 		_ = srv.Close()
 		return nil, err
@@ -474,14 +474,14 @@ func openNetcodeEcho(ctx context.Context) (*echoer, error) {
 }
 
 // connectNetcode dials srv over an in-memory signal pipe.
-func connectNetcode(ctx context.Context, srv *netcode.Server, cfg *netcode.ClientConfig) (*netcode.Client, *netcode.Session, error) {
+func connectNetcode(ctx context.Context, srv *netcode.Server, cfg *ncClientConfig) (*netcode.Client, *netcode.Session, error) {
 	client, sess, _, err := connectNetcodeVia(ctx, srv, cfg, nil)
 	return client, sess, err
 }
 
 // connectNetcodeVia is connectNetcode with the client's end of the pipe
 // wrapped by wrap (unless nil); dialed is when Dial returned.
-func connectNetcodeVia(ctx context.Context, srv *netcode.Server, cfg *netcode.ClientConfig, wrap func(netcode.Signaler) netcode.Signaler) (
+func connectNetcodeVia(ctx context.Context, srv *netcode.Server, cfg *ncClientConfig, wrap func(netcode.Signaler) netcode.Signaler) (
 	client *netcode.Client, sess *netcode.Session, dialed time.Time, err error) {
 	csig, ssig := netcode.SignalPipe()
 	if wrap != nil {

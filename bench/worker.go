@@ -202,7 +202,7 @@ func dialWS(ctx context.Context, url string) (*netcode.Client, error) {
 		return nil, err
 	}
 	// UDP4 only: the server listens on 127.0.0.1.
-	client, err := netcode.Dial(ctx, sig, &netcode.ClientConfig{Config: netcode.Config{Native: netcode.NativeConfig{NetworkTypes: []netcode.NetworkType{netcode.NetworkUDP4}}}})
+	client, err := netcode.Dial(ctx, sig, ncOptions{UDP4Only: true}.client())
 	if err != nil {
 		return nil, fmt.Errorf("netcode dial: %w", err)
 	}
