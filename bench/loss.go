@@ -315,6 +315,9 @@ func runStream(ctx context.Context, cfg streamConfig, transports []streamTranspo
 	var backWG sync.WaitGroup
 	if cfg.backHz > 0 {
 		for i, s := range streams {
+			if s.back == nil {
+				continue
+			}
 			backWG.Add(1)
 			go func() {
 				defer backWG.Done()
