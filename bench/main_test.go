@@ -158,6 +158,29 @@ func TestLossSmoke(t *testing.T) {
 		t.Errorf("scenario %q params %+v", r.Scenario, r.Params)
 	}
 	checkLossResults(t, r.Results, 60)
+	for _, res := range r.Results {
+		if res.BackSent != 0 {
+			t.Errorf("%s sent %d back without -back-hz", res.Transport, res.BackSent)
+		}
+	}
+}
+
+// TestLossBack: with -back-hz, every transport's client sends messages back
+// (netcode as inputs), and packets per message count them too.
+func TestLossBack(t *testing.T) {
+	var r lossReport
+	decodeOne(t, runBench(t, "loss", "-loss", "0", "-delay", "5ms", "-duration", "1s", "-drain", "500ms", "-back-hz", "30", "-json"), &r)
+	if r.Params.BackHz != 30 {
+		t.Errorf("params %+v", r.Params)
+	}
+	checkLossResults(t, r.Results, 60)
+	for _, res := range r.Results {
+		// About 45 over the second the stream lasts and its drain; a loaded
+		// machine's ticker may drop some.
+		if res.BackSent < 5 || res.BackSent > 60 {
+			t.Errorf("%s sent %d back, want about 45 (1.5 s at 30 Hz)", res.Transport, res.BackSent)
+		}
+	}
 }
 
 func TestGridSmoke(t *testing.T) {
