@@ -3,6 +3,7 @@
 // build payloads, good and bad, and know what they must decode to.
 import { BitWriter } from "../src/bits.js";
 import type { FieldValue, Quat } from "../src/schema.js";
+import { mulberry32 } from "./mulberry32.js";
 
 export interface FieldSpec {
   name: string;
@@ -110,14 +111,7 @@ export function expected(f: FieldSpec, v: Raw): FieldValue {
 
 /** A small deterministic PRNG (mulberry32), so that a failure can be replayed from its seed. */
 export function rng(seed: number): { int(n: number): number; chance(p: number): boolean } {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return { int: (n) => Math.floor(next() * n), chance: (p) => next() < p };
 }
 

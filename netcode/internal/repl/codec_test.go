@@ -307,6 +307,24 @@ func TestPriorityNoStarvation(t *testing.T) {
 	t.Logf("longest wait %d ticks", worst)
 }
 
+// deliver sends world through snd to rcv as a perfect network would: in
+// one datagram's budget, received at once, acknowledged.
+func deliver(t testing.TB, snd *Sender, rcv *Receiver, world *State, tick uint64) (payload []byte, base uint64, got *State) {
+	t.Helper()
+	payload, base, err := snd.Encode(world, tick, Options{Budget: 1200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err = rcv.Receive(tick, base, 0, payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snd.Ack(tick); err != nil {
+		t.Fatal(err)
+	}
+	return payload, base, got
+}
+
 // TestTypeChange: an entity whose type changes is removed and then
 // created anew.
 func TestTypeChange(t *testing.T) {
@@ -317,17 +335,7 @@ func TestTypeChange(t *testing.T) {
 		if tick == 2 {
 			ents = []*Entity{NewEntity(types[2])}
 		}
-		p, base, err := snd.Encode(NewState(tick, types, []uint32{7}, ents), tick, Options{Budget: 1200})
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := rcv.Receive(tick, base, 0, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := snd.Ack(tick); err != nil {
-			t.Fatal(err)
-		}
+		_, _, st := deliver(t, snd, rcv, NewState(tick, types, []uint32{7}, ents), tick)
 		e, ok := st.Get(7)
 		switch tick {
 		case 1:

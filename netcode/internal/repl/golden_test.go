@@ -54,19 +54,9 @@ func goldenExamples(t testing.TB) []golden {
 	var out []golden
 	for i, w := range worlds {
 		tick := uint64(i + 1)
-		p, base, err := snd.Encode(NewState(tick, types, w.ids, w.ents), tick, Options{Budget: 1200})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, base, st := deliver(t, snd, rcv, NewState(tick, types, w.ids, w.ents), tick)
 		msg, err := enc.Encode(&wire.Message{Kind: wire.KindState, Seq: tick, Base: base, Time: w.time, Payload: p})
 		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := rcv.Receive(tick, base, 0, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := snd.Ack(tick); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, golden{name: w.name, tick: tick, base: base, time: w.time, payload: append([]byte(nil), p...), msg: spaced(msg), world: worldJSON(st)})
