@@ -130,3 +130,16 @@ func TestGameServerDrain(t *testing.T) {
 		})
 	}
 }
+
+// TestReadyOnceAttached: a game server that AttachGameServer has
+// registered already counts in the readiness, as the lobby command's
+// /readyz promises once it prints its address.
+func TestReadyOnceAttached(t *testing.T) {
+	srv, _ := testLobby(t, &Config{Modes: map[string]Mode{"duel": {MinPlayers: 2, MaxPlayers: 2}}})
+	for i := range 20 {
+		attach(t, srv, 8)
+		if r := srv.Readiness(); !r.Ready || r.GameServers != i+1 {
+			t.Fatalf("after attaching game server %d: %+v", i+1, r)
+		}
+	}
+}

@@ -998,9 +998,18 @@ func (h *hub) attachServer(c *conn, reg *proto.Register, trusted bool) {
 		resume: randomID(22)}
 	h.servers[g.id] = g
 	c.gs = g
-	c.send(proto.TypeRegistered, &proto.Registered{Envelope: proto.Envelope{ID: reg.ID}, V: proto.Version, Server: g.id,
+	h.sendRegistered(c, &proto.Registered{Envelope: proto.Envelope{ID: reg.ID}, V: proto.Version, Server: g.id,
 		Capacity: g.capacity, Resume: g.resume})
 	h.cfg.Logger.Info("lobby: game server registered", "server", g.id, "name", g.name, "region", g.region, "capacity", g.capacity)
+}
+
+// sendRegistered acknowledges a game server's registration, once the
+// readiness counts it: the hub's loop publishes the readiness only after
+// the event, and a server told it is registered (AttachGameServer returns)
+// could otherwise find the lobby not ready for a moment.
+func (h *hub) sendRegistered(c *conn, m *proto.Registered) {
+	h.updateReady()
+	c.send(proto.TypeRegistered, m)
 }
 
 // resumable finds the game server whose registration token is token.
@@ -1040,7 +1049,7 @@ func (h *hub) resumeServer(g *gameServer, c *conn, reg *proto.Register, capacity
 		}
 		h.offerBackfill(r)
 	}
-	c.send(proto.TypeRegistered, &proto.Registered{Envelope: proto.Envelope{ID: reg.ID}, V: proto.Version, Server: g.id,
+	h.sendRegistered(c, &proto.Registered{Envelope: proto.Envelope{ID: reg.ID}, V: proto.Version, Server: g.id,
 		Capacity: g.capacity, Resume: g.resume, Resumed: true})
 	h.cfg.Logger.Info("lobby: game server came back", "server", g.id, "rooms", len(rooms), "seats", seats)
 }
