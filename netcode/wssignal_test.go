@@ -688,21 +688,26 @@ func TestWSSignalPing(t *testing.T) {
 	c, s := g.dial(t, g.url, nil)
 	ctx := ctxTimeout(t, 20*time.Second)
 
+	hijacked := func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.raw)
+	}
 	// A client that sends its offer and then never reads answers no ping.
+	// net/http sends the 101 before its hijack hook runs, so the dial can
+	// return before the server has counted the WebSocket: wait for that
+	// first, or the deaf one would be counted during the sleep below.
+	one := hijacked()
 	deaf := rawWS(t, ctx, g.url, nil)
 	offer, _ := json.Marshal(Signal{Type: SignalOffer, SDP: fuzzOffer})
 	_ = deaf.Write(ctx, websocket.MessageText, offer)
+	waitFor(t, ctx, func() bool { return hijacked() == one+1 }, "the server to take the deaf client's WebSocket")
 	waitFor(t, ctx, func() bool { return g.h.openConns() == 1 }, "the deaf client's WebSocket to be dropped")
 
-	g.mu.Lock()
-	before := len(g.raw)
-	g.mu.Unlock()
+	before := hijacked()
 	time.Sleep(4 * interval) // four pings, each answered within an interval
-	g.mu.Lock()
-	after := len(g.raw)
-	g.mu.Unlock()
-	if g.h.openConns() != 1 || after != before {
-		t.Errorf("the idle client's WebSocket was replaced: %d connections, %d WebSockets held", after-before, g.h.openConns())
+	if n, after := g.h.openConns(), hijacked(); n != 1 || after != before {
+		t.Errorf("the idle client's WebSocket was replaced: %d new connections, %d WebSockets held", after-before, n)
 	}
 	if s.Err() != nil || c.Err() != nil {
 		t.Fatalf("session %v, client %v", s.Err(), c.Err())
