@@ -759,7 +759,7 @@ func (g *GameServer) result(r gsResult) {
 			s.cancel = nil // the signaler is closed; a new offer starts over
 		}
 	case !current:
-		g.closeSession(r.sess, "seat no longer held")
+		_ = r.sess.Close("seat no longer held")
 	default:
 		p := &Player{Room: r.key.room, ID: r.key.player, Name: s.name, Mode: s.mode, Session: r.sess}
 		select {
@@ -770,7 +770,7 @@ func (g *GameServer) result(r gsResult) {
 			// give the seat back so the lobby tells the player.
 			s.cancel = nil
 			g.dropSeat(r.key, s, "game server not accepting")
-			g.closeSession(r.sess, "game server not accepting")
+			_ = r.sess.Close("game server not accepting")
 			g.send(proto.TypeRelease, &proto.SeatRef{Room: r.key.room, Player: r.key.player, Reason: "not accepting"})
 			return
 		}
@@ -799,20 +799,9 @@ func (g *GameServer) dropSeat(k seatKey, s *gsSeat, reason string) {
 		s.cancel()
 	}
 	if s.sess != nil {
-		g.closeSession(s.sess, reason)
+		_ = s.sess.Close(reason) // returns at once: the Server releases it
 	}
 	s.sig.closeOnce()
-}
-
-// closeSession closes a session off the loop goroutine: Close waits for
-// the session's close message to flush (up to 250 ms), and the loop must
-// not stall every other player's signaling meanwhile.
-func (g *GameServer) closeSession(sess *netcode.Session, reason string) {
-	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		_ = sess.Close(reason)
-	}()
 }
 
 // gsSignaler is one player's signaling as the game server sees it: the

@@ -194,7 +194,8 @@ func (c *Client) Err() error { return c.p.Err() }
 
 // Close tells the server, releases the connection and waits for every
 // goroutine the client started. It is idempotent and unblocks every waiting
-// call.
+// call. Telling the server takes a round trip on a working path, and at
+// most 250 ms on one that is not.
 func (c *Client) Close() error { return c.p.close(CloseNormal, "client closed", true) }
 
 // CloseWithError closes the client as Close does, with the game's own code,

@@ -351,3 +351,19 @@ func TestQuietSession(t *testing.T) {
 		t.Fatalf("ReadEvent = %q, %v", ev, err)
 	}
 }
+
+// BenchmarkClientClose measures Client.Close on loopback: a round trip for
+// the server to have the close message, not SCTP's delayed
+// acknowledgement (go test -run '^$' -bench ClientClose ./netcode/).
+func BenchmarkClientClose(b *testing.B) {
+	srv := newTestServer(b, nil)
+	for range b.N {
+		b.StopTimer()
+		c, s := connect(b, srv, nil)
+		b.StartTimer()
+		_ = c.Close()
+		b.StopTimer()
+		<-s.Done()
+		b.StartTimer()
+	}
+}

@@ -30,11 +30,16 @@ type link struct {
 	decU, decR *wire.Decoder
 	encU       *wire.Encoder
 
-	opened   chan *rtcChannel // a channel's open event, for the run loop
-	failed   chan error       // a handshake failure, once
-	open     atomic.Bool      // adopted: sends go here, messages are taken
-	broken   atomic.Bool      // the transport failed for good (PC failed, a channel closed)
-	iceState atomic.Int32     // the latest iceState
+	opened chan *rtcChannel // a channel's open event, for the run loop
+	failed chan error       // a handshake failure, once
+	open   atomic.Bool      // adopted: sends go here, messages are taken
+	broken atomic.Bool      // the transport failed for good (PC failed, a channel closed)
+	// A channel's end, for the run loop to tell a peer that hung up from a
+	// failure: when a channel closed first (p.now(), 0 if none has), and
+	// whether the events channel has delivered everything up to its end.
+	chClosedAt atomic.Int64
+	rEnded     atomic.Bool
+	iceState   atomic.Int32 // the latest iceState
 
 	// Gathering starts inside SetLocalDescription, before the offer or
 	// answer is queued; candidates wait in early until it is.
@@ -138,6 +143,17 @@ func (p *peer) newLink(rc *rtcConn, gen uint32) *link {
 		},
 	})
 	return l
+}
+
+// draining says whether a channel has closed but the events channel has
+// not yet delivered what it holds. A peer that closes on purpose sends its
+// close message and then takes the association down; each channel's
+// messages are delivered in order before its end is reported, but the
+// other channel may report its end first. The close message then is still
+// on its way, and the connection is not lost: the peer hung up.
+func (l *link) draining(now int64) bool {
+	at := l.chClosedAt.Load()
+	return at != 0 && !l.rEnded.Load() && time.Duration(now-at) < closeFlushTimeout
 }
 
 // fail reports a handshake error to whoever waits for the opening, once.

@@ -190,6 +190,10 @@ func (p *peer) wantAck() {
 // resumes the session on a new one. A message over the stack's size limit
 // is the peer's doing, and closes the session.
 func (p *peer) channelClosed(l *link, ch *rtcChannel, err error) {
+	l.chClosedAt.CompareAndSwap(0, p.now())
+	if ch.label() == labelEvents {
+		l.rEnded.Store(true)
+	}
 	if p.isClosing() || l.isDown() {
 		return
 	}

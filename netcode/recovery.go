@@ -195,6 +195,9 @@ func (r *recovery) step(p *peer, now time.Time) time.Time {
 		last := p.lastRecv.Load()
 		since := time.Duration(p.now() - last)
 		switch {
+		case l.broken.Load() && l.draining(p.now()):
+			// Perhaps the peer hung up: its close message first.
+			soonest(p.epoch.Add(time.Duration(l.chClosedAt.Load()) + closeFlushTimeout + time.Millisecond))
 		case l.broken.Load():
 			r.lose(p, "connection failed")
 			if !r.resuming {

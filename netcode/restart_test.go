@@ -273,6 +273,58 @@ func TestServerRestartReportsLost(t *testing.T) {
 	}
 }
 
+// TestHangUpIsNotLost: a peer that closes on purpose sends its close
+// message and takes the association down, and each channel reports its
+// end once it has delivered what it holds; the snapshot channel's end may
+// come first. Until the events channel has ended, or for a bound, that is
+// no lost connection: a client without signaling would otherwise give up
+// with CloseConnectionLost just before the peer's own reason arrives.
+func TestHangUpIsNotLost(t *testing.T) {
+	tests := []struct {
+		name     string
+		ago      time.Duration // since the first channel ended
+		rEnded   bool          // the events channel has ended too
+		wantLost bool
+	}{
+		{"snapshots ended, events not yet", 0, false, false},
+		{"events ended too", 0, true, true},
+		{"events never ended", closeFlushTimeout + time.Millisecond, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := (&ClientConfig{}).resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := newPeer(cfg, roleClient, nil, nil)
+			l := &link{down: make(chan struct{})}
+			l.open.Store(true)
+			l.iceState.Store(int32(iceConnected))
+			p.link.Store(l)
+			p.lastRecv.Store(p.now())
+			p.sigEnd.Store(true)
+			l.broken.Store(true)
+			l.chClosedAt.Store(p.now() - int64(tt.ago))
+			l.rEnded.Store(tt.rEnded)
+
+			var r recovery
+			next := r.step(p, time.Now())
+			if lost := p.isClosing(); lost != tt.wantLost {
+				t.Fatalf("closed = %v (%v), want %v", lost, p.Err(), tt.wantLost)
+			}
+			if tt.wantLost {
+				if ce, ok := p.Err().(*CloseError); !ok || ce.Code != CloseConnectionLost {
+					t.Fatalf("closed with %v, want CloseConnectionLost", p.Err())
+				}
+				return
+			}
+			if want := p.epoch.Add(time.Duration(l.chClosedAt.Load()) + closeFlushTimeout); next.Before(want) {
+				t.Fatalf("looks again at %v, want once the bound has passed (%v)", next, want)
+			}
+		})
+	}
+}
+
 // outliving is the client's end of a signaling path that outlives the
 // server (as the lobby's does): once the other end is gone, writes vanish
 // and reads wait for Close.

@@ -235,8 +235,12 @@ func (p *peer) teardown() {
 	}
 }
 
-// flushClose sends the close message and gives it a bounded moment to leave
-// before the association goes down.
+// flushClose sends the close message and waits, within closeFlushTimeout,
+// until the peer has it. That is a round trip on a working path: the peer
+// acknowledges it, or hangs up at once, which ends the events channel
+// here. Closing sooner would drop it: the association's abort goes ahead of
+// whatever waits in its queue, and pion cannot say when a message has left
+// for the network.
 func (p *peer) flushClose(l *link) {
 	ce := p.Err().(*CloseError)
 	b, err := wire.NewEncoder().Encode(&wire.Message{Kind: wire.KindClose, Code: uint16(ce.Code), Reason: truncate(ce.Reason, wire.MaxReasonLen)})
@@ -244,8 +248,8 @@ func (p *peer) flushClose(l *link) {
 		return
 	}
 	deadline := time.Now().Add(closeFlushTimeout)
-	for l.r.bufferedAmount() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	for wait := 50 * time.Microsecond; l.r.bufferedAmount() > 0 && !l.rEnded.Load() && time.Now().Before(deadline); wait = min(2*wait, 5*time.Millisecond) {
+		time.Sleep(wait)
 	}
 }
 
