@@ -39,6 +39,7 @@ func cmdReplication(ctx context.Context, args []string, e *env) error {
 	hz := fs.Int("hz", 30, "reference scene: ticks per second")
 	cubeHz := fs.Int("cube-hz", 60, "cube scene: ticks per second")
 	renderHz := fs.Int("render-hz", 60, "reference scene: each client's render loop, frames per second")
+	inputHz := fs.Int("input-hz", 0, "each client sends its game's input this often (16 B), on which state acks ride; 0: none, and every ack goes alone")
 	seed := fs.Int64("seed", 1, "seed of the random loss")
 	scenes := fs.String("scenes", "reference,cubes", "comma-separated scenes to run: reference, cubes")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured phase of one scene (-scenes), the whole process (clients too), to `file`")
@@ -55,6 +56,8 @@ func cmdReplication(ctx context.Context, args []string, e *env) error {
 		return usageErrorf(fs, "-clients must be in [1, 64]")
 	case *hz < 1 || *hz > 240 || *cubeHz < 1 || *cubeHz > 240 || *renderHz < 1 || *renderHz > 480:
 		return usageErrorf(fs, "-hz and -cube-hz must be in [1, 240], -render-hz in [1, 480]")
+	case *inputHz < 0 || *inputHz > 480:
+		return usageErrorf(fs, "-input-hz must be in [0, 480]")
 	case *duration < time.Second/time.Duration(min(*hz, *cubeHz)):
 		return usageErrorf(fs, "-duration must cover at least one tick")
 	}
@@ -71,6 +74,7 @@ func cmdReplication(ctx context.Context, args []string, e *env) error {
 	r := &replReport{Scenario: "replication", Args: e.args, Params: replParams{
 		Loss: *loss, DelayMS: ms(*delay), JitterMS: ms(*jitter), Clients: *clients, DurationS: duration.Seconds(),
 		WarmupS: warmup.Seconds(), Hz: *hz, CubeHz: *cubeHz, RenderHz: *renderHz, Budget: replBudget, Seed: *seed, Scenes: names,
+		InputHz: *inputHz,
 	}}
 	ticks := func(hz int) int { return int((*warmup + *duration) * time.Duration(hz) / time.Second) }
 	total := 0
@@ -90,7 +94,7 @@ func cmdReplication(ctx context.Context, args []string, e *env) error {
 	defer bar.finish()
 	for _, n := range names {
 		cfg := replRun{loss: *loss, delay: *delay, jitter: *jitter, clients: *clients, duration: *duration,
-			warmup: *warmup, renderHz: *renderHz, seed: *seed, prof: prof}
+			warmup: *warmup, renderHz: *renderHz, inputHz: *inputHz, seed: *seed, prof: prof}
 		switch n {
 		case "reference":
 			s := newRefScene()
@@ -145,6 +149,7 @@ type replRun struct {
 	scene         replScene
 	render        replTruth // nil: no render loop
 	hz, renderHz  int
+	inputHz       int
 	clients       int
 	loss          float64
 	delay, jitter time.Duration
@@ -159,6 +164,8 @@ type replClient struct {
 	srv    *netcode.Server
 	client *netcode.Client
 	sess   *netcode.Session
+	lab    *lab
+	link   *labLink
 
 	// Filled by its goroutines during the measured phase.
 	nexts, fresh  int
@@ -208,7 +215,7 @@ func runReplScene(ctx context.Context, cfg replRun, bar *progress) (res *replRes
 			_ = srv.Close()
 			return nil, err
 		}
-		cs = append(cs, &replClient{srv: srv, client: client, sess: sess})
+		cs = append(cs, &replClient{srv: srv, client: client, sess: sess, lab: l, link: link})
 	}
 	players := cs
 
@@ -239,6 +246,13 @@ func runReplScene(ctx context.Context, cfg replRun, bar *progress) (res *replRes
 				replRenderLoop(runCtx, c, cfg.render, cfg.renderHz, &measuring)
 			}()
 		}
+		if cfg.inputHz > 0 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				replInputLoop(runCtx, c, cfg.inputHz)
+			}()
+		}
 	}
 	defer func() {
 		stop()
@@ -255,16 +269,33 @@ func runReplScene(ctx context.Context, cfg replRun, bar *progress) (res *replRes
 	return replSummarise(cfg, tl, players), nil
 }
 
+// replInputLoop sends the game's inputs, as a player's client does, until
+// ctx ends; a refused one (congested) is the game's loss, as in a game.
+func replInputLoop(ctx context.Context, c *replClient, hz int) {
+	t := time.NewTicker(time.Second / time.Duration(hz))
+	defer t.Stop()
+	input := make([]byte, 16)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = c.client.SendInput(input)
+		}
+	}
+}
+
 // replStats are the counters the tick loop reads at the start and the
 // end of the measured phase.
 type replStats struct {
-	bytesOut, statesSent, statesKept, statesDropped []uint64
+	bytesOut, statesSent, statesKept, statesDropped, clientPackets []uint64
 }
 
 func readReplStats(players []*replClient) replStats {
 	var s replStats
 	for _, c := range players {
 		ss, cl := c.sess.Stats(), c.client.Stats()
+		s.clientPackets = append(s.clientPackets, c.lab.clientPackets(c.link))
 		s.bytesOut = append(s.bytesOut, ss.BytesOut)
 		s.statesSent = append(s.statesSent, ss.StatesSent)
 		s.statesKept = append(s.statesKept, cl.StatesReceived)
@@ -529,13 +560,14 @@ func replSummarise(cfg replRun, tl *replTicks, players []*replClient) *replResul
 	if res.Moving == 0 {
 		res.Moving = int(math.Round(res.MovedPerTick))
 	}
-	var stateBytes, sent, kept, dropped float64
+	var stateBytes, sent, kept, dropped, clientPackets float64
 	var nexts, carried, regressions int
 	var carriedErrs []float64
 	var errs, ages []float64
 	var delays, targets, jitters []time.Duration
 	for i, c := range players {
 		stateBytes += float64(tl.after.bytesOut[i] - tl.before.bytesOut[i])
+		clientPackets += float64(tl.after.clientPackets[i] - tl.before.clientPackets[i])
 		sent += float64(tl.after.statesSent[i] - tl.before.statesSent[i])
 		kept += float64(tl.after.statesKept[i] - tl.before.statesKept[i])
 		dropped += float64(tl.after.statesDropped[i] - tl.before.statesDropped[i])
@@ -553,6 +585,7 @@ func replSummarise(cfg replRun, tl *replTicks, players []*replClient) *replResul
 	res.StatesSent, res.StatesKept, res.StatesDropped = sent, kept, dropped
 	res.ClientEntities = float64(tl.clientEntities) / nc
 	res.StateBytesPerClientS = stateBytes / secs
+	res.ClientPacketsPerS = clientPackets / nc / secs
 	res.KbitPerClientS = 8 * stateBytes / secs / 1000
 	if sent > 0 {
 		res.StateBytesPerState = stateBytes / sent

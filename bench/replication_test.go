@@ -14,8 +14,8 @@ import (
 // machine, never timings.
 func TestReplicationSmoke(t *testing.T) {
 	var r replReport
-	decodeOne(t, runBench(t, "replication", "-clients", "2", "-duration", "1s", "-warmup", "500ms", "-json"), &r)
-	if r.Scenario != "replication" || r.Params.Clients != 2 || r.Params.Hz != 30 || r.Params.CubeHz != 60 || r.Params.Loss != 0.05 {
+	decodeOne(t, runBench(t, "replication", "-clients", "2", "-duration", "1s", "-warmup", "500ms", "-input-hz", "60", "-json"), &r)
+	if r.Scenario != "replication" || r.Params.Clients != 2 || r.Params.Hz != 30 || r.Params.CubeHz != 60 || r.Params.Loss != 0.05 || r.Params.InputHz != 60 {
 		t.Errorf("scenario %q params %+v", r.Scenario, r.Params)
 	}
 	if r.Reference == nil || r.Cubes == nil {
@@ -28,6 +28,9 @@ func TestReplicationSmoke(t *testing.T) {
 		if res.Ticks < 1 || res.StatesSent < 1 || res.StateBytesPerClientS <= 0 || res.StateBytesPerState > replBudget {
 			t.Errorf("%s: %d ticks, %.0f states sent, %.0f B/s, %.0f B a state", res.Scene, res.Ticks, res.StatesSent,
 				res.StateBytesPerClientS, res.StateBytesPerState)
+		}
+		if res.ClientPacketsPerS < 60/2 {
+			t.Errorf("%s: %.1f packets a second from a client sending 60 inputs a second", res.Scene, res.ClientPacketsPerS)
 		}
 		if res.MsgpackBytesPerTick <= res.MsgpackArrayBytesPerTick || res.Ratio <= 0 {
 			t.Errorf("%s: msgpack %.0f B by name, %.0f B by position, ratio %.2f", res.Scene, res.MsgpackBytesPerTick,

@@ -29,6 +29,7 @@ type replParams struct {
 	Budget    int      `json:"budget"`
 	Seed      int64    `json:"seed"`
 	Scenes    []string `json:"scenes"`
+	InputHz   int      `json:"input_hz"`
 }
 
 // replResult is one scene's figures. Per-client figures are means over
@@ -58,7 +59,11 @@ type replResult struct {
 	// PingInterval, under 100 B/s), which a game pays for anyway; counted
 	// as state bytes they only lower the ratio.
 	StateBytesPerClientS float64 `json:"state_bytes_per_client_s"`
-	StateBytesPerState   float64 `json:"state_bytes_per_state"`
+	// ClientPacketsPerS is the UDP packets a client sent a second, as the
+	// server receives them: inputs (-input-hz), state acks, SCTP's
+	// acknowledgements and pings, dropped ones included.
+	ClientPacketsPerS  float64 `json:"client_packets_per_s"`
+	StateBytesPerState float64 `json:"state_bytes_per_state"`
 	// MsgpackBytesPerTick is the world's structs, all of them, encoded
 	// with msgpack as a []struct (fields by name, msgpack's default), per
 	// tick; Array with UseArrayEncodedStructs (fields by position).
@@ -173,6 +178,7 @@ func replRows(res *replResult, p replParams) [][]string {
 			[]string{"kbit/s per client", f("%.1f", res.KbitPerClientS), f("Fiedler's target 256 kbit/s")})
 	}
 	rows = append(rows,
+		[]string{"packets from a client", f("%.1f a second", res.ClientPacketsPerS), f("inputs at %d Hz, state acks (alone or riding on inputs), SCTP acknowledgements and pings", p.InputHz)},
 		[]string{"states per client", f("%.0f sent", res.StatesSent), f("%.0f kept, %.0f dropped, over %d ticks; %.0f of the %d entities at the client at the end", res.StatesKept, res.StatesDropped, res.Ticks, res.ClientEntities, res.Entities)},
 	)
 	if res.MoverSamples > 0 {

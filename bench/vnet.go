@@ -36,6 +36,7 @@ type labLink struct {
 	// Guarded by lab.mu.
 	rng              *rand.Rand
 	packets, dropped uint64
+	fromClient       uint64 // of packets: those the client sent
 }
 
 // newLab builds a started router with n links. Delay is one-way, applied by
@@ -93,6 +94,9 @@ func (l *lab) filter(c vnet.Chunk) bool {
 		return true
 	}
 	link.packets++
+	if src.IP.String() == link.clientIP {
+		link.fromClient++
+	}
 	drop := l.loss > 0 && link.rng.Float64() < l.loss
 	if drop {
 		link.dropped++
@@ -124,6 +128,13 @@ func (l *lab) packets(link *labLink) uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return link.packets
+}
+
+// clientPackets returns how many of those packets link's client sent.
+func (l *lab) clientPackets(link *labLink) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return link.fromClient
 }
 
 func (l *lab) close() error {

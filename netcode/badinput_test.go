@@ -56,6 +56,8 @@ func TestBadInput(t *testing.T) {
 		{"input on the event channel", true, mp(t, 1, 2, 1, payload), CloseProtocolError},
 		{"event sequence gap", true, mp(t, 1, 16, 5, 0, payload), CloseProtocolError},
 		{"ack of events never sent", true, mp(t, 1, 17, 7), CloseProtocolError},
+		{"state ack of a tick never sent", false, mp(t, 1, 6, 3), CloseProtocolError},
+		{"input carrying a state ack of a tick never sent", false, mp(t, 1, 2, 1, payload, 3), CloseProtocolError},
 		{"close reason too long", true, mp(t, 1, 18, 0, strings.Repeat("x", 300)), CloseProtocolError},
 		{"oversized on snapshots", false, mp(t, 1, 2, 1, make([]byte, maxUnreliableSize)), CloseTooLarge},
 		{"oversized event within read buffer", true, mp(t, 1, 16, 1, 0, make([]byte, defaultMaxEventSize+1)), CloseTooLarge},

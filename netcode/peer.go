@@ -122,6 +122,13 @@ type peer struct {
 	stateSent atomic.Uint64
 	stateAck  atomic.Uint64
 	replica   *Replica
+	// A state ack the client holds for its next input to carry (ack.go):
+	// the tick (0: none), when it goes alone at the latest (p.now()), and
+	// the game's last input (p.now()) with the gap before it.
+	ackTick   atomic.Uint64
+	ackBy     atomic.Int64
+	lastInput atomic.Int64
+	inputGap  atomic.Int64
 
 	inbox  *datagramRing // snapshots (client) or inputs (server)
 	events *eventQueue

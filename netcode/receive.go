@@ -33,6 +33,12 @@ func (p *peer) onUnreliable(l *link, ch *rtcChannel, b []byte) {
 	}
 	switch m.Kind {
 	case p.inKind:
+		if m.Ack != 0 {
+			if !p.stateAcked(m.Ack) {
+				return
+			}
+			p.stats.stateAcksRiding.Add(1)
+		}
 		res := p.inbox.push(datagram{seq: m.Seq, payload: m.Payload, received: time.Now()})
 		switch {
 		case res.stale:
@@ -69,23 +75,16 @@ func (p *peer) onUnreliable(l *link, ch *rtcChannel, b []byte) {
 			return
 		default:
 			p.stats.statesRecv.Add(1)
-			if b, err := l.encU.Encode(&wire.Message{Kind: wire.KindStateAck, Seq: ack}); err == nil {
-				p.writeControl(ch, b)
-			}
+			p.ackState(l, ch, ack)
 		}
 		p.stir()
 	case wire.KindStateAck:
-		if p.role != roleServer || m.Seq == 0 || m.Seq > p.stateSent.Load() {
-			p.badMessage(labelSnapshots, fmt.Errorf("%w: state ack of tick %d, newest sent %d", wire.ErrMalformed, m.Seq, p.stateSent.Load()))
-			return
+		if p.role == roleServer && p.stateAcked(m.Seq) {
+			p.stats.stateAcksAlone.Add(1)
+			p.stir()
+		} else if p.role != roleServer {
+			p.badMessage(labelSnapshots, fmt.Errorf("%w: state ack sent to a client", wire.ErrMalformed))
 		}
-		for {
-			old := p.stateAck.Load()
-			if m.Seq <= old || p.stateAck.CompareAndSwap(old, m.Seq) {
-				break
-			}
-		}
-		p.stir()
 	case wire.KindPong:
 		rtt := time.Since(p.epoch) - time.Duration(m.Time)
 		if m.Time <= 0 || rtt < 0 || rtt > time.Minute {
@@ -155,6 +154,21 @@ func (p *peer) onReliable(l *link, b []byte) {
 		p.closeWith(&CloseError{Code: CloseCode(m.Code), Reason: m.Reason, Remote: true}, false)
 	default:
 		p.badMessage(labelEvents, fmt.Errorf("%w: %v not allowed here", wire.ErrMalformed, m.Kind))
+	}
+}
+
+// stateAcked takes the client's ack of tick, alone or riding on an input
+// (REPLICATION.md, "Acks"); an ack of a tick never sent closes the session.
+func (p *peer) stateAcked(tick uint64) bool {
+	if tick == 0 || tick > p.stateSent.Load() {
+		p.badMessage(labelSnapshots, fmt.Errorf("%w: state ack of tick %d, newest sent %d", wire.ErrMalformed, tick, p.stateSent.Load()))
+		return false
+	}
+	for {
+		old := p.stateAck.Load()
+		if tick <= old || p.stateAck.CompareAndSwap(old, tick) {
+			return true
+		}
 	}
 }
 

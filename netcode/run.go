@@ -75,6 +75,7 @@ func (p *peer) run() {
 			}
 			soonest(nextPing)
 			soonest(nextAck)
+			soonest(p.ackDeadline())
 		}
 		if settling {
 			soonest(now.Add(settleDelay))
@@ -167,6 +168,7 @@ func (p *peer) run() {
 				p.log.Debug("quiet: no pings until the game sends again")
 			}
 		}
+		p.flushAck(l, ctlEnc)
 		if !nextAck.IsZero() && !now.Before(nextAck) {
 			nextAck = time.Time{}
 			if p.ackDue.Swap(false) && l.open.Load() {

@@ -15,11 +15,18 @@ func (p *peer) sendUnreliable(payload []byte) error {
 	if len(payload) > p.cfg.MaxUnreliableSize && !p.isClosing() {
 		return fmt.Errorf("%w: %v payload of %d bytes, limit %d", ErrTooLarge, p.outKind, len(payload), p.cfg.MaxUnreliableSize)
 	}
+	var ack uint64
 	return p.writeUnreliable(func() wire.Message {
-		return wire.Message{Kind: p.outKind, Seq: p.unrelSeq + 1, Payload: payload}
+		if p.role == roleClient {
+			ack = p.ackTick.Load() // riding on the input (ack.go)
+		}
+		return wire.Message{Kind: p.outKind, Seq: p.unrelSeq + 1, Ack: ack, Payload: payload}
 	}, func() {
 		p.unrelSeq++
 		p.stats.unrelSent.Add(1)
+		if p.role == roleClient {
+			p.inputSent(ack)
+		}
 	})
 }
 

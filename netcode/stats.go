@@ -76,9 +76,12 @@ type counters struct {
 	unrelSent, unrelRecv, unrelStale, inputsOverflow, congested atomic.Uint64
 	eventsSent, eventsRecv, eventsResent                        atomic.Uint64
 	statesSent, statesRecv, statesStale, statesNoBase           atomic.Uint64
-	restarts, resumes                                           atomic.Uint64
-	lost, bytesIn, bytesOut, malformed, candidatesRefused       atomic.Uint64
-	lossBits                                                    atomic.Uint64 // float64
+	// State acks a server took alone and riding on inputs (REPLICATION.md,
+	// "Acks"); a client counts those it sent alone.
+	stateAcksAlone, stateAcksRiding                       atomic.Uint64
+	restarts, resumes                                     atomic.Uint64
+	lost, bytesIn, bytesOut, malformed, candidatesRefused atomic.Uint64
+	lossBits                                              atomic.Uint64 // float64
 
 	// lossWindow is owned by the ping loop.
 	prevLost, prevRecv uint64

@@ -6,6 +6,7 @@
 // pings and the supervision; everything else runs in the channels' and the
 // PeerConnection's event handlers.
 
+import { AckHold } from "./acks.js";
 import type { Codec } from "./codec.js";
 import { TickwireError, badArgument, fail, report } from "./errors.js";
 import { EventLog } from "./events.js";
@@ -60,6 +61,10 @@ export class Game {
   #inputSeq = 0;
   #snapshotHighest = 0;
   #ackSent = 0;
+  // State acks held for the next input (acks.ts), and the timer that sends
+  // one alone when no input comes.
+  #stateAcks = new AckHold();
+  #stateAckTimer: ReturnType<typeof setTimeout> | undefined;
   #pingID = 0;
   #epoch = now();
   #token = ""; // the resume token from the server's last answer
@@ -259,8 +264,10 @@ export class Game {
           return;
         }
         if (!c) return;
-        // Acknowledged at once, before the game hears of it.
-        this.#write(l.u, encode({ kind: Kind.stateAck, tick: m.tick }));
+        // Acknowledged before the game hears of it: at once, or on the
+        // next input (REPLICATION.md, "Acks").
+        if (this.#stateAcks.state(m.tick, now())) this.#armStateAck();
+        else this.#write(l.u, encode({ kind: Kind.stateAck, tick: m.tick }));
         this.world.deliver(c);
         return;
       }
@@ -633,6 +640,7 @@ export class Game {
     this.#final = this.stats();
     this.#state = "closed";
     clearInterval(this.#timer);
+    clearTimeout(this.#stateAckTimer);
     const l = this.#link;
     const finish = (): void => {
       l.close();
@@ -752,7 +760,8 @@ export class Game {
       this.#c.congested++;
       return false;
     }
-    const b = encode({ kind: Kind.input, seq: this.#inputSeq + 1, payload });
+    const ack = this.#stateAcks.tick; // riding on the input (acks.ts)
+    const b = encode(ack ? { kind: Kind.input, seq: this.#inputSeq + 1, payload, stateAck: ack } : { kind: Kind.input, seq: this.#inputSeq + 1, payload });
     if (b.length > maxUnreliableSize) throw fail("too_large", `netcode: message too large: input of ${b.length} bytes encoded, limit ${maxUnreliableSize}`);
     if (l.u.bufferedAmount + b.length > unreliableBuffer || !this.#write(l.u, b)) {
       this.#c.congested++;
@@ -760,7 +769,22 @@ export class Game {
     }
     this.#inputSeq++;
     this.#c.inputsSent++;
+    this.#stateAcks.inputSent(ack, now());
     return true;
+  }
+
+  /** #armStateAck sends a held state ack alone once its hold is over, unless an input has carried it. */
+  #armStateAck(): void {
+    if (this.#stateAckTimer !== undefined || this.#closed) return;
+    this.#stateAckTimer = setTimeout(() => {
+      this.#stateAckTimer = undefined;
+      if (this.#closed) return;
+      const t = this.#stateAcks.due(now());
+      const l = this.#link;
+      if (t) {
+        if (l.open && !l.closed) this.#write(l.u, encode({ kind: Kind.stateAck, tick: t }));
+      } else if (this.#stateAcks.tick) this.#armStateAck(); // a timer that fired early
+    }, Math.max(0, this.#stateAcks.by - now()));
   }
 
   /** Reliable and ordered; throws when closed, too large, or the send buffer is full. */

@@ -29,7 +29,9 @@ export const maxEventSize = 16 << 10;
 export const maxReasonLength = 256;
 
 export type Message =
-  | { kind: typeof Kind.snapshot | typeof Kind.input; seq: number; payload: Uint8Array }
+  | { kind: typeof Kind.snapshot; seq: number; payload: Uint8Array }
+  /** stateAck: a state ack riding on the input (REPLICATION.md, "Acks"). */
+  | { kind: typeof Kind.input; seq: number; payload: Uint8Array; stateAck?: number }
   | { kind: typeof Kind.ping | typeof Kind.pong; id: number; time: number }
   | { kind: typeof Kind.state; tick: number; base: number; time: number; payload: Uint8Array }
   | { kind: typeof Kind.stateAck; tick: number }
@@ -78,11 +80,17 @@ export function encode(m: Message): Uint8Array {
   w.reset();
   switch (m.kind) {
     case Kind.snapshot:
-    case Kind.input:
       w.u8u8(0x94, wireVersion);
       w.u8(m.kind);
       w.uint(m.seq);
       w.bin(m.payload);
+      break;
+    case Kind.input:
+      w.u8u8(m.stateAck ? 0x95 : 0x94, wireVersion);
+      w.u8(m.kind);
+      w.uint(m.seq);
+      w.bin(m.payload);
+      if (m.stateAck) w.uint(m.stateAck);
       break;
     case Kind.ping:
     case Kind.pong:
@@ -160,8 +168,12 @@ export function decode(b: Uint8Array): Message {
         need(n, 4);
         const seq = r.uint();
         const payload = r.take(r.binLen());
-        m = { kind, seq, payload };
         used = 4;
+        if (kind === Kind.input && n > 4) {
+          // The optional fifth element: a state ack riding on the input.
+          m = { kind, seq, payload, stateAck: r.uint() };
+          used = 5;
+        } else m = { kind, seq, payload };
         break;
       }
       case Kind.ping:

@@ -319,6 +319,34 @@ test("a state is applied, acknowledged at once on the snapshots channel, and rep
   assert.equal(game.world.tick, 4, "a malformed state changes nothing");
 });
 
+test("while the game sends inputs, a state's ack rides on the next one, or goes alone when none comes in time", async () => {
+  const { game, pc } = await play();
+  const u = pc.channel("snapshots");
+  const sent = (): any[] => u.sent.map((b) => decode(b));
+  const acksAlone = (): number[] => sent().filter((m) => m.kind === Kind.stateAck).map((m) => m.tick);
+  const json = new TextEncoder().encode(JSON.stringify({ name: "dot", fields: [{ name: "hp", kind: "int", min: 0, max: 100, bits: 7 }] }));
+  const w = new BitWriter().varbits(1).write(0, 8).varbits(json.length).bytes(json);
+  w.varbits(1).varbits(3).write(1, 2).write(0, 8).write(42, 7);
+  u.deliver(encode({ kind: Kind.state, tick: 4, base: 0, time: 1000, payload: w.finish() }));
+  assert.deepEqual(acksAlone(), [4], "no inputs yet: alone at once");
+
+  assert.equal(game.sendInput({ dx: 1 }), true);
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(game.sendInput({ dx: 1 }), true);
+  u.deliver(encode({ kind: Kind.state, tick: 5, base: 4, time: 1000, payload: Uint8Array.of(0, 0) }));
+  assert.equal(game.world.tick, 5);
+  assert.equal(game.sendInput({ dx: 2 }), true);
+  assert.deepEqual(sent().at(-1), { kind: Kind.input, seq: 3, payload: mp({ dx: 2 }), stateAck: 5 });
+  assert.deepEqual(acksAlone(), [4], "the input carried it");
+
+  u.deliver(encode({ kind: Kind.state, tick: 6, base: 5, time: 1000, payload: Uint8Array.of(0, 0) }));
+  assert.deepEqual(acksAlone(), [4], "held for an input");
+  await until(() => acksAlone().length === 2);
+  assert.deepEqual(acksAlone(), [4, 6], "no input came: alone");
+  assert.equal(game.sendInput({ dx: 3 }), true);
+  assert.deepEqual(sent().at(-1), { kind: Kind.input, seq: 4, payload: mp({ dx: 3 }) }, "nothing left to carry");
+});
+
 test("the server's states feed the world's playout: after a few, world.at plays the world out a little in the past", async () => {
   const { game, pc } = await play();
   try {

@@ -23,6 +23,7 @@ test("WIRE.md's examples encode and decode byte for byte", () => {
   const want: [string, Message][] = [
     ["snapshot seq 5, payload `AA`", { kind: Kind.snapshot, seq: 5, payload: bytes("aa") }],
     ["input seq 300, empty payload", { kind: Kind.input, seq: 300, payload: new Uint8Array() }],
+    ["input seq 2, payload `AA`, state ack 7", { kind: Kind.input, seq: 2, payload: bytes("aa"), stateAck: 7 }],
     ["event seq 1, ack 0, payload `hi`", { kind: Kind.event, seq: 1, ack: 0, payload: te.encode("hi") }],
     ["ack 3", { kind: Kind.ack, ack: 3 }],
     ["close code 1, reason `bye`", { kind: Kind.close, code: 1, reason: "bye" }],
@@ -46,6 +47,12 @@ test("pings carry any integer time", () => {
 test("state messages carry any unsigned width, and extra elements", () => {
   assert.deepEqual(decode(bytes("97 01 05 cf0000000100000000 00 cf0000100000000000 c40100 c0")), { kind: Kind.state, tick: 2 ** 32, base: 0, time: 2 ** 44, payload: bytes("00") });
   assert.deepEqual(decode(encode({ kind: Kind.stateAck, tick: 70000 })), { kind: Kind.stateAck, tick: 70000 });
+});
+
+test("an input's state ack is optional, and elements after it are skipped", () => {
+  assert.deepEqual(decode(bytes("94 01 02 02 c400")), { kind: Kind.input, seq: 2, payload: new Uint8Array() });
+  assert.deepEqual(decode(bytes("96 01 02 02 c400 cd012c a178")), { kind: Kind.input, seq: 2, payload: new Uint8Array(), stateAck: 300 });
+  assert.deepEqual(decode(encode({ kind: Kind.input, seq: 9, payload: bytes("01"), stateAck: 2 ** 40 })), { kind: Kind.input, seq: 9, payload: bytes("01"), stateAck: 2 ** 40 });
 });
 
 test("receivers accept any integer width and skip extra elements", () => {

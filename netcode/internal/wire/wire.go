@@ -24,7 +24,7 @@ type Kind uint8
 
 const (
 	KindSnapshot Kind = 1  // server to client: [v, 1, seq, payload]
-	KindInput    Kind = 2  // client to server: [v, 2, seq, payload]
+	KindInput    Kind = 2  // client to server: [v, 2, seq, payload] or [v, 2, seq, payload, state ack]
 	KindPing     Kind = 3  // either way: [v, 3, id, time]
 	KindPong     Kind = 4  // reply to a ping: [v, 4, id, time]
 	KindState    Kind = 5  // server to client: [v, 5, tick, base, time, payload] (REPLICATION.md)
@@ -86,7 +86,7 @@ type Message struct {
 	Kind    Kind
 	Seq     uint64 // snapshot, input, event: sequence number; ping, pong: id; state, state ack: tick
 	Base    uint64 // state: the tick it is a delta against
-	Ack     uint64 // event, ack: highest event seq received in order
+	Ack     uint64 // event, ack: highest event seq received in order; input: a state ack riding on it (0: none)
 	Time    int64  // ping, pong: sender's clock, echoed unchanged; state: the server's clock (not negative)
 	Code    uint16 // close
 	Reason  string // close
@@ -132,6 +132,9 @@ func (e *Encoder) Encode(m *Message) ([]byte, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("wire: encode %v: %w", m.Kind, ErrUnknownKind)
 	}
+	if m.Kind == KindInput && m.Ack != 0 {
+		n++ // the state ack riding on it
+	}
 	if m.Kind == KindClose && len(m.Reason) > MaxReasonLen {
 		return nil, fmt.Errorf("wire: close reason is %d bytes, limit %d: %w", len(m.Reason), MaxReasonLen, ErrMalformed)
 	}
@@ -145,6 +148,9 @@ func (e *Encoder) Encode(m *Message) ([]byte, error) {
 	case KindSnapshot, KindInput:
 		_ = e.enc.EncodeUint(m.Seq)
 		e.bin(m.Payload)
+		if n > fields(m.Kind) {
+			_ = e.enc.EncodeUint(m.Ack)
+		}
 	case KindPing, KindPong:
 		_ = e.enc.EncodeUint(m.Seq)
 		_ = e.enc.EncodeInt(m.Time)
@@ -225,6 +231,7 @@ func (d *Decoder) Decode(b []byte, m *Message) error {
 		return malformed(m.Kind.String(), fmt.Errorf("%d elements, want %d", n, want))
 	}
 
+	known := fields(m.Kind)
 	switch m.Kind {
 	case KindSnapshot, KindInput:
 		if m.Seq, err = d.uint("seq"); err != nil {
@@ -232,6 +239,13 @@ func (d *Decoder) Decode(b []byte, m *Message) error {
 		}
 		if m.Payload, err = d.bin("payload"); err != nil {
 			return err
+		}
+		if m.Kind == KindInput && n > known {
+			// The optional fifth element: a state ack riding on the input.
+			if m.Ack, err = d.uint("state ack"); err != nil {
+				return err
+			}
+			known++
 		}
 	case KindPing, KindPong:
 		if m.Seq, err = d.uint("id"); err != nil {
@@ -291,7 +305,7 @@ func (d *Decoder) Decode(b []byte, m *Message) error {
 		}
 		m.Reason = reason
 	}
-	for i := fields(m.Kind); i < n; i++ {
+	for i := known; i < n; i++ {
 		if err := d.dec.Skip(); err != nil {
 			return malformed("trailing field", err)
 		}

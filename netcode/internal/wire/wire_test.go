@@ -12,6 +12,7 @@ func TestRoundTrip(t *testing.T) {
 		{Kind: KindSnapshot, Seq: 1, Payload: []byte("state")},
 		{Kind: KindSnapshot, Seq: math.MaxUint64, Payload: bytes.Repeat([]byte{1}, 1183)},
 		{Kind: KindInput, Seq: 300, Payload: []byte{}},
+		{Kind: KindInput, Seq: 301, Ack: 1 << 40, Payload: []byte{1}},
 		{Kind: KindPing, Seq: 7, Time: 123456789},
 		{Kind: KindPong, Seq: 7, Time: math.MaxInt64},
 		{Kind: KindEvent, Seq: 1 << 40, Ack: 99, Payload: []byte("hello")},
@@ -49,6 +50,7 @@ func TestGolden(t *testing.T) {
 	}{
 		{Message{Kind: KindSnapshot, Seq: 5, Payload: []byte{0xAA}}, []byte{0x94, 0x01, 0x01, 0x05, 0xc4, 0x01, 0xAA}},
 		{Message{Kind: KindInput, Seq: 300}, []byte{0x94, 0x01, 0x02, 0xcd, 0x01, 0x2c, 0xc4, 0x00}},
+		{Message{Kind: KindInput, Seq: 2, Ack: 7, Payload: []byte{0xAA}}, []byte{0x95, 0x01, 0x02, 0x02, 0xc4, 0x01, 0xAA, 0x07}},
 		{Message{Kind: KindEvent, Seq: 1, Ack: 0, Payload: []byte("hi")}, []byte{0x95, 0x01, 0x10, 0x01, 0x00, 0xc4, 0x02, 'h', 'i'}},
 		{Message{Kind: KindAck, Ack: 3}, []byte{0x93, 0x01, 0x11, 0x03}},
 		{Message{Kind: KindClose, Code: 1, Reason: "bye"}, []byte{0x94, 0x01, 0x12, 0x01, 0xa3, 'b', 'y', 'e'}},
@@ -94,6 +96,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"state time negative", []byte{0x96, 0x01, 0x05, 0x07, 0x05, 0xff, 0xc4, 0x00}, ErrMalformed},
 		{"state time over int64", []byte{0x96, 0x01, 0x05, 0x07, 0x05, 0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xc4, 0x00}, ErrMalformed},
 		{"state without payload", []byte{0x95, 0x01, 0x05, 0x07, 0x05, 0x00}, ErrMalformed},
+		{"input state ack as string", []byte{0x95, 0x01, 0x02, 0x02, 0xc4, 0x00, 0xa1, '7'}, ErrMalformed},
+		{"input state ack negative", []byte{0x95, 0x01, 0x02, 0x02, 0xc4, 0x00, 0xff}, ErrMalformed},
 	}
 	dec := NewDecoder()
 	for _, tt := range tests {
@@ -103,6 +107,26 @@ func TestDecodeErrors(t *testing.T) {
 				t.Fatalf("Decode(% x) = %v, want %v", tt.in, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestInputStateAck: an input may carry a state ack as a fifth element,
+// and elements after it are skipped as for any kind.
+func TestInputStateAck(t *testing.T) {
+	tests := []struct {
+		in   []byte
+		want uint64
+	}{
+		{[]byte{0x94, 0x01, 0x02, 0x02, 0xc4, 0x00}, 0},
+		{[]byte{0x95, 0x01, 0x02, 0x02, 0xc4, 0x00, 0xcd, 0x01, 0x2c}, 300},
+		{[]byte{0x96, 0x01, 0x02, 0x02, 0xc4, 0x00, 0x07, 0xa1, 'x'}, 7},
+	}
+	dec := NewDecoder()
+	for _, tt := range tests {
+		var m Message
+		if err := dec.Decode(tt.in, &m); err != nil || m.Kind != KindInput || m.Seq != 2 || m.Ack != tt.want {
+			t.Errorf("Decode(% x) = %+v, %v; want an input with state ack %d", tt.in, m, err, tt.want)
+		}
 	}
 }
 
@@ -124,6 +148,7 @@ func FuzzDecode(f *testing.F) {
 	for _, m := range []Message{
 		{Kind: KindSnapshot, Seq: 5, Payload: []byte("state")},
 		{Kind: KindInput, Seq: 1},
+		{Kind: KindInput, Seq: 2, Ack: 7, Payload: []byte{1}},
 		{Kind: KindPing, Seq: 1, Time: 5},
 		{Kind: KindEvent, Seq: 2, Ack: 1, Payload: []byte("ev")},
 		{Kind: KindAck, Ack: 1},
