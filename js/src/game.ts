@@ -482,6 +482,18 @@ export class Game {
       if (a !== this.#ackSent && this.#write(l.r, encode({ kind: Kind.ack, ack: a }))) this.#ackSent = a;
     }
     this.#supervise();
+    // Quiet, nothing to confirm and the path not in doubt: nothing to do
+    // until the game or the path stirs, which wakes the timer again (#wake),
+    // so an idle tab does not wake ten times a second.
+    if (this.#quiet() && !this.#probeAt && this.#events.received === this.#ackSent && !this.#closed) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  /** #wake starts the supervision timer again after a quiet spell let it stop. */
+  #wake(): void {
+    if (this.#timer === undefined && !this.#closed && this.#state !== "connecting") this.#timer = setInterval(() => this.#tick(), timing.tick);
   }
 
   /**
@@ -501,6 +513,7 @@ export class Game {
       this.#pingSoon = true;
     }
     this.#activity = now();
+    this.#wake();
   }
 
   #lose(why: string): void {
@@ -526,6 +539,7 @@ export class Game {
   /** #supervise decides about reconnection, as netcode's recovery does (netcode/recovery.go). */
   #supervise(): void {
     if (this.#closed || this.#state === "connecting" || this.#state === "closed") return;
+    this.#wake(); // the path may need watching again
     const l = this.#link;
     const t = now();
     if (!l.open) {

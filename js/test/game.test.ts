@@ -189,36 +189,56 @@ test("silence restarts ICE on the same PeerConnection, and the path comes back",
   await game.close();
 });
 
-test("a quiet session stops pinging and is not lost; the game's next message wakes it", async () => {
-  const { game, ws, pc } = await play();
-  const states: string[] = [];
-  game.onState((s, why) => states.push(`${s}: ${why}`));
-  const u = pc.channel("snapshots");
-  const pings = (): number => u.sent.filter((b) => decode(b).kind === Kind.ping).length;
-  const seen: unknown[] = [];
-  // Answer pings while not quiet, as a server does.
-  const pongs = setInterval(() => {
-    for (const b of u.sent.splice(0)) {
-      const m = decode(b);
-      if (m.kind === Kind.ping) u.deliver(encode({ kind: Kind.pong, id: m.id, time: m.time }));
-      seen.push(m.kind);
-    }
-  }, 5);
-  const pingsSeen = (): number => seen.filter((k) => k === Kind.ping).length + pings();
-  await until(() => pingsSeen() >= 1, 2000);
-  // No game traffic: after timing.silence it goes quiet, and then stays
-  // connected, unpinged, though nothing arrives for many silence timeouts.
-  await new Promise((r) => setTimeout(r, timing.silence + 100));
-  const before = pingsSeen();
-  await new Promise((r) => setTimeout(r, 4 * timing.silence));
-  assert.equal(pingsSeen(), before, "a quiet session pinged");
-  assert.deepEqual(states, []);
-  assert.equal(signals(ws).filter((s) => s.type === "offer").length, 1, "a quiet session restarted ICE");
-  // The game speaks: a ping follows within a tick or two.
-  game.sendInput(1);
-  await until(() => pingsSeen() > before, 1000);
-  clearInterval(pongs);
-  await game.close();
+test("a quiet session stops pinging and its timer, and is not lost; the game's next message wakes it", async () => {
+  // Intervals running, to see the game's supervision timer stop and start.
+  const live = new Set<unknown>();
+  const [si, ci] = [globalThis.setInterval, globalThis.clearInterval];
+  globalThis.setInterval = ((fn: () => void, ms?: number) => {
+    const id = si(fn, ms);
+    live.add(id);
+    return id;
+  }) as typeof setInterval;
+  globalThis.clearInterval = ((id?: ReturnType<typeof setInterval>) => {
+    live.delete(id);
+    ci(id);
+  }) as typeof clearInterval;
+  try {
+    const { game, ws, pc } = await play();
+    const timers = live.size; // the game's supervision
+    const states: string[] = [];
+    game.onState((s, why) => states.push(`${s}: ${why}`));
+    const u = pc.channel("snapshots");
+    const pings = (): number => u.sent.filter((b) => decode(b).kind === Kind.ping).length;
+    const seen: unknown[] = [];
+    // Answer pings while not quiet, as a server does.
+    const pongs = setInterval(() => {
+      for (const b of u.sent.splice(0)) {
+        const m = decode(b);
+        if (m.kind === Kind.ping) u.deliver(encode({ kind: Kind.pong, id: m.id, time: m.time }));
+        seen.push(m.kind);
+      }
+    }, 5);
+    const pingsSeen = (): number => seen.filter((k) => k === Kind.ping).length + pings();
+    await until(() => pingsSeen() >= 1, 2000);
+    // No game traffic: after timing.silence it goes quiet, and then stays
+    // connected, unpinged, though nothing arrives for many silence timeouts.
+    await new Promise((r) => setTimeout(r, timing.silence + 100));
+    const before = pingsSeen();
+    await new Promise((r) => setTimeout(r, 4 * timing.silence));
+    assert.equal(pingsSeen(), before, "a quiet session pinged");
+    assert.equal(live.size, timers, "a quiet session kept its timer running"); // the pongs' only
+    assert.deepEqual(states, []);
+    assert.equal(signals(ws).filter((s) => s.type === "offer").length, 1, "a quiet session restarted ICE");
+    // The game speaks: the timer runs again, and a ping follows within a tick or two.
+    game.sendInput(1);
+    assert.equal(live.size, timers + 1, "the game's message did not wake the timer");
+    await until(() => pingsSeen() > before, 1000);
+    clearInterval(pongs);
+    await game.close();
+  } finally {
+    globalThis.setInterval = si;
+    globalThis.clearInterval = ci;
+  }
 });
 
 test("close tells the server; a server's close ends the game with its code", async () => {
