@@ -571,6 +571,10 @@ type handlerSignaler struct {
 	conn      *handlerConn // nil while the client is away
 	handshake bool         // Accept runs: its goroutine closes the WebSocket
 	sess      *Session
+	// restart is an ICE restart the server asked for while the client was
+	// away, for the WebSocket it comes back on: the path may need it more
+	// than ever, and the client has no other way to learn of it.
+	restart *Signal
 }
 
 func (s *handlerSignaler) isClosed() bool {
@@ -582,7 +586,8 @@ func (s *handlerSignaler) isClosed() bool {
 	}
 }
 
-// attach makes c the WebSocket of s, closing the one it replaces.
+// attach makes c the WebSocket of s, closing the one it replaces, and
+// sends on it the ICE restart asked for while the client was away.
 func (s *handlerSignaler) attach(c *handlerConn) bool {
 	s.mu.Lock()
 	if s.isClosed() {
@@ -591,9 +596,18 @@ func (s *handlerSignaler) attach(c *handlerConn) bool {
 	}
 	old := s.conn
 	s.conn = c
+	restart := s.restart
+	s.restart = nil
 	s.mu.Unlock()
 	if old != nil {
 		old.closeWith(wsReplaced, "replaced by a newer WebSocket")
+	}
+	if restart != nil {
+		if b, err := json.Marshal(restart); err == nil {
+			if err := c.write(c.ctx, b); err != nil {
+				s.h.log.Debug("netcode: an ICE restart held for a returning client was not sent", "err", err)
+			}
+		}
 	}
 	return true
 }
@@ -669,10 +683,22 @@ func (s *handlerSignaler) WriteSignal(ctx context.Context, sg Signal) error {
 		// Before the write: the client may need it as soon as it has it.
 		s.h.setRoute(s, sg.Resume)
 	}
-	c := s.current()
+	s.mu.Lock()
+	c := s.conn
+	if c == nil && sg.Type == SignalRestart && !s.isClosed() {
+		s.restart = &sg
+		s.mu.Unlock()
+		return nil
+	}
+	s.mu.Unlock()
 	if c == nil {
 		return fmt.Errorf("%w: the client is away", ErrSignalingClosed)
 	}
+	return c.write(ctx, b)
+}
+
+// write sends one signal on c.
+func (c *handlerConn) write(ctx context.Context, b []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -36,6 +36,21 @@ type wsGame struct {
 	raw   []net.Conn // the server's side of every hijacked connection
 	reqs  []*http.Request
 	accts int
+	gate  chan struct{} // when set, requests wait for it to close
+}
+
+// hold makes new requests wait until the returned func is called.
+func (g *wsGame) hold() (release func()) {
+	gate := make(chan struct{})
+	g.mu.Lock()
+	g.gate = gate
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		g.gate = nil
+		g.mu.Unlock()
+		close(gate)
+	}
 }
 
 func newWSGame(t *testing.T, cfg *ServerConfig, hcfg *SignalHandlerConfig) *wsGame {
@@ -52,7 +67,19 @@ func newWSGame(t *testing.T, cfg *ServerConfig, hcfg *SignalHandlerConfig) *wsGa
 		t.Fatal(err)
 	}
 	g.h = h
-	g.hs = httptest.NewUnstartedServer(h)
+	g.hs = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		gate := g.gate
+		g.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	}))
 	g.hs.Config.ConnState = func(c net.Conn, st http.ConnState) {
 		if st == http.StateHijacked {
 			g.mu.Lock()
@@ -671,6 +698,29 @@ func TestWSSignalReconnect(t *testing.T) {
 		waitFor(t, ctx, func() bool { return c.Stats().Restarts > restarts }, fmt.Sprintf("round %d: the restart the server asked for", round))
 		waitState(t, ctx, c.StateChanges(), StateConnected)
 	}
+	if s.Err() != nil || c.Err() != nil {
+		t.Fatalf("session %v, client %v", s.Err(), c.Err())
+	}
+}
+
+// TestWSSignalRestartWhileAway: the server asks for an ICE restart while
+// its client's WebSocket is down; the request waits for the WebSocket the
+// client comes back on, and the client restarts.
+func TestWSSignalRestartWhileAway(t *testing.T) {
+	g := newWSGame(t, nil, nil)
+	c, s := g.dial(t, g.url, nil)
+	ctx := ctxTimeout(t, 30*time.Second)
+	release := g.hold()
+	g.killWebSockets()
+	waitFor(t, ctx, func() bool { return g.h.openConns() == 0 }, "the handler to see the WebSocket go")
+	restarts := c.Stats().Restarts
+	if err := s.RestartICE(); err != nil {
+		t.Fatalf("RestartICE while the client is away: %v", err)
+	}
+	release()
+	waitFor(t, ctx, func() bool { return c.Stats().Restarts > restarts }, "the client to make the restart asked for while it was away")
+	waitState(t, ctx, c.StateChanges(), StateReconnecting)
+	waitState(t, ctx, c.StateChanges(), StateConnected)
 	if s.Err() != nil || c.Err() != nil {
 		t.Fatalf("session %v, client %v", s.Err(), c.Err())
 	}
