@@ -8,12 +8,12 @@ import (
 
 // State acks ride on inputs (REPLICATION.md, "Acks"). A client acks every
 // state it keeps, 30 or 60 times a second, and each ack alone is a packet
-// the server receives and SCTP acknowledges: on a server, where every
-// packet in costs about as much as a snapshot out, that is most of what a
-// replicating client costs beyond its states. A game that sends inputs
-// sends as many packets anyway, so the client holds each ack for the next
-// input to carry, for no longer than the game's own interval between
-// inputs, and sends it alone only when the game goes quiet.
+// the server must read through pion's whole receive path and SCTP must
+// acknowledge. A game that sends inputs sends as many packets anyway, so
+// the client holds each ack for the next input to carry, for no longer
+// than the game's own interval between inputs, and sends it alone only
+// when no input comes (measured: go run ./bench replication -input-hz 60,
+// against the library before this, with bench compare).
 const (
 	// inputRecent: a client that has sent no input for this long is not
 	// sending any, and acks at once.

@@ -79,11 +79,13 @@ func (p *peer) onUnreliable(l *link, ch *rtcChannel, b []byte) {
 		}
 		p.stir()
 	case wire.KindStateAck:
-		if p.role == roleServer && p.stateAcked(m.Seq) {
+		if p.role != roleServer {
+			p.badMessage(labelSnapshots, fmt.Errorf("%w: state ack sent to a client", wire.ErrMalformed))
+			return
+		}
+		if p.stateAcked(m.Seq) {
 			p.stats.stateAcksAlone.Add(1)
 			p.stir()
-		} else if p.role != roleServer {
-			p.badMessage(labelSnapshots, fmt.Errorf("%w: state ack sent to a client", wire.ErrMalformed))
 		}
 	case wire.KindPong:
 		rtt := time.Since(p.epoch) - time.Duration(m.Time)
