@@ -47,6 +47,7 @@ type Server struct {
 	tokens   *resumeTokens
 	policy   *candidatePolicy
 	public   []netip.AddrPort
+	certs    certStore
 }
 
 // NewServer listens on cfg.UDPAddr (and cfg.TCPAddr if set). A nil cfg means
@@ -96,6 +97,9 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("netcode: %w", err)
 	}
 	se := newSettingEngine(c)
+	// The interfaces as the mux lists them: pion would list them again for
+	// every PeerConnection (0.2 ms of a connect's CPU on this machine).
+	se.SetNet(n)
 	se.SetICEUDPMux(s.udpMux)
 	// A server answers the connections clients make; dialling out TCP to
 	// whatever address a client names would make it a relay for anyone.
@@ -136,6 +140,10 @@ func NewServer(cfg *ServerConfig) (*Server, error) {
 		return nil, err
 	}
 	s.api = newAPI(se)
+	if _, err := s.certs.get(); err != nil { // now, not on the first connect
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -281,7 +289,11 @@ func (s *Server) accept(ctx context.Context, sig Signaler) (*Session, error) {
 	p.screen = scr
 	_ = scr.signal() // the offer: the first of the burst
 	p.mkLink = func(gen uint32) (*link, error) {
-		pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: pionICEServers(s.cfg.ICEServers)})
+		cert, err := s.certs.get()
+		if err != nil {
+			return nil, err
+		}
+		pc, err := s.api.NewPeerConnection(webrtc.Configuration{ICEServers: pionICEServers(s.cfg.ICEServers), Certificates: []webrtc.Certificate{cert}})
 		if err != nil {
 			return nil, fmt.Errorf("netcode: new peer connection: %w", err)
 		}
