@@ -7,6 +7,9 @@ import type { Signal } from "./signal.js";
 
 export const protocolName = "tickwire.v1";
 
+/** How long the end of the snapshots channel waits for that of events (netcode's closeFlushTimeout). */
+const drainMs = 250;
+
 export interface LinkHandler {
   /** signal queues a signal of this link for the server. */
   signalOut(l: Link, s: Signal): void;
@@ -37,6 +40,7 @@ export class Link {
   /** Candidates gathered before our offer went out wait here. */
   private sdpSent = false;
   private early: Signal[] = [];
+  private drain: ReturnType<typeof setTimeout> | undefined;
   private readonly closedP: Promise<never>;
   private rejectClosed!: (e: Error) => void;
 
@@ -61,10 +65,23 @@ export class Link {
       dc.onopen = () => {
         if (++opened === 2 && !this.closed) h.opened(this);
       };
-      dc.onclose = () => {
-        if (!this.closed) h.failed(this, `${dc.label} channel closed`);
-      };
     }
+    // A server that closes on purpose sends its close message on events and
+    // then takes the connection down. Each channel's messages come before
+    // its close event, but snapshots may report its end first, with the
+    // close message still on its way up events (netcode/WIRE.md, Close):
+    // so the end of snapshots waits, for at most drainMs, for that of
+    // events.
+    this.u.onclose = () => {
+      if (this.closed || this.drain !== undefined) return;
+      this.drain = setTimeout(() => {
+        if (!this.closed) h.failed(this, "snapshots channel closed");
+      }, drainMs);
+    };
+    this.r.onclose = () => {
+      clearTimeout(this.drain);
+      if (!this.closed) h.failed(this, "events channel closed");
+    };
     this.u.onmessage = (ev: MessageEvent) => h.unreliable(this, ev.data as ArrayBuffer);
     this.r.onmessage = (ev: MessageEvent) => h.reliable(this, ev.data as ArrayBuffer);
     pc.onicecandidate = (ev) => {
@@ -126,6 +143,7 @@ export class Link {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    clearTimeout(this.drain);
     this.rejectClosed(fail("closed", "tickwire: connection closed"));
     for (const dc of [this.u, this.r]) {
       dc.onopen = dc.onclose = dc.onmessage = null;

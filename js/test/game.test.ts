@@ -169,6 +169,18 @@ test("events: in order, acked, and exactly once across a resume on a new PeerCon
   assert.throws(() => game.sendEvent(1), { code: "resume_rejected" });
 });
 
+test("a server that hangs up is heard out: its close message, still on events when snapshots ends, closes the game with its code", async () => {
+  const { game, pc } = await play();
+  const states: unknown[] = [];
+  game.onState((...a) => states.push(a));
+  pc.channel("snapshots").fail(); // its end reported first
+  pc.channel("events").deliver(encode({ kind: Kind.close, code: 1, reason: "server restarting" }));
+  pc.channel("events").fail();
+  await until(() => states.length > 0);
+  assert.deepEqual(states, [["closed", "shutdown: server restarting", { code: "shutdown", remote: true }]]);
+  assert.equal(FakePeerConnection.instances.length, 1, "it resumed instead");
+});
+
 test("silence restarts ICE on the same PeerConnection, and the path comes back", async () => {
   const { game, ws, pc } = await play();
   const states: string[] = [];
