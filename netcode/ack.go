@@ -76,15 +76,20 @@ func (p *peer) ackDeadline() time.Time {
 }
 
 // flushAck sends a held ack alone once its hold is over, with the run
-// loop's encoder. Run loop.
+// loop's encoder. With no connection to send it on it is dropped, as a lost
+// ack is: the next state's ack covers it. Kept, its deadline would stay in
+// the past and spin the run loop (in the browser, the page's one thread)
+// until a resume opened a new link. Run loop.
 func (p *peer) flushAck(l *link, enc *wire.Encoder) {
-	if p.ackTick.Load() == 0 || p.now() < p.ackBy.Load() || !l.open.Load() {
+	if p.ackTick.Load() == 0 || p.now() < p.ackBy.Load() {
 		return
 	}
-	if t := p.ackTick.Swap(0); t != 0 {
-		if b, err := enc.Encode(&wire.Message{Kind: wire.KindStateAck, Seq: t}); err == nil {
-			p.writeControl(l.u, b)
-			p.stats.stateAcksAlone.Add(1)
-		}
+	t := p.ackTick.Swap(0)
+	if t == 0 || !l.open.Load() {
+		return
+	}
+	if b, err := enc.Encode(&wire.Message{Kind: wire.KindStateAck, Seq: t}); err == nil {
+		p.writeControl(l.u, b)
+		p.stats.stateAcksAlone.Add(1)
 	}
 }

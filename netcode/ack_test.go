@@ -75,6 +75,24 @@ func TestAckState(t *testing.T) {
 	}
 }
 
+// TestAckDueWithoutLink: a held ack whose time is up while no connection
+// is open is dropped, not kept with a deadline in the past (which spun the
+// run loop until a resume opened a link: in the browser, the page's only
+// thread, so the resume never came).
+func TestAckDueWithoutLink(t *testing.T) {
+	p := newTestPeer(t)
+	l := &link{encU: wire.NewEncoder()} // not open: resuming
+	p.ackTick.Store(7)
+	p.ackBy.Store(p.now() - 1)
+	p.flushAck(l, wire.NewEncoder())
+	if p.ackTick.Load() != 0 || !p.ackDeadline().IsZero() {
+		t.Fatalf("after its time with no link: held %d, deadline %v; want dropped", p.ackTick.Load(), p.ackDeadline())
+	}
+	if p.stats.stateAcksAlone.Load() != 0 {
+		t.Fatal("counted as sent")
+	}
+}
+
 func newTestPeer(t *testing.T) *peer {
 	t.Helper()
 	cfg, err := (&ClientConfig{}).resolve()
