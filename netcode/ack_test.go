@@ -93,15 +93,6 @@ func TestAckDueWithoutLink(t *testing.T) {
 	}
 }
 
-func newTestPeer(t *testing.T) *peer {
-	t.Helper()
-	cfg, err := (&ClientConfig{}).resolve()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newPeer(cfg, roleClient, nil, nil)
-}
-
 // TestStateAcksRideOnInputs: a client whose game sends inputs acks the
 // server's states on them, and one whose game sends none acks each alone;
 // either way the server learns of the newest state, the last held ack

@@ -49,6 +49,17 @@ func newTestServer(t testing.TB, cfg *ServerConfig) *Server {
 	return srv
 }
 
+// newTestPeer is a client peer with the default config and no signaling,
+// not started: for tests of its decisions alone.
+func newTestPeer(t *testing.T) *peer {
+	t.Helper()
+	cfg, err := (&ClientConfig{}).resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newPeer(cfg, roleClient, nil, nil)
+}
+
 // connect dials srv over an in-memory signal pipe and returns both ends.
 func connect(t testing.TB, srv *Server, cfg *ClientConfig) (*Client, *Session) {
 	t.Helper()

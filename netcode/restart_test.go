@@ -292,11 +292,7 @@ func TestHangUpIsNotLost(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg, err := (&ClientConfig{}).resolve()
-			if err != nil {
-				t.Fatal(err)
-			}
-			p := newPeer(cfg, roleClient, nil, nil)
+			p := newTestPeer(t)
 			l := &link{down: make(chan struct{})}
 			l.open.Store(true)
 			l.iceState.Store(int32(iceConnected))

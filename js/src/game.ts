@@ -27,7 +27,7 @@ export const timing = {
   restartTimeout: 4000, // ICE restarts this long without a path: resume
   resumeAttempt: 3000, // a resume attempt that has not opened by then is made again
   reconnectTimeout: 15000, // no connection for this long: the session ends
-  closeFlush: 250, // the close message's moment to leave
+  closeFlush: 250, // the close message's moment to leave, and the peer's (link.ts)
 };
 
 const unreliableBuffer = 64 << 10; // Config.UnreliableBuffer
@@ -164,7 +164,7 @@ export class Game {
   }
 
   #newLink(gen: number): Link {
-    return new Link(gen, this.#config, this.#handler);
+    return new Link(gen, this.#config, this.#handler, timing.closeFlush);
   }
 
   // --- the link's events --------------------------------------------------
@@ -775,7 +775,7 @@ export class Game {
       return false;
     }
     const ack = this.#stateAcks.tick; // riding on the input (acks.ts)
-    const b = encode(ack ? { kind: Kind.input, seq: this.#inputSeq + 1, payload, stateAck: ack } : { kind: Kind.input, seq: this.#inputSeq + 1, payload });
+    const b = encode({ kind: Kind.input, seq: this.#inputSeq + 1, payload, stateAck: ack }); // 0: none
     if (b.length > maxUnreliableSize) throw fail("too_large", `netcode: message too large: input of ${b.length} bytes encoded, limit ${maxUnreliableSize}`);
     if (l.u.bufferedAmount + b.length > unreliableBuffer || !this.#write(l.u, b)) {
       this.#c.congested++;

@@ -7,8 +7,6 @@ import type { Signal } from "./signal.js";
 
 export const protocolName = "tickwire.v1";
 
-/** How long the end of the snapshots channel waits for that of events (netcode's closeFlushTimeout). */
-const drainMs = 250;
 
 export interface LinkHandler {
   /** signal queues a signal of this link for the server. */
@@ -44,10 +42,12 @@ export class Link {
   private readonly closedP: Promise<never>;
   private rejectClosed!: (e: Error) => void;
 
+  /** drainMs: how long the end of the snapshots channel waits for that of events (timing.closeFlush). */
   constructor(
     readonly gen: number,
     config: RTCConfiguration,
     private readonly h: LinkHandler,
+    drainMs: number,
   ) {
     this.closedP = new Promise<never>((_, reject) => {
       this.rejectClosed = reject;

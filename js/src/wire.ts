@@ -30,7 +30,7 @@ export const maxReasonLength = 256;
 
 export type Message =
   | { kind: typeof Kind.snapshot; seq: number; payload: Uint8Array }
-  /** stateAck: a state ack riding on the input (REPLICATION.md, "Acks"). */
+  /** stateAck: a state ack riding on the input (REPLICATION.md, "Acks"); 0 or absent: none. */
   | { kind: typeof Kind.input; seq: number; payload: Uint8Array; stateAck?: number }
   | { kind: typeof Kind.ping | typeof Kind.pong; id: number; time: number }
   | { kind: typeof Kind.state; tick: number; base: number; time: number; payload: Uint8Array }
