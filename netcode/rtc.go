@@ -122,12 +122,29 @@ func (c *rtcConn) close() error { return c.pc.Close() }
 
 // clientConns returns the factory of a client's PeerConnections.
 func clientConns(cfg *config) func() (*rtcConn, error) {
-	api := newClientAPI(cfg)
+	se := newClientSettings(cfg)
 	conf := webrtc.Configuration{ICEServers: pionICEServers(cfg.ICEServers)}
 	if cfg.RelayOnly {
 		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
+	var shared *webrtc.API
+	if cfg.Native.Net != nil {
+		shared = newAPI(se)
+	}
 	return func() (*rtcConn, error) {
+		api := shared
+		if api == nil {
+			// The machine's interfaces, listed afresh for each connection
+			// as pion would (a resume often follows a network change), with
+			// loopback last (loopback.go).
+			n, err := newLoopbackLast()
+			if err != nil {
+				return nil, fmt.Errorf("netcode: list network interfaces: %w", err)
+			}
+			se := se
+			se.SetNet(n)
+			api = newAPI(se)
+		}
 		pc, err := api.NewPeerConnection(conf)
 		if err != nil {
 			return nil, fmt.Errorf("netcode: new peer connection: %w", err)
