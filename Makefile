@@ -100,6 +100,7 @@ FUZZ_TARGETS = \
 	./netcode:FuzzDialAnswer \
 	./netcode:FuzzCandidates \
 	./netcode/internal/icemux:FuzzSTUN \
+	./internal/mpcheck:FuzzValueLen \
 	./wasm:FuzzPayloadDecode \
 	./wasm:FuzzPayloadRoundTrip \
 	./wasm:FuzzParseMatch \

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"fmt"
 
+	"github.com/tickwire/tickwire/internal/mpcheck"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
@@ -128,20 +129,16 @@ func DecodeMove(b []byte) (Move, error) {
 // EncodeSnapshot encodes a snapshot.
 func EncodeSnapshot(s *Snapshot) ([]byte, error) { return msgpack.Marshal(s) }
 
-// DecodeSnapshot decodes a snapshot. The players go through a RawMessage
-// first, which walks the whole array: msgpack v5.4.1 allocates as many
-// elements as an array header claims (its allocation limit is never
-// applied, vmihailenco/msgpack#401), gigabytes for a 20-byte snapshot,
-// whereas the walk stops where the bytes do.
+// DecodeSnapshot decodes a snapshot. Its lengths are checked first
+// (internal/mpcheck): msgpack v5.4.1 allocates as many elements as an array
+// header claims (its allocation limit is never applied,
+// vmihailenco/msgpack#401), gigabytes for a 20-byte snapshot, and grows its
+// pooled decoder's buffer to what a str or bin header claims, and keeps it.
 func DecodeSnapshot(b []byte) (Snapshot, error) {
-	var raw struct {
-		Tick    uint32             `msgpack:"tick"`
-		Players msgpack.RawMessage `msgpack:"players"`
-	}
-	err := msgpack.Unmarshal(b, &raw)
-	s := Snapshot{Tick: raw.Tick}
-	if err == nil && raw.Players != nil {
-		err = msgpack.Unmarshal(raw.Players, &s.Players)
+	var s Snapshot
+	err := mpcheck.Check(b)
+	if err == nil {
+		err = msgpack.Unmarshal(b, &s)
 	}
 	if err != nil {
 		return Snapshot{}, fmt.Errorf("dots: snapshot: %w", err)
@@ -155,7 +152,11 @@ func EncodeEvent(e Event) ([]byte, error) { return msgpack.Marshal(&e) }
 // DecodeEvent decodes an event.
 func DecodeEvent(b []byte) (Event, error) {
 	var e Event
-	if err := msgpack.Unmarshal(b, &e); err != nil {
+	err := mpcheck.Check(b) // as DecodeSnapshot
+	if err == nil {
+		err = msgpack.Unmarshal(b, &e)
+	}
+	if err != nil {
 		return Event{}, fmt.Errorf("dots: event: %w", err)
 	}
 	return e, nil

@@ -133,3 +133,40 @@ func roundTrip[T any](t *testing.T, v T, enc func(T) ([]byte, error), dec func([
 		t.Fatalf("round trip of %+v gave %+v", v, again)
 	}
 }
+
+// TestDecodeHostileLengthsKeepNothing: snapshots and events whose unknown
+// keys' values claim gigabytes are refused, and twenty of them allocate
+// almost nothing. msgpack.Unmarshal's pooled decoder grew its buffer by a
+// megabyte, and then a quarter, at each one and kept it (found by
+// FuzzDecodeSnapshot, whose worker grew to 3.7 GB).
+func TestDecodeHostileLengthsKeepNothing(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		decode func([]byte) error
+	}{
+		{"snapshot", func(b []byte) error { _, err := DecodeSnapshot(b); return err }},
+		{"event", func(b []byte) error { _, err := DecodeEvent(b); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hostile := [][]byte{
+				{0x81, 0xa1, 'z', 0xdb, 0x7f, 0xff, 0xff, 0xff}, // str32 of 2 GiB
+				{0x81, 0xa1, 'z', 0xc6, 0xff, 0xff, 0xff, 0xff}, // bin32 of 4 GiB
+				{0x81, 0xc6, 0x38, 0x30, 0x31, 0x30},            // a bin32 key of 942 MB
+				{0x81, 0xa1, 'z', 0x91, 0xc9, 0x7f, 0xff, 0xff, 0xff, 5},
+			}
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for range 5 {
+				for _, b := range hostile {
+					if err := tc.decode(b); err == nil {
+						t.Fatalf("% x decoded", b)
+					}
+				}
+			}
+			runtime.ReadMemStats(&after)
+			if n := after.TotalAlloc - before.TotalAlloc; n > 256<<10 {
+				t.Errorf("20 hostile payloads allocated %d bytes; want under 256 KiB", n)
+			}
+		})
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/tickwire/tickwire/internal/mpcheck"
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
@@ -306,7 +307,7 @@ func (d *Decoder) Decode(b []byte, m *Message) error {
 		m.Reason = reason
 	}
 	for i := known; i < n; i++ {
-		if err := d.dec.Skip(); err != nil {
+		if err := d.skip(); err != nil {
 			return malformed("trailing field", err)
 		}
 	}
@@ -333,6 +334,18 @@ func (d *Decoder) uint(field string) (uint64, error) {
 		return 0, malformed(field, err)
 	}
 	return v, nil
+}
+
+// skip steps over the next value after checking every length in it
+// against the input: msgpack's own Skip reads a str, bin or ext into a
+// buffer it keeps, grown first to what the header claims (internal/mpcheck).
+func (d *Decoder) skip() error {
+	n, err := mpcheck.ValueLen(d.b[len(d.b)-d.r.Len():])
+	if err != nil {
+		return err
+	}
+	_, err = d.r.Seek(int64(n), io.SeekCurrent)
+	return err
 }
 
 // bin returns the next bin value as a sub-slice of the input.

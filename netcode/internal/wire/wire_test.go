@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math"
+	"runtime"
 	"testing"
 )
 
@@ -216,4 +217,36 @@ func BenchmarkSnapshot(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDecodeHostileLengthsKeepNothing decodes, with one Decoder as a read
+// loop does, messages whose extra elements claim gigabytes. Each is
+// malformed, and together they allocate almost nothing. msgpack's Skip grew
+// the Decoder's buffer by a megabyte, and then by a quarter, at each one,
+// and kept it: these 20 allocated 444 MB (internal/mpcheck). netcode closes
+// a session at its first malformed message, so there it cost a megabyte or
+// so a message.
+func TestDecodeHostileLengthsKeepNothing(t *testing.T) {
+	hostile := [][]byte{
+		{0x94, 1, byte(KindAck), 1, 0xdb, 0x7f, 0xff, 0xff, 0xff},          // str32 of 2 GiB
+		{0x94, 1, byte(KindAck), 1, 0xc6, 0xff, 0xff, 0xff, 0xff},          // bin32 of 4 GiB
+		{0x94, 1, byte(KindAck), 1, 0xc9, 0x7f, 0xff, 0xff, 0xff, 5},       // ext32 of 2 GiB
+		{0x94, 1, byte(KindAck), 1, 0x91, 0xdb, 0x7f, 0xff, 0xff, 0xff},    // inside an array
+		{0x94, 1, byte(KindAck), 1, 0xdd, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3}, // array32 of 2^31
+	}
+	d := NewDecoder()
+	var m Message
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 4 {
+		for _, b := range hostile {
+			if err := d.Decode(b, &m); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Decode(% x) = %v, want ErrMalformed", b, err)
+			}
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+		t.Errorf("20 hostile messages allocated %d bytes; want under 64 KiB", n)
+	}
 }
