@@ -66,6 +66,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown kind on events", true, mp(t, 1, 99), open},
 		{"pong with a forged time", false, mp(t, 1, 4, 1, -5), open},
 		{"extra trailing field", true, mp(t, 1, 17, 0, "future"), benign},
+		{"extra field claiming 2 GiB on events", true, []byte{0x94, 1, 17, 0, 0xdb, 0x7f, 0xff, 0xff, 0xff}, CloseProtocolError},
+		{"extra field claiming 4 GiB on snapshots", false, []byte{0x95, 1, 4, 1, 0xfb, 0xc6, 0xff, 0xff, 0xff, 0xff}, CloseProtocolError},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

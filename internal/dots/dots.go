@@ -92,11 +92,11 @@ type Event struct {
 func EncodeMove(m Move) ([]byte, error) { return msgpack.Marshal(&m) }
 
 // DecodeMove decodes an input: a map of "dx" and "dy". Any player can send
-// anything, so it reads the map itself: msgpack.Unmarshal allocates up to
-// 1 MiB for each string or bin that a payload claims, before it finds the
-// bytes missing (2 MB for a 9-byte input whose unknown key's value claims
-// 800 MB), a cost a player could impose with every input. Keys are fixstr,
-// so nothing is read that the payload does not hold.
+// anything, so it reads the map itself: msgpack.Unmarshal allocates a
+// megabyte or more for each string or bin that a payload claims, before it
+// finds the bytes missing, and its pooled decoders keep what they grew
+// (internal/mpcheck), a cost a player could impose with every input. Keys
+// are fixstr, so nothing is read that the payload does not hold.
 func DecodeMove(b []byte) (Move, error) {
 	var m Move
 	dec := msgpack.GetDecoder()
