@@ -667,9 +667,14 @@ export class Game {
       return;
     }
     this.#write(l.r, encode({ kind: Kind.close, code: c.code, reason: c.reason }));
+    // WIRE.md "Close": wait, for at most closeFlush, until the server has
+    // the message. A page cannot see SCTP's acknowledgement, but a server
+    // that reads close hangs up, which closes this channel. Closing the
+    // PeerConnection sooner aborts SCTP under a message that may still be
+    // on its way, and the server then holds the session for a resume.
     const deadline = now() + timing.closeFlush;
     const wait = (): void => {
-      if (l.r.readyState === "open" && l.r.bufferedAmount > 0 && now() < deadline) setTimeout(wait, 5);
+      if (l.r.readyState === "open" && now() < deadline) setTimeout(wait, 5);
       else finish();
     };
     wait();

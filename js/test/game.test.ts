@@ -253,6 +253,16 @@ test("a quiet session stops pinging and its timer, and is not lost; the game's n
   }
 });
 
+test("close waits until the server hangs up, the sign that it has the close message (WIRE.md Close)", async () => {
+  const { game, pc } = await play();
+  const done = game.close();
+  await tick(30);
+  assert.equal(pc.closed, false, "the PeerConnection closed under the close message");
+  pc.channel("events").fail(); // the server hangs up
+  await done;
+  assert.ok(pc.closed);
+});
+
 test("close tells the server; a server's close ends the game with its code", async () => {
   const { game, pc } = await play();
   const states: unknown[] = [];
