@@ -127,13 +127,9 @@ func clientConns(cfg *config) func() (*rtcConn, error) {
 	if cfg.RelayOnly {
 		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
-	var shared *webrtc.API
-	if cfg.Native.Net != nil {
-		shared = newAPI(se)
-	}
 	return func() (*rtcConn, error) {
-		api := shared
-		if api == nil {
+		se := se
+		if cfg.Native.Net == nil {
 			// The machine's interfaces, listed afresh for each connection
 			// as pion would (a resume often follows a network change), with
 			// loopback last (loopback.go).
@@ -141,11 +137,9 @@ func clientConns(cfg *config) func() (*rtcConn, error) {
 			if err != nil {
 				return nil, fmt.Errorf("netcode: list network interfaces: %w", err)
 			}
-			se := se
 			se.SetNet(n)
-			api = newAPI(se)
 		}
-		pc, err := api.NewPeerConnection(conf)
+		pc, err := newAPI(se).NewPeerConnection(conf)
 		if err != nil {
 			return nil, fmt.Errorf("netcode: new peer connection: %w", err)
 		}

@@ -8,8 +8,9 @@
 // although the read fails. So every such message, a few bytes long, costs
 // at least a megabyte, and a Decoder that outlives malformed input, as the
 // ones msgpack.Unmarshal takes from its pool do, grows without bound:
-// twenty 8-byte payloads allocated 19 GB (internal/dots'
-// TestDecodeHostileLengthsKeepNothing, before the check). Checking the
+// twenty payloads of 6 to 10 bytes allocated 1.1 GB, and twenty more
+// 19 GB (internal/dots' TestDecodeHostileLengthsKeepNothing, before the
+// check). Checking the
 // lengths with ValueLen first keeps every read within the input.
 package mpcheck
 

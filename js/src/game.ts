@@ -27,7 +27,7 @@ export const timing = {
   restartTimeout: 4000, // ICE restarts this long without a path: resume
   resumeAttempt: 3000, // a resume attempt that has not opened by then is made again
   reconnectTimeout: 15000, // no connection for this long: the session ends
-  closeFlush: 250, // the close message's moment to leave, and the peer's (link.ts)
+  closeFlush: 250, // a close's wait for the server to hang up; snapshots' end's for events' (link.ts)
 };
 
 const unreliableBuffer = 64 << 10; // Config.UnreliableBuffer

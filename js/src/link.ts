@@ -7,7 +7,6 @@ import type { Signal } from "./signal.js";
 
 export const protocolName = "tickwire.v1";
 
-
 export interface LinkHandler {
   /** signal queues a signal of this link for the server. */
   signalOut(l: Link, s: Signal): void;
