@@ -130,6 +130,13 @@ func (e *pipeEnd) ReadSignal(ctx context.Context) (Signal, error) {
 	case s := <-e.in:
 		return s, nil
 	case <-e.p.done:
+		// What was written before the close is read first: a select picks
+		// at random among ready cases.
+		select {
+		case s := <-e.in:
+			return s, nil
+		default:
+		}
 		return Signal{}, fmt.Errorf("signal pipe: %w", ErrClosed)
 	case <-ctx.Done():
 		return Signal{}, ctx.Err()
