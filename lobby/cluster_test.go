@@ -869,7 +869,8 @@ func TestProtocolOnRedis(t *testing.T) {
 		{"PartiesStayTogether", TestPartiesStayTogether}, {"LeaderLeavesQueue", TestLeaderLeavesQueue}, {"Backfill", TestBackfill},
 		{"NoServer", TestNoServer}, {"GameServerLost", TestGameServerLost}, {"ReconnectWhileSeated", TestReconnectWhileSeated},
 		{"Shutdown", TestShutdown}, {"GameServerNotAccepting", TestGameServerNotAccepting}, {"LobbyReconnect", TestLobbyReconnect},
-		{"GameSurvivesLobbyCut", TestGameSurvivesLobbyCut}, {"GameResumesThroughLobby", TestGameResumesThroughLobby},
+		{"GameSurvivesLobbyCut", TestGameSurvivesLobbyCut}, {"ConnectedOnWelcome", TestConnectedOnWelcome},
+		{"GameResumesThroughLobby", TestGameResumesThroughLobby},
 	} {
 		t.Run(tt.name, tt.test)
 	}

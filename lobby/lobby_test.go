@@ -5,6 +5,7 @@ package lobby
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -593,5 +594,31 @@ func TestClipRefusal(t *testing.T) {
 				t.Fatalf("the lobby refuses the clipped refusal: %v", err)
 			}
 		})
+	}
+}
+
+// TestConnectedOnWelcome: a player whose Dial returned, which is when the
+// welcome came, is already one of Stats' Connected. With a shared store the
+// welcome comes through the node's inbox and the store's answer on another
+// connection, in either order; Connected once lagged the welcome then.
+func TestConnectedOnWelcome(t *testing.T) {
+	srv, url := testLobby(t, &Config{MaxConnsPerIP: 64})
+	ctx := ctxTimeout(t, 60*time.Second)
+	const n = 40
+	for i := range n {
+		c := guest(t, ctx, url, fmt.Sprintf("p%d", i))
+		if st := srv.Stats(); st.Connected != i+1 {
+			t.Fatalf("after the welcome of player %d: Connected %d, want %d", i+1, st.Connected, i+1)
+		}
+		if i%2 == 1 {
+			// A player that closes is no longer counted, once the lobby
+			// has seen it go.
+			_ = c.Close()
+			waitFor(t, 5*time.Second, "the closed player to leave Connected", func() bool { return srv.Stats().Connected == i })
+			c = guest(t, ctx, url, fmt.Sprintf("p%d", i))
+			if st := srv.Stats(); st.Connected != i+1 {
+				t.Fatalf("after player %d came back: Connected %d, want %d", i+1, st.Connected, i+1)
+			}
+		}
 	}
 }

@@ -77,11 +77,15 @@ type node struct {
 
 // nconn is a connection as the router knows it.
 type nconn struct {
-	c        *conn
-	who      string // player or game server id
-	name     string // a player's display name
-	gs       bool
-	attached bool // its attach or register went through
+	c    *conn
+	who  string // player or game server id
+	name string // a player's display name
+	gs   bool
+	// attached: its attach or register went through. A player's welcome
+	// sets it too: the store sends the welcome through the inbox, which
+	// can beat the store's answer to the node, and a player that has its
+	// welcome is connected (Stats, and what gone tells the store).
+	attached bool
 	// What its player was last told, to tell it its queue or room is lost
 	// should the store lose them.
 	queued bool
@@ -371,7 +375,7 @@ func (n *node) deliver(d delivery) {
 			m.Rooms = []proto.RoomInfo{}
 		}
 	case *proto.Welcome:
-		nc.queued = m.Ticket != ""
+		nc.queued, nc.attached = m.Ticket != "", true
 	case *proto.Queued:
 		nc.queued = true
 	case *proto.Left:
