@@ -488,6 +488,8 @@ func btCaseErrors(t *testing.T, tg btTarget, assets string) {
 		"connect to no lobby":                         "network",
 		"connect with a forged token":                 "token_invalid",
 		"connect without a token":                     "bad_request",
+		"connect to a relative URL":                   "bad_argument",
+		"connect with a malformed lobbies entry":      "bad_argument",
 		"queue for an unknown mode":                   "unknown_mode",
 		"queue without options":                       "bad_request",
 		"join an unknown room":                        "room_not_found",

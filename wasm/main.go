@@ -11,7 +11,7 @@
 // other than payloads cross as JSON text (values.go):
 //
 //	version                        {lobby, wire}
-//	connect(url, token)            Promise<JSON {id, player, name}>
+//	connect(url, token, optsJSON)  Promise<JSON {id, player, name}>
 //	queue(id, optsJSON)            Promise<ticket>
 //	waitMatch(id)                  Promise<JSON Match>
 //	createRoom(id, optsJSON)       Promise<JSON Match>
@@ -267,9 +267,17 @@ func apiConnect(args []js.Value) any {
 	if err != nil {
 		return rejected(err)
 	}
+	text, err := str(args, 2, "connect options")
+	var o connectOptions
+	if err == nil {
+		err = parseOptions(text, "connect options", &o)
+	}
+	if err != nil {
+		return rejected(err)
+	}
 	return promise(func() (any, error) {
 		return withTimeout(context.Background(), dialTimeout, "connecting to the lobby", func(ctx context.Context) (any, error) {
-			c, err := lobby.Dial(ctx, url, token, nil)
+			c, err := lobby.Dial(ctx, url, token, &lobby.ClientConfig{Lobbies: o.Lobbies})
 			if err != nil {
 				var le *lobby.Error
 				if !errors.As(err, &le) && !errors.Is(err, lobby.ErrProtocol) && ctx.Err() == nil {

@@ -30,9 +30,21 @@ export interface Tickwire {
    * Asks the lobby at lobbyURL ("http://host:port"; ws and wss work too)
    * for a guest token (POST /v1/guest) and connects with it.
    */
-  guest(lobbyURL: string, name?: string): Promise<Lobby>;
+  guest(lobbyURL: string, name?: string, opts?: ConnectOptions): Promise<Lobby>;
   /** Connects to the lobby with a token the game obtained itself. */
-  connect(lobbyURL: string, token: string): Promise<Lobby>;
+  connect(lobbyURL: string, token: string, opts?: ConnectOptions): Promise<Lobby>;
+}
+
+/** ConnectOptions: a game whose lobby has one address needs none. */
+export interface ConnectOptions {
+  /**
+   * The base URLs of other nodes of the same lobby (nodes sharing a Redis
+   * store), for when they are not behind one address: a dropped connection
+   * is redialed to the next of them, then the next, round the list with
+   * the URL given to connect. The player finds its queue place, party and
+   * seat on any of them.
+   */
+  lobbies?: string[];
 }
 
 export interface Player { id: string; name?: string }

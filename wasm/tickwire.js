@@ -128,14 +128,18 @@ class Tickwire {
   }
 
   /** Asks the lobby for a guest token (POST /v1/guest) and connects with it. */
-  async guest(lobbyURL, name = "") {
+  async guest(lobbyURL, name = "", opts = undefined) {
     const token = await guestToken(lobbyURL, name);
-    return this.connect(lobbyURL, token);
+    return this.connect(lobbyURL, token, opts);
   }
 
   /** Connects to the lobby with a token the game obtained itself. */
-  async connect(lobbyURL, token) {
-    const info = parse(await this.#raw.connect(String(lobbyURL), token));
+  async connect(lobbyURL, token, opts = undefined) {
+    // The URLs are checked here, as the TS client checks them, so that a
+    // malformed one is a bad_argument rather than a network error.
+    const url = lobbyHTTP(lobbyURL, "");
+    const lobbies = Array.from(opts?.lobbies ?? [], (u) => lobbyHTTP(u, ""));
+    const info = parse(await this.#raw.connect(url, token, JSON.stringify({ lobbies })));
     return new Lobby(internal, this.#raw, info);
   }
 }

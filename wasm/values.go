@@ -173,6 +173,10 @@ type roomOptions struct {
 	Max    int    `json:"max"`
 }
 
+type connectOptions struct {
+	Lobbies []string `json:"lobbies"` // lobby.ClientConfig.Lobbies
+}
+
 type playOptions struct {
 	Codec     string  `json:"codec"`
 	RelayOnly bool    `json:"relayOnly"`

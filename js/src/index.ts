@@ -45,11 +45,18 @@ export function connect(lobbyURL: string | URL, token: string, opts?: LobbyOptio
 /** Tickwire is what load() resolves with, as the wasm client's tickwire.js has it. */
 export interface Tickwire {
   readonly version: { readonly lobby: number; readonly wire: number };
-  guest(lobbyURL: string | URL, name?: string): Promise<Lobby>;
-  connect(lobbyURL: string | URL, token: string): Promise<Lobby>;
+  guest(lobbyURL: string | URL, name?: string, opts?: ConnectOptions): Promise<Lobby>;
+  connect(lobbyURL: string | URL, token: string, opts?: ConnectOptions): Promise<Lobby>;
 }
 
-const tickwire: Tickwire = Object.freeze({ version, guest: (u: string | URL, n?: string) => guest(u, n), connect: (u: string | URL, t: string) => connect(u, t) });
+/** ConnectOptions are what tickwire.js's connect and guest take: the other lobby nodes. */
+export type ConnectOptions = Pick<LobbyOptions, "lobbies">;
+
+const tickwire: Tickwire = Object.freeze({
+  version,
+  guest: (u: string | URL, n?: string, o?: ConnectOptions) => guest(u, n, { lobbies: o?.lobbies }),
+  connect: (u: string | URL, t: string, o?: ConnectOptions) => connect(u, t, { lobbies: o?.lobbies }),
+});
 
 /**
  * load resolves with the API at once: there is nothing to fetch. It is

@@ -30,12 +30,20 @@ export type WebSocketLike = {
   new (url: string, protocols?: string | string[]): WebSocket;
 };
 
-/** LobbyOptions are for tests and unusual hosts; a game needs none. */
+/** LobbyOptions: a game whose lobby has one address needs none. */
 export interface LobbyOptions {
   /** The WebSocket constructor (globalThis.WebSocket by default). */
   WebSocket?: WebSocketLike;
   /** How often a dropped connection is redialed (8; negative: never). */
   reconnectAttempts?: number;
+  /**
+   * The base URLs of other nodes of the same lobby (nodes sharing a Redis
+   * store), for when they are not behind one address: a dropped connection
+   * is redialed to the next of them, then the next, round the list with
+   * the URL given to connect, as the Go client's ClientConfig.Lobbies. The
+   * player finds its queue place, party and seat on any of them.
+   */
+  lobbies?: readonly (string | URL)[];
 }
 
 type Msg = { type: string; id?: string; [k: string]: unknown };
@@ -99,11 +107,11 @@ function handshake(WS: WebSocketLike, url: string, token: string, timeoutMs: num
 
 /** connect connects to the lobby at base with a token the game obtained itself. */
 export async function connectLobby(base: string | URL, token: unknown, opts?: LobbyOptions): Promise<Lobby> {
-  const url = lobbyURL(base, "/v1/play", true);
+  const urls = [base, ...(opts?.lobbies ?? [])].map((b) => lobbyURL(b, "/v1/play", true));
   const WS = opts?.WebSocket ?? (globalThis.WebSocket as WebSocketLike | undefined);
   if (!WS) throw fail("bad_argument", "tickwire: no WebSocket here");
-  const { ws, welcome } = await handshake(WS, url, token == null ? "" : String(token), lobbyTiming.dial);
-  return new Lobby(WS, url, ws, welcome, opts?.reconnectAttempts ?? lobbyTiming.redialAttempts);
+  const { ws, welcome } = await handshake(WS, urls[0]!, token == null ? "" : String(token), lobbyTiming.dial);
+  return new Lobby(WS, urls, ws, welcome, opts?.reconnectAttempts ?? lobbyTiming.redialAttempts);
 }
 
 /** Lobby is a player's connection to a lobby. */
@@ -114,7 +122,8 @@ export class Lobby {
   readonly name: string;
 
   #WS: WebSocketLike;
-  #url: string;
+  #urls: readonly string[]; // the lobby's nodes; the first is connect's
+  #cur = 0; // the node dialed last
   #ws: WebSocket | null;
   #token: string;
   #attempts: number;
@@ -132,9 +141,9 @@ export class Lobby {
   #resolveClosed!: () => void;
 
   /** @internal Use guest() or connect(). */
-  constructor(WS: WebSocketLike, url: string, ws: WebSocket, welcome: Msg, attempts: number) {
+  constructor(WS: WebSocketLike, urls: readonly string[], ws: WebSocket, welcome: Msg, attempts: number) {
     this.#WS = WS;
-    this.#url = url;
+    this.#urls = urls;
     this.#ws = ws;
     this.#attempts = attempts;
     this.player = String(welcome.player ?? "");
@@ -267,8 +276,10 @@ export class Lobby {
     for (let attempt = 1; attempt <= this.#attempts; attempt++) {
       await new Promise((r) => setTimeout(r, wait / 2 + Math.random() * wait));
       if (this.#err) return;
+      // The next node first: the one it was on may be the one that went.
+      this.#cur = (this.#cur + 1) % this.#urls.length;
       try {
-        const { ws, welcome } = await handshake(this.#WS, this.#url, this.#token, 10000);
+        const { ws, welcome } = await handshake(this.#WS, this.#urls[this.#cur]!, this.#token, 10000);
         if (this.#err) {
           ws.close(1000);
           return;

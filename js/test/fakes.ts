@@ -9,8 +9,11 @@ type Handler = ((ev: any) => void) | null;
 /** FakeWebSocket: the test reads what the client sent (sent) and answers with reply(). */
 export class FakeWebSocket {
   static instances: FakeWebSocket[] = [];
-  /** How the next sockets open: "open", or a close code to fail with before opening. */
-  static behavior: "open" | number = "open";
+  /**
+   * How the next sockets open: "open", or a close code to fail with before
+   * opening; or a function of the socket's URL that says which.
+   */
+  static behavior: "open" | number | ((url: string) => "open" | number) = "open";
   readyState = 0;
   sent: any[] = [];
   onopen: Handler = null;
@@ -24,7 +27,8 @@ export class FakeWebSocket {
     readonly protocol?: string | string[],
   ) {
     FakeWebSocket.instances.push(this);
-    const how = FakeWebSocket.behavior;
+    const b = FakeWebSocket.behavior;
+    const how = typeof b === "function" ? b(url) : b;
     setTimeout(() => {
       if (how === "open") {
         this.readyState = 1;

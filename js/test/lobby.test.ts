@@ -142,6 +142,41 @@ test("a dropped connection is redialed with the last welcome's token; the queue 
   assert.deepEqual(await r, []);
 });
 
+test("with other nodes, a dropped connection is redialed to the next node, round the list", async () => {
+  FakeWebSocket.behavior = (url) => (url.startsWith("ws://b.test/") ? 1006 : "open");
+  const p = connect("http://a.test", "t1", { WebSocket, lobbies: ["http://b.test", new URL("wss://c.test/x/")] });
+  await until(() => FakeWebSocket.last?.sent.length);
+  const first = FakeWebSocket.last;
+  first.reply({ type: "welcome", id: "hello", v: 1, player: "g-ada", token: "t2" });
+  const lobby = await p;
+  const notices: string[] = [];
+  lobby.onNotice((n) => notices.push(n.type));
+  first.drop(1001);
+  // b is down: the redial goes on to c.
+  await until(() => FakeWebSocket.instances.length === 3 && FakeWebSocket.last.sent.length);
+  const c = FakeWebSocket.last;
+  assert.deepEqual(c.sent[0], { type: "hello", id: "hello", v: 1, token: "t2" });
+  c.reply({ type: "welcome", id: "hello", v: 1, player: "g-ada", token: "t3" });
+  await until(() => notices.includes("reconnected"));
+  // c goes: the list wraps round to a.
+  c.drop(1001);
+  await until(() => FakeWebSocket.instances.length === 4 && FakeWebSocket.last.sent.length);
+  FakeWebSocket.last.reply({ type: "welcome", id: "hello", v: 1, player: "g-ada", token: "t4" });
+  await until(() => notices.filter((n) => n === "reconnected").length === 2);
+  assert.deepEqual(
+    FakeWebSocket.instances.map((ws) => ws.url),
+    ["ws://a.test/v1/play", "ws://b.test/v1/play", "wss://c.test/x/v1/play", "ws://a.test/v1/play"],
+  );
+  assert.equal(lobby.token, "t4");
+  await lobby.close();
+});
+
+test("a malformed lobbies entry rejects connect before it dials", async () => {
+  await assert.rejects(connect("http://a.test", "t", { WebSocket, lobbies: ["ftp://b.test"] }), { code: "bad_argument" });
+  await assert.rejects(connect("http://a.test", "t", { WebSocket, lobbies: ["b.test"] }), { code: "bad_argument" });
+  assert.equal(FakeWebSocket.instances.length, 0);
+});
+
 test("replaced (4004) is final: closed, and requests reject with closed", async () => {
   const { lobby, ws } = await open();
   const notices: Notice[] = [];

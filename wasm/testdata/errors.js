@@ -22,8 +22,11 @@ try {
   await rejects("connect to no lobby", () => tw.connect(`http://127.0.0.1:${closed}`, "t"));
   await rejects("connect with a forged token", () => tw.connect(location.origin, "forged"));
   await rejects("connect without a token", () => tw.connect(location.origin));
+  await rejects("connect to a relative URL", () => tw.connect("lobby.test", "t"));
+  await rejects("connect with a malformed lobbies entry", () => tw.connect(location.origin, "t", { lobbies: ["ftp://lobby.test"] }));
 
-  const lobby = await tw.guest(location.origin, "errors");
+  // The lobby's other nodes: here the same one again, to show the option is taken.
+  const lobby = await tw.guest(location.origin, "errors", { lobbies: [location.origin] });
   await rejects("queue for an unknown mode", () => lobby.queue({ mode: "nope" }));
   await rejects("queue without options", () => lobby.queue());
   await rejects("join an unknown room", () => lobby.joinRoom("ZZZZZZ"));
