@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/tickwire/tickwire/internal/cutproxy"
 	"github.com/tickwire/tickwire/internal/leakcheck"
 	"github.com/tickwire/tickwire/lobby/internal/proto"
 	"github.com/tickwire/tickwire/netcode"
@@ -62,7 +63,7 @@ type arena struct {
 	guests *Guests
 	ns     *netcode.Server
 	gs     *GameServer
-	proxy  *cutProxy // with arenaConfig.Remote
+	proxy  *cutproxy.Proxy // with arenaConfig.Remote
 
 	players []*realPlayer
 	base    leakcheck.Resources

@@ -667,7 +667,7 @@ func TestHostileLinkDropInProcess(t *testing.T) {
 // TCP connection (cut at a proxy); it dials again and resumes.
 func TestHostileLinkDropRemote(t *testing.T) {
 	a := newArena(t, arenaConfig{Lobby: &Config{GameServerKey: hsKey}, Remote: true})
-	linkDrop(t, a, a.proxy.cut)
+	linkDrop(t, a, a.proxy.Cut)
 }
 
 // TestGameServerReattachAfterGrace: a game server that comes back after
@@ -677,15 +677,15 @@ func TestHostileLinkDropRemote(t *testing.T) {
 func TestGameServerReattachAfterGrace(t *testing.T) {
 	a := newArena(t, arenaConfig{Lobby: &Config{GameServerKey: hsKey, GameServerGrace: 200 * time.Millisecond}, Remote: true})
 	id := a.gs.ID()
-	a.proxy.setRefuse(true)
-	a.proxy.cut()
+	a.proxy.SetRefuse(true)
+	a.proxy.Cut()
 	for i, p := range a.players {
 		if n := nextNotice(t, p.lc, "left"); n.Reason != proto.ReasonServerLost {
 			t.Errorf("player %d told %+v, want server_lost", i, n)
 		}
 	}
 	snaps := a.players[0].nc.Stats().SnapshotsReceived
-	a.proxy.setRefuse(false)
+	a.proxy.SetRefuse(false)
 	waitFor(t, 10*time.Second, "registered again", func() bool { return a.gs.Linked() })
 	waitFor(t, 5*time.Second, "snapshots still coming", func() bool { return a.players[0].nc.Stats().SnapshotsReceived > snaps+10 })
 	if a.gs.ID() == id {

@@ -5,91 +5,21 @@ package lobby
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/internal/cutproxy"
 	"github.com/tickwire/tickwire/lobby/internal/proto"
 	"github.com/tickwire/tickwire/netcode"
 )
 
-// cutProxy forwards TCP to a lobby and can cut every connection through it,
-// as a network that drops does; refuse makes it turn new ones away.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-	mu     sync.Mutex
-	conns  []net.Conn
-	refuse bool
-	wg     sync.WaitGroup
-}
-
-func newCutProxy(t *testing.T, lobbyURL string) (*cutProxy, string) {
-	t.Helper()
-	u, err := url.Parse(lobbyURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln, target: u.Host}
-	p.wg.Add(1)
-	go p.serve()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p, "http://" + ln.Addr().String()
-}
-
-func (p *cutProxy) serve() {
-	defer p.wg.Done()
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		refuse := p.refuse
-		p.mu.Unlock()
-		if refuse {
-			_ = in.Close()
-			continue
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = in.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, in, out)
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go func() { defer p.wg.Done(); _, _ = io.Copy(out, in); _ = out.Close() }()
-		go func() { defer p.wg.Done(); _, _ = io.Copy(in, out); _ = in.Close() }()
-	}
-}
-
-func (p *cutProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *cutProxy) setRefuse(r bool) {
-	p.mu.Lock()
-	p.refuse = r
-	p.mu.Unlock()
+// newCutProxy is a proxy in front of the lobby at lobbyURL that the test
+// can cut, and the proxy's URL.
+func newCutProxy(t *testing.T, lobbyURL string) (*cutproxy.Proxy, string) {
+	p := cutproxy.New(t, lobbyURL)
+	return p, p.URL()
 }
 
 // TestLobbyReconnect: a dropped lobby connection is redialed with the
@@ -117,7 +47,7 @@ func TestLobbyReconnect(t *testing.T) {
 	}
 	before, _ := a.NextToken()
 
-	proxy.cut()
+	proxy.Cut()
 	if n := nextNotice(t, a, "disconnected"); n.Reason == "" {
 		t.Fatal("disconnected without a reason")
 	}
@@ -147,7 +77,7 @@ func TestLobbyReconnect(t *testing.T) {
 	if _, err := a.Queue(ctx, "duel", "", 1000); err != nil {
 		t.Fatal(err)
 	}
-	proxy.cut()
+	proxy.Cut()
 	nextNotice(t, a, "reconnected")
 	if n := nextNotice(t, a, "left"); n.Reason != "disconnected" {
 		t.Fatalf("left notice %+v", n)
@@ -172,8 +102,8 @@ func TestLobbyReconnectGivesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	proxy.setRefuse(true)
-	proxy.cut()
+	proxy.SetRefuse(true)
+	proxy.Cut()
 	select {
 	case <-a.Done():
 	case <-ctx.Done():
@@ -216,7 +146,7 @@ func TestGameSurvivesLobbyCut(t *testing.T) {
 	defer p.Session.Close("test over")
 	eventRoundTrip(t, ctx, nc, p.Session, "before the cut")
 
-	proxy.cut()
+	proxy.Cut()
 	nextNotice(t, a, "disconnected")
 	nextNotice(t, a, "reconnected")
 	// CheckPath is only seen through what netcode logs of it: the reason.

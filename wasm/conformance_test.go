@@ -17,7 +17,6 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -29,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tickwire/tickwire/internal/cutproxy"
 	"github.com/tickwire/tickwire/lobby"
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -567,13 +567,14 @@ func btCaseLobbyFailover(t *testing.T, tg btTarget, assets string) {
 	cfg := btSolo()
 	cfg.OriginPatterns = []string{"127.0.0.1:*"} // the page's origin is the other node's, not the proxy's
 	h := btNewHarness(t, assets, cfg)
-	via := btNewNodeProxy(t, strings.TrimPrefix(h.url, "http://"))
-	p := tg.open(t, "failover", h.url+"/static/failover.html?via="+via.String()+"&"+tg.query())
+	via := cutproxy.New(t, h.url)
+	p := tg.open(t, "failover", h.url+"/static/failover.html?via="+via.URL()+"&"+tg.query())
 	p.waitJS(`window.__ready || window.__error`, time.Minute)
 	if e := p.js(`window.__error`); e != "" {
 		t.Fatalf("page: %s", e)
 	}
-	via.down()
+	via.SetRefuse(true) // the node is gone: its connections and its port
+	via.Cut()
 	var out struct {
 		Notices []string `json:"notices"`
 		Rooms   []any    `json:"rooms"`
@@ -582,66 +583,7 @@ func btCaseLobbyFailover(t *testing.T, tg btTarget, assets string) {
 	if !slices.Equal(out.Notices, []string{"disconnected", "reconnected"}) || out.Rooms == nil {
 		t.Fatalf("notices %q, rooms %v; want disconnected, reconnected, and an answer", out.Notices, out.Rooms)
 	}
-	if n := via.accepted(); n != 1 {
+	if n := via.Forwarded(); n != 1 {
 		t.Fatalf("the proxy took %d connections, want the first only", n)
 	}
-}
-
-// btNodeProxy stands for a lobby node: it forwards TCP to the lobby until
-// down, which drops its connections and closes its port.
-type btNodeProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-	n     int
-	wg    sync.WaitGroup
-}
-
-func btNewNodeProxy(t *testing.T, target string) *btNodeProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &btNodeProxy{ln: ln}
-	p.wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				_ = in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns, p.n = append(p.conns, in, out), p.n+1
-			p.mu.Unlock()
-			p.wg.Go(func() { _, _ = io.Copy(out, in); _ = out.Close() })
-			p.wg.Go(func() { _, _ = io.Copy(in, out); _ = in.Close() })
-		}
-	})
-	t.Cleanup(func() {
-		p.down()
-		p.wg.Wait()
-	})
-	return p
-}
-
-// String is the proxy's base URL.
-func (p *btNodeProxy) String() string { return "http://" + p.ln.Addr().String() }
-
-func (p *btNodeProxy) down() {
-	_ = p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		_ = c.Close()
-	}
-}
-
-func (p *btNodeProxy) accepted() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.n
 }

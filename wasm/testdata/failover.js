@@ -1,5 +1,5 @@
 // A lobby connection that fails over to another node (TestConformance's
-// lobbyfailover): the page connects through ?via= (a proxy the test cuts
+// lobby_failover): the page connects through ?via= (a proxy the test cuts
 // and then refuses) with its own origin as the other node, and records its
 // notices. Once reconnected it asks the lobby for its rooms, which only a
 // working connection answers: window.__result is {notices, rooms}. With
@@ -9,8 +9,8 @@ const { load } = await import(new URLSearchParams(location.search).get("client")
 try {
   const tw = await load();
   const via = new URLSearchParams(location.search).get("via");
-  // The guest token from this origin (PROTOCOL.md, POST /v1/guest): the
-  // proxy's is another origin, which the lobby answers without CORS.
+  // The guest token from this origin, same-origin (PROTOCOL.md, POST
+  // /v1/guest); only the lobby connection goes through the proxy.
   const resp = await fetch(location.origin + "/v1/guest", { method: "POST", body: JSON.stringify({ name: "failover" }) });
   const { token } = await resp.json();
   const lobby = await tw.connect(via, token, { lobbies: [location.origin] });
